@@ -1,0 +1,1 @@
+//! ProfileDB query layer: standard SQL compiled to bitmap algebra over the engine.

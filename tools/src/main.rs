@@ -1,0 +1,2 @@
+//! The `profiledb` command.
+fn main() {}
