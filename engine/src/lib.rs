@@ -7,9 +7,25 @@
 #![deny(unsafe_code)]
 
 pub mod codec;
+mod db;
+pub mod error;
 pub mod identity;
 pub mod io;
+pub mod manifest;
+pub mod memtable;
+pub mod mutation;
+pub mod options;
+pub mod scan;
+pub mod schema;
+pub mod segment;
+pub mod snapshot;
 pub mod value;
 pub mod wal;
+pub mod wire;
 
+pub use db::{Database, DatabaseStats, WriteBatch, WriteReceipt, EVENT_PROFILE_COLUMN, MAX_COLUMN_NAME_BYTES};
+pub use error::{Error, Result};
+pub use options::{Options, RecoveryMode, SyncMode};
+pub use schema::{ColumnDef, TableKind, TableSchema};
+pub use snapshot::Snapshot;
 pub use value::{ColumnType, TypeMismatch, Value};

@@ -6,7 +6,7 @@
 //! (or a process that died) at that exact point. Reads keep working so the test can inspect what
 //! was left behind.
 
-use super::{Storage, WritableFile};
+use super::{LockGuard, Storage, WritableFile};
 use bytes::Bytes;
 use parking_lot::Mutex;
 use std::io;
@@ -161,5 +161,9 @@ impl<S: Storage> Storage for FaultyStorage<S> {
 
     fn len(&self, path: &Path) -> io::Result<u64> {
         self.inner.len(path)
+    }
+
+    fn lock(&self, path: &Path) -> io::Result<LockGuard> {
+        self.inner.lock(path)
     }
 }

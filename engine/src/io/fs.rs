@@ -1,6 +1,6 @@
 //! [`Storage`] over the real file system.
 
-use super::{mmap, Storage, WritableFile};
+use super::{mmap, LockGuard, Storage, WritableFile};
 use bytes::Bytes;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -76,5 +76,18 @@ impl Storage for FsStorage {
 
     fn len(&self, path: &Path) -> io::Result<u64> {
         Ok(fs::metadata(path)?.len())
+    }
+
+    fn lock(&self, path: &Path) -> io::Result<LockGuard> {
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path)?;
+        match file.try_lock() {
+            Ok(()) => Ok(LockGuard(Box::new(file))),
+            Err(fs::TryLockError::WouldBlock) => Err(io::ErrorKind::WouldBlock.into()),
+            Err(fs::TryLockError::Error(e)) => Err(e),
+        }
     }
 }

@@ -11,6 +11,7 @@ mod mmap;
 pub use fault::{FaultPlan, FaultyStorage};
 pub use fs::FsStorage;
 
+
 use bytes::Bytes;
 use std::io;
 use std::path::Path;
@@ -98,4 +99,24 @@ pub trait Storage: Send + Sync + 'static {
     /// # Errors
     /// The underlying I/O error.
     fn len(&self, path: &Path) -> io::Result<u64>;
+
+    /// Takes an exclusive advisory lock on `path` (created if missing), held until the
+    /// returned guard is dropped. Fails with `WouldBlock` when another holder has it.
+    /// Backends without processes to exclude (in-memory tests) need no lock.
+    ///
+    /// # Errors
+    /// The underlying I/O error, `WouldBlock` when the lock is taken.
+    fn lock(&self, path: &Path) -> io::Result<LockGuard> {
+        let _ = path;
+        Ok(LockGuard(Box::new(())))
+    }
+}
+
+/// Holds a lock taken by [`Storage::lock`] until dropped.
+pub struct LockGuard(pub Box<dyn Send + Sync>);
+
+impl std::fmt::Debug for LockGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LockGuard")
+    }
 }

@@ -1,0 +1,81 @@
+//! A group of writes committed atomically.
+
+use crate::value::Value;
+
+/// One requested write, before validation.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum WriteOp {
+    UpsertProfile {
+        profile: u32,
+        attributes: Vec<(String, Value)>,
+    },
+    AppendEvent {
+        profile: u32,
+        attributes: Vec<(String, Value)>,
+    },
+    DeleteProfile {
+        profile: u32,
+    },
+    /// Re-points events to another profile (used by merges).
+    MoveEvents {
+        rows: Vec<u32>,
+        to: u32,
+    },
+    /// Deletes a profile row but not its events (used by merges, after moving them).
+    DeleteProfileRow {
+        profile: u32,
+    },
+}
+
+/// Writes that commit together: all are applied, or none (one WAL record, one fsync).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct WriteBatch {
+    pub(crate) ops: Vec<WriteOp>,
+}
+
+impl WriteBatch {
+    /// An empty batch.
+    #[must_use]
+    pub fn new() -> Self {
+        WriteBatch::default()
+    }
+
+    /// Sets attributes of a profile (creating it if new); other attributes keep their values.
+    pub fn upsert_profile(&mut self, profile: u32, attributes: Vec<(String, Value)>) -> &mut Self {
+        self.ops.push(WriteOp::UpsertProfile { profile, attributes });
+        self
+    }
+
+    /// Appends an event of `profile` with the given attributes.
+    pub fn append_event(&mut self, profile: u32, attributes: Vec<(String, Value)>) -> &mut Self {
+        self.ops.push(WriteOp::AppendEvent { profile, attributes });
+        self
+    }
+
+    /// Erases a profile and all its events (physically gone after the next compaction).
+    pub fn delete_profile(&mut self, profile: u32) -> &mut Self {
+        self.ops.push(WriteOp::DeleteProfile { profile });
+        self
+    }
+
+    /// Number of writes in the batch.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.ops.len()
+    }
+
+    /// Whether the batch holds no writes.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+}
+
+/// What a committed batch did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WriteReceipt {
+    /// WAL sequence number of the batch (0 for an empty batch).
+    pub lsn: u64,
+    /// Ids given to the batch's appended events, in order.
+    pub event_rows: Vec<u32>,
+}

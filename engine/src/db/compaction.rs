@@ -1,0 +1,88 @@
+//! Compaction: rewrite a table's segments into one holding only live rows.
+//!
+//! This is what makes erasure physical: the new segment is built from the live rows alone,
+//! so a deleted profile's values (and dictionary entries) appear in no file once the old
+//! segments are unlinked. The deleted-row ids are carried forward so deletions stay final.
+
+use super::Inner;
+use crate::error::{Error, Result};
+use crate::manifest::SegmentEntry;
+use crate::schema::TableKind;
+use crate::segment::{layout, Segment, SegmentWriter};
+use crate::snapshot::{Snapshot, Version};
+use std::sync::Arc;
+
+pub(super) fn compact(inner: &Inner) -> Result<()> {
+    super::flush::flush(inner)?;
+    for table in TableKind::ALL {
+        compact_table(inner, table)?;
+    }
+    Ok(())
+}
+
+/// Number of segments `table` has in the published version.
+pub(super) fn segment_count(inner: &Inner, table: TableKind) -> usize {
+    inner.current.read().segments.iter().filter(|s| s.table() == table).count()
+}
+
+pub(super) fn compact_table(inner: &Inner, table: TableKind) -> Result<()> {
+    let mut manifest = inner.maintenance.lock();
+    let version = inner.current.read().clone();
+    let inputs: Vec<Arc<Segment>> = version.segments.iter().filter(|s| s.table() == table).cloned().collect();
+    if inputs.len() < 2 && inputs.iter().all(|s| s.deleted().is_empty()) {
+        return Ok(());
+    }
+    let id = manifest.next_segment_id;
+    manifest.next_segment_id += 1;
+    let merged = Snapshot::new(Arc::new(Version {
+        segments: inputs.clone(),
+        profiles_schema: Arc::clone(&version.profiles_schema),
+        events_schema: Arc::clone(&version.events_schema),
+        ..Version::default()
+    }));
+    let output = write_compacted(inner, &merged, table, id, &inputs)?;
+    let input_ids: Vec<u64> = inputs.iter().map(|s| s.id()).collect();
+    let mut next_manifest = manifest.clone();
+    next_manifest.segments.retain(|s| !input_ids.contains(&s.id));
+    next_manifest.segments.insert(0, SegmentEntry { id, table });
+    next_manifest.store(inner.storage.as_ref(), &inner.dir)?;
+    *manifest = next_manifest;
+    {
+        let _writer = inner.writer.lock();
+        inner.swap_version(|version| {
+            version.segments.retain(|s| !input_ids.contains(&s.id()));
+            version.segments.insert(0, output);
+        });
+    }
+    for input in &inputs {
+        // Snapshots still reading an input keep its mapping; unlinking does not disturb them.
+        inner.storage.remove(input.path()).map_err(Error::io("remove segment", input.path()))?;
+    }
+    inner.storage.sync_dir(&inner.dir).map_err(Error::io("sync directory", &inner.dir))?;
+    Ok(())
+}
+
+fn write_compacted(
+    inner: &Inner,
+    merged: &Snapshot,
+    table: TableKind,
+    id: u64,
+    inputs: &[Arc<Segment>],
+) -> Result<Arc<Segment>> {
+    let live = merged.live_rows(table).clone();
+    let deleted = merged.deleted_rows(table).clone();
+    let mut writer = SegmentWriter::create(inner.storage.as_ref(), &inner.dir, id, table, live.clone(), deleted)?;
+    for definition in merged.schema(table).columns() {
+        let parts = merged.column_parts(table, &definition.name)?;
+        if parts.is_empty() {
+            continue;
+        }
+        let present = parts.iter().fold(roaring::RoaringBitmap::new(), |acc, p| acc | &p.visible);
+        let values = merged.fetch(table, &definition.name, &live)?;
+        writer.write_column(&definition.name, definition.column_type, present, values)?;
+    }
+    let max_lsn = inputs.iter().map(|s| s.max_lsn()).max().unwrap_or(0);
+    let (path, _) = writer.finish(max_lsn)?;
+    debug_assert_eq!(path.file_name().and_then(|n| n.to_str()), Some(layout::file_name(id).as_str()));
+    Ok(Arc::new(Segment::open(inner.storage.as_ref(), &path)?))
+}

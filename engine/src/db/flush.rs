@@ -1,0 +1,128 @@
+//! Flush: write the in-memory head to segment files, then drop the WAL files it covers.
+//!
+//! Steps and what a crash at each leaves (see `storage-format.md`, "Commit protocol"):
+//! 1. freeze the sealed memory layers and rotate the WAL (under the writer lock, so every
+//!    record up to the frozen LSN is in older WAL files);
+//! 2. write one segment per table, each under a temporary name, synced, then renamed;
+//! 3. store a new manifest listing them with `flushed_lsn` = the frozen LSN;
+//! 4. publish a version with the segments in place of the frozen layers;
+//! 5. delete WAL files whose records are all at or below the frozen LSN.
+//!
+//! A crash before 3 leaves orphan segments (removed at open) and a WAL that still holds
+//! everything; after 3, replay skips the flushed records and step 5 is redone by a later flush.
+
+use super::Inner;
+use crate::error::Result;
+use crate::memtable::{MemLayer, MemTable};
+use crate::schema::{TableKind, TableSchema};
+use crate::segment::{Segment, SegmentWriter};
+use crate::value::Value;
+use std::sync::Arc;
+
+pub(super) fn flush(inner: &Inner) -> Result<()> {
+    let mut manifest = inner.maintenance.lock();
+    let Some(frozen) = freeze(inner)? else {
+        return Ok(());
+    };
+    let merged = frozen
+        .layers
+        .iter()
+        .skip(1)
+        .fold((*frozen.layers[0]).clone(), |acc, layer| MemLayer::merge(&acc, layer));
+    let mut written = Vec::new();
+    for table in TableKind::ALL {
+        let data = merged.table(table);
+        if data.rows().is_empty() && data.deleted().is_empty() {
+            continue;
+        }
+        let id = manifest.next_segment_id;
+        manifest.next_segment_id += 1;
+        let schema = match table {
+            TableKind::Profiles => &frozen.profiles_schema,
+            TableKind::Events => &frozen.events_schema,
+        };
+        let path = write_memory_segment(inner, id, table, data, schema, frozen.lsn)?;
+        written.push(Arc::new(Segment::open(inner.storage.as_ref(), &path)?));
+    }
+    let mut next_manifest = manifest.clone();
+    next_manifest.flushed_lsn = frozen.lsn;
+    next_manifest.next_event_row = frozen.next_event_row;
+    next_manifest.profiles_schema = frozen.profiles_schema.clone();
+    next_manifest.events_schema = frozen.events_schema.clone();
+    next_manifest
+        .segments
+        .extend(written.iter().map(|s| crate::manifest::SegmentEntry { id: s.id(), table: s.table() }));
+    next_manifest.store(inner.storage.as_ref(), &inner.dir)?;
+    *manifest = next_manifest;
+    {
+        let _writer = inner.writer.lock();
+        inner.swap_version(|version| {
+            version.flushing.clear();
+            version.segments.extend(written);
+        });
+    }
+    inner.wal.remove_through(frozen.lsn)?;
+    Ok(())
+}
+
+struct Frozen {
+    layers: Vec<Arc<MemLayer>>,
+    lsn: u64,
+    next_event_row: u32,
+    profiles_schema: TableSchema,
+    events_schema: TableSchema,
+}
+
+/// Moves every sealed memory layer into the version's `flushing` list and rotates the WAL.
+fn freeze(inner: &Inner) -> Result<Option<Frozen>> {
+    let mut writer = inner.writer.lock();
+    inner.publish_locked(&mut writer);
+    let mut layers = Vec::new();
+    inner.swap_version(|version| {
+        let sealed = std::mem::take(&mut version.mem_layers);
+        version.flushing.extend(sealed);
+        layers.clone_from(&version.flushing);
+    });
+    if layers.is_empty() {
+        return Ok(None);
+    }
+    inner.wal.rotate()?;
+    Ok(Some(Frozen {
+        layers,
+        lsn: writer.last_applied_lsn,
+        next_event_row: writer.next_event_row,
+        profiles_schema: writer.profiles_schema.clone(),
+        events_schema: writer.events_schema.clone(),
+    }))
+}
+
+fn write_memory_segment(
+    inner: &Inner,
+    id: u64,
+    table: TableKind,
+    data: &MemTable,
+    schema: &TableSchema,
+    lsn: u64,
+) -> Result<std::path::PathBuf> {
+    let mut writer = SegmentWriter::create(
+        inner.storage.as_ref(),
+        &inner.dir,
+        id,
+        table,
+        data.rows().clone(),
+        data.deleted().clone(),
+    )?;
+    let rows = data.rows().clone();
+    for definition in schema.columns() {
+        let Some(column) = data.column(&definition.name) else {
+            continue;
+        };
+        let mut cells = column.iter().peekable();
+        let values = rows.iter().map(|row| match cells.peek() {
+            Some((r, _)) if *r == row => cells.next().map_or(Value::Null, |(_, v)| v.clone()),
+            _ => Value::Null,
+        });
+        writer.write_column(&definition.name, definition.column_type, column.present().clone(), values)?;
+    }
+    Ok(writer.finish(lsn)?.0)
+}

@@ -1,0 +1,365 @@
+//! The database: one writer, many readers, durable through the WAL.
+//!
+//! Writes are validated and logged under the writer lock, applied to the in-memory head, and
+//! then wait for durability outside the lock so one fsync serves many writers (group commit).
+//! Readers take a [`Snapshot`]: a pointer to an immutable [`Version`] swapped in atomically.
+
+mod background;
+mod batch;
+mod compaction;
+mod flush;
+mod open;
+mod writer;
+
+pub use batch::{WriteBatch, WriteReceipt};
+pub use writer::{EVENT_PROFILE_COLUMN, MAX_COLUMN_NAME_BYTES};
+
+use crate::error::{Error, Result};
+use crate::io::{LockGuard, Storage};
+use crate::manifest::Manifest;
+use crate::memtable::MemLayer;
+use crate::options::Options;
+use crate::scan::{filter, Predicate};
+use crate::schema::TableKind;
+use crate::snapshot::{Snapshot, Version};
+use crate::value::Value;
+use crate::wal::{RecoveryReport, Wal};
+use background::Worker;
+use parking_lot::{Mutex, RwLock};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use writer::WriterState;
+
+/// Merge two sealed memory layers once the newer holds at least this share of the older's
+/// cells: keeps the number of layers logarithmic in the number of seals.
+const MERGE_RATIO: usize = 2;
+
+/// Shared state behind a [`Database`] handle and its background worker.
+pub(crate) struct Inner {
+    storage: Arc<dyn Storage>,
+    dir: PathBuf,
+    options: Options,
+    wal: Wal,
+    writer: Mutex<WriterState>,
+    current: RwLock<Arc<Version>>,
+    unpublished: AtomicBool,
+    maintenance: Mutex<Manifest>,
+    background_error: Mutex<Option<Error>>,
+    doorbell: Arc<background::Doorbell>,
+    recovery: RecoveryReport,
+    _lock: LockGuard,
+}
+
+/// An open ProfileDB database.
+pub struct Database {
+    inner: Arc<Inner>,
+    worker: Option<Worker>,
+}
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Database").field("dir", &self.inner.dir).finish_non_exhaustive()
+    }
+}
+
+/// Sizes and counts describing a database, for operators.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DatabaseStats {
+    /// Live profiles.
+    pub profiles: u64,
+    /// Live events.
+    pub events: u64,
+    /// Segment files per table: (table, count, total bytes).
+    pub segments: Vec<(TableKind, usize, u64)>,
+    /// Bytes of WAL files on disk.
+    pub wal_bytes: u64,
+    /// Approximate bytes held in the in-memory head.
+    pub memory_bytes: usize,
+}
+
+impl Database {
+    /// Opens (or creates, per `options`) the database in `dir` on the real file system.
+    ///
+    /// # Errors
+    /// I/O errors, a held lock, damaged files (naming file and offset), or a missing database
+    /// when `create_if_missing` is off.
+    pub fn open(dir: impl AsRef<Path>, options: Options) -> Result<Database> {
+        Database::open_with_storage(Arc::new(crate::io::FsStorage), dir, options)
+    }
+
+    /// Opens the database in `dir` through `storage` (used by tests to inject faults).
+    ///
+    /// # Errors
+    /// As [`Database::open`].
+    pub fn open_with_storage(storage: Arc<dyn Storage>, dir: impl AsRef<Path>, options: Options) -> Result<Database> {
+        let inner = Arc::new(open::open(storage, dir.as_ref(), options)?);
+        let worker = Worker::start(&inner);
+        Ok(Database {
+            inner,
+            worker: Some(worker),
+        })
+    }
+
+    /// What recovery found when the database was opened (torn WAL tail, salvaged records).
+    #[must_use]
+    pub fn recovery_report(&self) -> &RecoveryReport {
+        &self.inner.recovery
+    }
+
+    /// The directory the database lives in.
+    #[must_use]
+    pub fn dir(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    /// Commits `batch` atomically; returns once it is as durable as the sync mode promises.
+    ///
+    /// # Errors
+    /// Type mismatches, writes to deleted profiles, invalid column names (nothing of the batch
+    /// is applied), or I/O errors (the database then refuses further writes).
+    pub fn write(&self, batch: &WriteBatch) -> Result<WriteReceipt> {
+        self.inner.write(batch)
+    }
+
+    /// Sets attributes of one profile (creating it if new).
+    ///
+    /// # Errors
+    /// As [`Database::write`].
+    pub fn upsert_profile(&self, profile: u32, attributes: Vec<(String, Value)>) -> Result<WriteReceipt> {
+        let mut batch = WriteBatch::new();
+        batch.upsert_profile(profile, attributes);
+        self.write(&batch)
+    }
+
+    /// Appends one event of `profile`; returns the event's row id.
+    ///
+    /// # Errors
+    /// As [`Database::write`].
+    pub fn append_event(&self, profile: u32, attributes: Vec<(String, Value)>) -> Result<u32> {
+        let mut batch = WriteBatch::new();
+        batch.append_event(profile, attributes);
+        let receipt = self.write(&batch)?;
+        Ok(receipt.event_rows.first().copied().unwrap_or_default())
+    }
+
+    /// Erases a profile and its events; their bytes leave the files at the next compaction.
+    ///
+    /// # Errors
+    /// As [`Database::write`].
+    pub fn delete_profile(&self, profile: u32) -> Result<WriteReceipt> {
+        let mut batch = WriteBatch::new();
+        batch.delete_profile(profile);
+        self.write(&batch)
+    }
+
+    /// Merges profile `absorbed` into `survivor`: the survivor keeps its values and takes the
+    /// absorbed profile's values for attributes it lacks; the absorbed profile's events move
+    /// to the survivor; the absorbed profile is then deleted. All in one atomic batch.
+    ///
+    /// # Errors
+    /// As [`Database::write`].
+    pub fn merge_profiles(&self, survivor: u32, absorbed: u32) -> Result<WriteReceipt> {
+        self.inner.merge_profiles(survivor, absorbed)
+    }
+
+    /// A consistent read view including every write acknowledged so far.
+    #[must_use]
+    pub fn snapshot(&self) -> Snapshot {
+        self.inner.snapshot()
+    }
+
+    /// A profile id never used before in this database.
+    #[must_use]
+    pub fn next_profile_id(&self) -> u32 {
+        self.inner.writer.lock().next_profile_row
+    }
+
+    /// Writes the in-memory head to segment files and drops WAL files it covers.
+    ///
+    /// # Errors
+    /// I/O errors; the data stays in memory and in the WAL.
+    pub fn flush(&self) -> Result<()> {
+        flush::flush(&self.inner)
+    }
+
+    /// Flushes, then rewrites each table's segments into one, dropping deleted rows' bytes.
+    ///
+    /// # Errors
+    /// I/O errors or corruption found in an input segment; the old segments stay in force.
+    pub fn compact(&self) -> Result<()> {
+        compaction::compact(&self.inner)
+    }
+
+    /// Counts and sizes for operators.
+    ///
+    /// # Errors
+    /// I/O errors reading WAL sizes.
+    pub fn stats(&self) -> Result<DatabaseStats> {
+        self.inner.stats()
+    }
+
+    /// Makes everything acknowledged durable, stops background work and closes the database.
+    ///
+    /// # Errors
+    /// An error from a background flush or compaction, or from the final WAL sync.
+    pub fn close(mut self) -> Result<()> {
+        if let Some(worker) = self.worker.take() {
+            worker.stop();
+        }
+        self.inner.wal.sync()?;
+        match self.inner.background_error.lock().take() {
+            Some(error) => Err(error),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        if let Some(worker) = self.worker.take() {
+            worker.stop();
+        }
+        // Best effort: a caller who needs the error uses `close`.
+        let _ = self.inner.wal.sync();
+    }
+}
+
+impl Inner {
+    fn write(&self, batch: &WriteBatch) -> Result<WriteReceipt> {
+        if let Some(error) = self.background_error.lock().take() {
+            return Err(error);
+        }
+        if batch.is_empty() {
+            return Ok(WriteReceipt { lsn: 0, event_rows: Vec::new() });
+        }
+        let (lsn, event_rows) = {
+            let mut writer = self.writer.lock();
+            let needs_reads = batch.ops.iter().any(|op| matches!(op, batch::WriteOp::DeleteProfile { .. }));
+            if needs_reads {
+                self.publish_locked(&mut writer);
+            }
+            let mut events_of = |profile: u32| self.events_of_profile(profile);
+            let (mutations, event_rows) = writer.prepare(batch, &mut events_of)?;
+            let lsn = self.wal.append(&mutations.encode())?;
+            writer.apply(lsn, &mutations);
+            self.unpublished.store(true, Ordering::Release);
+            (lsn, event_rows)
+        };
+        self.wal.wait_durable(lsn)?;
+        self.request_flush_if_full();
+        Ok(WriteReceipt { lsn, event_rows })
+    }
+
+    /// Event rows of `profile` in the latest published version.
+    fn events_of_profile(&self, profile: u32) -> Result<Vec<u32>> {
+        let snapshot = Snapshot::new(self.current.read().clone());
+        if snapshot.schema(TableKind::Events).column(EVENT_PROFILE_COLUMN).is_none() {
+            return Ok(Vec::new());
+        }
+        let predicate = Predicate::Compare(crate::scan::CompareOp::Eq, Value::Int64(i64::from(profile)));
+        let (rows, _) = filter(&snapshot, TableKind::Events, EVENT_PROFILE_COLUMN, &predicate)?;
+        Ok(rows.iter().collect())
+    }
+
+    fn merge_profiles(&self, survivor: u32, absorbed: u32) -> Result<WriteReceipt> {
+        let mut batch = WriteBatch::new();
+        {
+            let mut writer = self.writer.lock();
+            self.publish_locked(&mut writer);
+            let snapshot = Snapshot::new(self.current.read().clone());
+            let kept = snapshot.row(TableKind::Profiles, survivor)?.unwrap_or_default();
+            let taken = snapshot.row(TableKind::Profiles, absorbed)?.unwrap_or_default();
+            let fills: Vec<(String, Value)> = taken
+                .into_iter()
+                .filter(|(name, _)| !kept.iter().any(|(k, _)| k == name))
+                .collect();
+            batch.upsert_profile(survivor, fills);
+            drop(writer);
+            let moved = self.events_of_profile(absorbed)?;
+            batch.ops.push(batch::WriteOp::MoveEvents { rows: moved, to: survivor });
+            batch.ops.push(batch::WriteOp::DeleteProfileRow { profile: absorbed });
+        }
+        self.write(&batch)
+    }
+
+    fn snapshot(&self) -> Snapshot {
+        if self.unpublished.load(Ordering::Acquire) {
+            let mut writer = self.writer.lock();
+            self.publish_locked(&mut writer);
+        }
+        Snapshot::new(self.current.read().clone())
+    }
+
+    /// Seals the writer's head into a memory layer and publishes a new version.
+    /// Called with the writer lock held, so versions are swapped by one thread at a time.
+    fn publish_locked(&self, writer: &mut WriterState) {
+        if !self.unpublished.swap(false, Ordering::AcqRel) {
+            return;
+        }
+        let current = self.current.read().clone();
+        let mut next = (*current).clone();
+        if !writer.builder.is_empty() {
+            next.mem_layers.push(Arc::new(writer.builder.seal()));
+            merge_small_layers(&mut next.mem_layers);
+        }
+        if next.profiles_schema.columns().len() != writer.profiles_schema.columns().len() {
+            next.profiles_schema = Arc::new(writer.profiles_schema.clone());
+        }
+        if next.events_schema.columns().len() != writer.events_schema.columns().len() {
+            next.events_schema = Arc::new(writer.events_schema.clone());
+        }
+        next.last_lsn = writer.last_applied_lsn;
+        *self.current.write() = Arc::new(next);
+    }
+
+    /// Replaces the published version; called with the writer lock held.
+    fn swap_version(&self, change: impl FnOnce(&mut Version)) {
+        let mut next = (**self.current.read()).clone();
+        change(&mut next);
+        *self.current.write() = Arc::new(next);
+    }
+
+    fn memory_bytes(&self) -> usize {
+        let version = self.current.read().clone();
+        let sealed: usize = version.mem_layers.iter().map(|l| l.approximate_bytes()).sum();
+        sealed + self.writer.lock().builder.approximate_bytes()
+    }
+
+    fn request_flush_if_full(&self) {
+        if self.memory_bytes() >= self.options.flush_threshold_bytes {
+            background::notify(self);
+        }
+    }
+
+    fn stats(&self) -> Result<DatabaseStats> {
+        let snapshot = self.snapshot();
+        let segments = TableKind::ALL
+            .into_iter()
+            .map(|table| {
+                let of_table: Vec<_> = snapshot.segments().iter().filter(|s| s.table() == table).collect();
+                (table, of_table.len(), of_table.iter().map(|s| s.file_len()).sum())
+            })
+            .collect();
+        Ok(DatabaseStats {
+            profiles: snapshot.row_count(TableKind::Profiles),
+            events: snapshot.row_count(TableKind::Events),
+            segments,
+            wal_bytes: self.wal.size_on_disk()?,
+            memory_bytes: self.memory_bytes(),
+        })
+    }
+}
+
+fn merge_small_layers(layers: &mut Vec<Arc<MemLayer>>) {
+    while layers.len() >= 2 {
+        let newer = &layers[layers.len() - 1];
+        let older = &layers[layers.len() - 2];
+        if newer.cells() * MERGE_RATIO < older.cells() {
+            break;
+        }
+        let merged = MemLayer::merge(older, newer);
+        layers.truncate(layers.len() - 2);
+        layers.push(Arc::new(merged));
+    }
+}

@@ -1,0 +1,144 @@
+//! Opening a database: lock, manifest, segments, orphan clean-up, WAL replay.
+
+use super::writer::WriterState;
+use super::Inner;
+use crate::error::{Error, Result};
+use crate::io::Storage;
+use crate::manifest::{Manifest, MANIFEST_FILE};
+use crate::mutation::Batch;
+use crate::options::Options;
+use crate::schema::TableKind;
+use crate::segment::{layout, Segment};
+use crate::snapshot::Version;
+use crate::wal::{Wal, WalOptions};
+use parking_lot::{Mutex, RwLock};
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+/// Name of the lock file that keeps a second process out.
+pub const LOCK_FILE: &str = "LOCK";
+/// Directory (inside the database directory) holding the WAL files.
+pub const WAL_DIR: &str = "wal";
+
+pub(super) fn open(storage: Arc<dyn Storage>, dir: &Path, options: Options) -> Result<Inner> {
+    prepare_directory(storage.as_ref(), dir, &options)?;
+    let lock_path = dir.join(LOCK_FILE);
+    let lock = storage.lock(&lock_path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::WouldBlock {
+            Error::Locked { path: lock_path.clone() }
+        } else {
+            Error::io("lock", &lock_path)(e)
+        }
+    })?;
+    let manifest = match Manifest::load(storage.as_ref(), dir)? {
+        Some(manifest) => manifest,
+        None => {
+            let fresh = Manifest::default();
+            fresh.store(storage.as_ref(), dir)?;
+            fresh
+        }
+    };
+    remove_orphans(storage.as_ref(), dir, &manifest)?;
+    let segments = open_segments(storage.as_ref(), dir, &manifest)?;
+    let mut writer = writer_from_segments(&manifest, &segments);
+    let wal_dir = dir.join(WAL_DIR);
+    storage.create_dir_all(&wal_dir).map_err(Error::io("create directory", &wal_dir))?;
+    let wal_options = WalOptions {
+        sync_mode: options.sync_mode,
+        recovery_mode: options.recovery_mode,
+    };
+    let (wal, recovery) = Wal::open(Arc::clone(&storage), &wal_dir, wal_options, manifest.flushed_lsn, |lsn, payload| {
+        let batch = Batch::decode(payload)?;
+        writer.apply(lsn, &batch);
+        Ok::<(), crate::wire::WireError>(())
+    })?;
+    writer.last_applied_lsn = writer.last_applied_lsn.max(manifest.flushed_lsn);
+    let version = Version {
+        segments,
+        profiles_schema: Arc::new(writer.profiles_schema.clone()),
+        events_schema: Arc::new(writer.events_schema.clone()),
+        last_lsn: manifest.flushed_lsn,
+        ..Version::default()
+    };
+    let inner = Inner {
+        storage,
+        dir: dir.to_path_buf(),
+        options,
+        wal,
+        writer: Mutex::new(writer),
+        current: RwLock::new(Arc::new(version)),
+        unpublished: AtomicBool::new(true),
+        maintenance: Mutex::new(manifest),
+        background_error: Mutex::new(None),
+        doorbell: Arc::default(),
+        recovery,
+        _lock: lock,
+    };
+    Ok(inner)
+}
+
+fn prepare_directory(storage: &dyn Storage, dir: &Path, options: &Options) -> Result<()> {
+    let has_manifest = storage.len(&dir.join(MANIFEST_FILE)).is_ok();
+    if has_manifest {
+        return Ok(());
+    }
+    if !options.create_if_missing {
+        return Err(Error::NotFound { path: dir.to_path_buf() });
+    }
+    storage.create_dir_all(dir).map_err(Error::io("create directory", dir))
+}
+
+/// Deletes files a crash left behind: temporary files and segments no manifest lists.
+fn remove_orphans(storage: &dyn Storage, dir: &Path, manifest: &Manifest) -> Result<()> {
+    let names = storage.list(dir).map_err(Error::io("list directory", dir))?;
+    let mut removed = false;
+    for name in names {
+        let orphan_segment = layout::parse_file_name(&name).is_some_and(|id| !manifest.segments.iter().any(|s| s.id == id));
+        if name.ends_with(".tmp") || orphan_segment {
+            let path = dir.join(&name);
+            storage.remove(&path).map_err(Error::io("remove orphan file", &path))?;
+            removed = true;
+        }
+    }
+    if removed {
+        storage.sync_dir(dir).map_err(Error::io("sync directory", dir))?;
+    }
+    Ok(())
+}
+
+fn open_segments(storage: &dyn Storage, dir: &Path, manifest: &Manifest) -> Result<Vec<Arc<Segment>>> {
+    manifest
+        .segments
+        .iter()
+        .map(|entry| {
+            let path = dir.join(layout::file_name(entry.id));
+            let segment = Segment::open(storage, &path)?;
+            if segment.id() != entry.id || segment.table() != entry.table {
+                return Err(Error::corrupt(&path, 0, "segment header disagrees with the manifest"));
+            }
+            Ok(Arc::new(segment))
+        })
+        .collect()
+}
+
+fn writer_from_segments(manifest: &Manifest, segments: &[Arc<Segment>]) -> WriterState {
+    let mut writer = WriterState {
+        profiles_schema: manifest.profiles_schema.clone(),
+        events_schema: manifest.events_schema.clone(),
+        next_event_row: manifest.next_event_row,
+        ..WriterState::default()
+    };
+    for segment in segments {
+        let highest = segment.rows().max().into_iter().chain(segment.deleted().max()).max();
+        let next = highest.map_or(0, |row| row.saturating_add(1));
+        match segment.table() {
+            TableKind::Profiles => {
+                writer.next_profile_row = writer.next_profile_row.max(next);
+                writer.deleted_profiles |= segment.deleted();
+            }
+            TableKind::Events => writer.next_event_row = writer.next_event_row.max(next),
+        }
+    }
+    writer
+}

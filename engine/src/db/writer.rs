@@ -1,0 +1,193 @@
+//! The single writer's state: the in-memory head, the latest schemas and id counters.
+//!
+//! Live writes and WAL replay go through the same [`WriterState::apply`], so a database
+//! rebuilt from its log is the database that wrote it.
+
+use super::batch::{WriteBatch, WriteOp};
+use crate::error::{Error, Result};
+use crate::memtable::MemLayerBuilder;
+use crate::mutation::{Batch, Mutation};
+use crate::schema::{TableKind, TableSchema};
+use crate::value::{ColumnType, Value};
+use roaring::RoaringBitmap;
+use std::collections::HashMap;
+
+/// Name of the events column holding the profile an event belongs to.
+pub const EVENT_PROFILE_COLUMN: &str = "profile_id";
+
+/// Longest column name accepted, in bytes.
+pub const MAX_COLUMN_NAME_BYTES: usize = 1024;
+
+/// Everything the writer owns; guarded by the writer lock.
+#[derive(Debug, Default)]
+pub(crate) struct WriterState {
+    pub builder: MemLayerBuilder,
+    pub profiles_schema: TableSchema,
+    pub events_schema: TableSchema,
+    pub next_event_row: u32,
+    pub next_profile_row: u32,
+    pub deleted_profiles: RoaringBitmap,
+    pub last_applied_lsn: u64,
+}
+
+impl WriterState {
+    pub fn schema(&self, table: TableKind) -> &TableSchema {
+        match table {
+            TableKind::Profiles => &self.profiles_schema,
+            TableKind::Events => &self.events_schema,
+        }
+    }
+
+    fn schema_mut(&mut self, table: TableKind) -> &mut TableSchema {
+        match table {
+            TableKind::Profiles => &mut self.profiles_schema,
+            TableKind::Events => &mut self.events_schema,
+        }
+    }
+
+    /// Validates `batch` and turns it into mutations, without changing any state.
+    /// `events_of` lists the event rows of a profile (needed to erase them).
+    pub fn prepare(
+        &self,
+        batch: &WriteBatch,
+        events_of: &mut dyn FnMut(u32) -> Result<Vec<u32>>,
+    ) -> Result<(Batch, Vec<u32>)> {
+        let mut new_columns: HashMap<(TableKind, String), ColumnType> = HashMap::new();
+        let mut mutations = Vec::with_capacity(batch.ops.len());
+        let mut event_rows = Vec::new();
+        let mut next_event = self.next_event_row;
+        let mut deleted_here = RoaringBitmap::new();
+        for op in &batch.ops {
+            match op {
+                WriteOp::UpsertProfile { profile, attributes } => {
+                    self.require_live(*profile, &deleted_here)?;
+                    let values = self.fit(TableKind::Profiles, attributes, &mut new_columns)?;
+                    mutations.push(Mutation::Upsert { table: TableKind::Profiles, row: *profile, values });
+                }
+                WriteOp::AppendEvent { profile, attributes } => {
+                    self.require_live(*profile, &deleted_here)?;
+                    let mut values = self.fit(TableKind::Events, attributes, &mut new_columns)?;
+                    values.insert(0, (EVENT_PROFILE_COLUMN.to_owned(), Value::Int64(i64::from(*profile))));
+                    let row = next_event;
+                    next_event = next_event.checked_add(1).ok_or(Error::RowIdsExhausted { table: TableKind::Events })?;
+                    event_rows.push(row);
+                    mutations.push(Mutation::Upsert { table: TableKind::Events, row, values });
+                }
+                WriteOp::DeleteProfile { profile } => {
+                    for row in events_of(*profile)? {
+                        mutations.push(Mutation::Delete { table: TableKind::Events, row });
+                    }
+                    // Events appended earlier in this same batch are erased too.
+                    let owner = Value::Int64(i64::from(*profile));
+                    let appended_here: Vec<u32> = mutations
+                        .iter()
+                        .filter_map(|m| match m {
+                            Mutation::Upsert { table: TableKind::Events, row, values }
+                                if values.first().map(|(_, v)| v) == Some(&owner) =>
+                            {
+                                Some(*row)
+                            }
+                            _ => None,
+                        })
+                        .collect();
+                    for row in appended_here {
+                        mutations.push(Mutation::Delete { table: TableKind::Events, row });
+                    }
+                    mutations.push(Mutation::Delete { table: TableKind::Profiles, row: *profile });
+                    deleted_here.insert(*profile);
+                }
+                WriteOp::MoveEvents { rows, to } => {
+                    self.require_live(*to, &deleted_here)?;
+                    for row in rows {
+                        let values = vec![(EVENT_PROFILE_COLUMN.to_owned(), Value::Int64(i64::from(*to)))];
+                        mutations.push(Mutation::Upsert { table: TableKind::Events, row: *row, values });
+                    }
+                }
+                WriteOp::DeleteProfileRow { profile } => {
+                    mutations.push(Mutation::Delete { table: TableKind::Profiles, row: *profile });
+                    deleted_here.insert(*profile);
+                }
+            }
+        }
+        Ok((Batch { mutations }, event_rows))
+    }
+
+    fn require_live(&self, profile: u32, deleted_here: &RoaringBitmap) -> Result<()> {
+        if self.deleted_profiles.contains(profile) || deleted_here.contains(profile) {
+            Err(Error::RowDeleted { table: TableKind::Profiles, row: profile })
+        } else {
+            Ok(())
+        }
+    }
+
+    fn fit(
+        &self,
+        table: TableKind,
+        attributes: &[(String, Value)],
+        new_columns: &mut HashMap<(TableKind, String), ColumnType>,
+    ) -> Result<Vec<(String, Value)>> {
+        let schema = self.schema(table);
+        let mut out = Vec::with_capacity(attributes.len());
+        for (name, value) in attributes {
+            validate_column_name(name)?;
+            let fitted = match new_columns.get(&(table, name.clone())) {
+                Some(&pending) => value.clone().coerce_to(pending, name)?,
+                None => {
+                    let (fitted, added) = schema.fit(name, value.clone())?;
+                    if let Some(column_type) = added {
+                        new_columns.insert((table, name.clone()), column_type);
+                    }
+                    fitted
+                }
+            };
+            out.push((name.clone(), fitted));
+        }
+        Ok(out)
+    }
+
+    /// Applies a validated (or replayed) batch logged at `lsn`.
+    pub fn apply(&mut self, lsn: u64, batch: &Batch) {
+        for mutation in &batch.mutations {
+            match mutation {
+                Mutation::Upsert { table, row, values } => {
+                    let schema = self.schema_mut(*table);
+                    for (name, value) in values {
+                        if let Some(column_type) = value.column_type() {
+                            schema.add_column(name, column_type);
+                        }
+                    }
+                    self.note_row(*table, *row);
+                }
+                Mutation::Delete { table, row } => {
+                    self.note_row(*table, *row);
+                    if *table == TableKind::Profiles {
+                        self.deleted_profiles.insert(*row);
+                    }
+                }
+            }
+            self.builder.apply(mutation);
+        }
+        self.last_applied_lsn = self.last_applied_lsn.max(lsn);
+    }
+
+    fn note_row(&mut self, table: TableKind, row: u32) {
+        let next = row.saturating_add(1);
+        match table {
+            TableKind::Profiles => self.next_profile_row = self.next_profile_row.max(next),
+            TableKind::Events => self.next_event_row = self.next_event_row.max(next),
+        }
+    }
+}
+
+fn validate_column_name(name: &str) -> Result<()> {
+    let reason = if name.is_empty() {
+        "column names cannot be empty"
+    } else if name.len() > MAX_COLUMN_NAME_BYTES {
+        "column names are limited to 1024 bytes"
+    } else if name == EVENT_PROFILE_COLUMN {
+        "`profile_id` is set by ProfileDB itself"
+    } else {
+        return Ok(());
+    };
+    Err(Error::InvalidColumnName { name: name.to_owned(), reason })
+}

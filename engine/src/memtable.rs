@@ -1,0 +1,360 @@
+//! The in-memory head of the database: recent writes not yet flushed to a segment.
+//!
+//! The writer appends mutations to a [`MemLayerBuilder`]. When a reader asks for a snapshot,
+//! the builder is sealed into an immutable [`MemLayer`] that snapshots share by `Arc`, so
+//! readers never hold a lock while they read. Layers of similar size are merged so a stream
+//! of small seals keeps the layer count logarithmic.
+
+use crate::mutation::Mutation;
+use crate::schema::TableKind;
+use crate::value::Value;
+use roaring::RoaringBitmap;
+use std::collections::BTreeMap;
+
+/// Rough bytes of bookkeeping per stored cell besides the value itself.
+const CELL_OVERHEAD_BYTES: usize = 48;
+
+/// The values one layer holds for one column, sorted by row, one value per row.
+#[derive(Debug, Clone, Default)]
+pub struct MemColumn {
+    rows: Vec<u32>,
+    values: Vec<Value>,
+    present: RoaringBitmap,
+}
+
+impl MemColumn {
+    fn from_sorted(rows: Vec<u32>, values: Vec<Value>) -> Self {
+        let present = RoaringBitmap::from_sorted_iter(rows.iter().copied())
+            .expect("rows are sorted and unique");
+        MemColumn {
+            rows,
+            values,
+            present,
+        }
+    }
+
+    /// Rows this layer writes for the column (a NULL written counts as present).
+    #[must_use]
+    pub fn present(&self) -> &RoaringBitmap {
+        &self.present
+    }
+
+    /// The value written for `row`, if this layer wrote one.
+    #[must_use]
+    pub fn get(&self, row: u32) -> Option<&Value> {
+        self.rows
+            .binary_search(&row)
+            .ok()
+            .and_then(|i| self.values.get(i))
+    }
+
+    /// Every (row, value) pair, in row order.
+    pub fn iter(&self) -> impl Iterator<Item = (u32, &Value)> {
+        self.rows.iter().copied().zip(self.values.iter())
+    }
+
+    /// Number of rows written.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// Whether no row was written.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+}
+
+/// One table's part of a [`MemLayer`].
+#[derive(Debug, Clone, Default)]
+pub struct MemTable {
+    rows: RoaringBitmap,
+    deleted: RoaringBitmap,
+    columns: BTreeMap<String, MemColumn>,
+}
+
+impl MemTable {
+    /// Rows written (any column) in this layer.
+    #[must_use]
+    pub fn rows(&self) -> &RoaringBitmap {
+        &self.rows
+    }
+
+    /// Rows deleted in this layer.
+    #[must_use]
+    pub fn deleted(&self) -> &RoaringBitmap {
+        &self.deleted
+    }
+
+    /// The column called `name`, if this layer wrote it.
+    #[must_use]
+    pub fn column(&self, name: &str) -> Option<&MemColumn> {
+        self.columns.get(name)
+    }
+
+    /// Every column this layer wrote.
+    pub fn columns(&self) -> impl Iterator<Item = (&str, &MemColumn)> {
+        self.columns.iter().map(|(k, v)| (k.as_str(), v))
+    }
+
+    fn merge(older: &MemTable, newer: &MemTable) -> MemTable {
+        let deleted = &older.deleted | &newer.deleted;
+        let mut columns = BTreeMap::new();
+        let names: std::collections::BTreeSet<&String> =
+            older.columns.keys().chain(newer.columns.keys()).collect();
+        for name in names {
+            let merged = merge_columns(older.columns.get(name), newer.columns.get(name), &deleted);
+            if !merged.is_empty() {
+                columns.insert(name.clone(), merged);
+            }
+        }
+        MemTable {
+            rows: &(&older.rows | &newer.rows) - &deleted,
+            deleted,
+            columns,
+        }
+    }
+}
+
+fn merge_columns(
+    older: Option<&MemColumn>,
+    newer: Option<&MemColumn>,
+    deleted: &RoaringBitmap,
+) -> MemColumn {
+    let mut rows = Vec::new();
+    let mut values = Vec::new();
+    let mut a = older.into_iter().flat_map(MemColumn::iter).peekable();
+    let mut b = newer.into_iter().flat_map(MemColumn::iter).peekable();
+    loop {
+        let next = match (a.peek(), b.peek()) {
+            (None, None) => break,
+            (Some(_), None) => a.next(),
+            (None, Some(_)) => b.next(),
+            (Some((ra, _)), Some((rb, _))) => match ra.cmp(rb) {
+                std::cmp::Ordering::Less => a.next(),
+                std::cmp::Ordering::Greater => b.next(),
+                std::cmp::Ordering::Equal => {
+                    a.next();
+                    b.next()
+                }
+            },
+        };
+        if let Some((row, value)) = next {
+            if !deleted.contains(row) {
+                rows.push(row);
+                values.push(value.clone());
+            }
+        }
+    }
+    MemColumn::from_sorted(rows, values)
+}
+
+/// An immutable set of recent writes, shared by snapshots.
+#[derive(Debug, Clone, Default)]
+pub struct MemLayer {
+    profiles: MemTable,
+    events: MemTable,
+    cells: usize,
+    approximate_bytes: usize,
+}
+
+impl MemLayer {
+    /// The part of this layer for `table`.
+    #[must_use]
+    pub fn table(&self, table: TableKind) -> &MemTable {
+        match table {
+            TableKind::Profiles => &self.profiles,
+            TableKind::Events => &self.events,
+        }
+    }
+
+    /// Number of cells written (for merge scheduling).
+    #[must_use]
+    pub fn cells(&self) -> usize {
+        self.cells
+    }
+
+    /// Rough memory held, for deciding when to flush.
+    #[must_use]
+    pub fn approximate_bytes(&self) -> usize {
+        self.approximate_bytes
+    }
+
+    /// Combines two layers; where both wrote a cell, `newer` wins.
+    #[must_use]
+    pub fn merge(older: &MemLayer, newer: &MemLayer) -> MemLayer {
+        let profiles = MemTable::merge(&older.profiles, &newer.profiles);
+        let events = MemTable::merge(&older.events, &newer.events);
+        let cells = count_cells(&profiles) + count_cells(&events);
+        MemLayer {
+            profiles,
+            events,
+            cells,
+            approximate_bytes: older.approximate_bytes + newer.approximate_bytes,
+        }
+    }
+}
+
+fn count_cells(table: &MemTable) -> usize {
+    table.columns.values().map(MemColumn::len).sum()
+}
+
+/// Collects mutations in arrival order until sealed into a [`MemLayer`].
+#[derive(Debug, Default)]
+pub struct MemLayerBuilder {
+    tables: [BuilderTable; 2],
+    approximate_bytes: usize,
+}
+
+#[derive(Debug, Default)]
+struct BuilderTable {
+    rows: RoaringBitmap,
+    deleted: RoaringBitmap,
+    columns: BTreeMap<String, Vec<(u32, Value)>>,
+}
+
+fn table_index(table: TableKind) -> usize {
+    match table {
+        TableKind::Profiles => 0,
+        TableKind::Events => 1,
+    }
+}
+
+impl MemLayerBuilder {
+    /// Records one mutation (already validated against the schema).
+    pub fn apply(&mut self, mutation: &Mutation) {
+        let table = &mut self.tables[table_index(mutation.table())];
+        match mutation {
+            Mutation::Upsert { row, values, .. } => {
+                table.rows.insert(*row);
+                for (name, value) in values {
+                    self.approximate_bytes += CELL_OVERHEAD_BYTES + value_heap_bytes(value);
+                    if let Some(column) = table.columns.get_mut(name.as_str()) {
+                        column.push((*row, value.clone()));
+                    } else {
+                        table.columns.insert(name.clone(), vec![(*row, value.clone())]);
+                    }
+                }
+            }
+            Mutation::Delete { row, .. } => {
+                table.deleted.insert(*row);
+            }
+        }
+    }
+
+    /// Whether nothing was recorded since the last seal.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.tables
+            .iter()
+            .all(|t| t.rows.is_empty() && t.deleted.is_empty())
+    }
+
+    /// Rough memory held.
+    #[must_use]
+    pub fn approximate_bytes(&self) -> usize {
+        self.approximate_bytes
+    }
+
+    /// Turns what was recorded into an immutable layer and empties the builder.
+    pub fn seal(&mut self) -> MemLayer {
+        let [profiles, events] = std::mem::take(&mut self.tables);
+        let approximate_bytes = std::mem::take(&mut self.approximate_bytes);
+        let profiles = profiles.seal();
+        let events = events.seal();
+        let cells = count_cells(&profiles) + count_cells(&events);
+        MemLayer {
+            profiles,
+            events,
+            cells,
+            approximate_bytes,
+        }
+    }
+}
+
+impl BuilderTable {
+    fn seal(self) -> MemTable {
+        let deleted = self.deleted;
+        let columns = self
+            .columns
+            .into_iter()
+            .map(|(name, cells)| (name, sort_last_wins(cells, &deleted)))
+            .filter(|(_, column)| !column.is_empty())
+            .collect();
+        MemTable {
+            rows: &self.rows - &deleted,
+            deleted,
+            columns,
+        }
+    }
+}
+
+/// Sorts cells by row; for a row written twice the later write wins.
+fn sort_last_wins(mut cells: Vec<(u32, Value)>, deleted: &RoaringBitmap) -> MemColumn {
+    // A stable sort keeps arrival order among equal rows, so the last of a run is the newest.
+    cells.sort_by_key(|(row, _)| *row);
+    let mut rows: Vec<u32> = Vec::with_capacity(cells.len());
+    let mut values: Vec<Value> = Vec::with_capacity(cells.len());
+    for (row, value) in cells {
+        if deleted.contains(row) {
+            continue;
+        }
+        if rows.last() == Some(&row) {
+            if let Some(last) = values.last_mut() {
+                *last = value;
+            }
+        } else {
+            rows.push(row);
+            values.push(value);
+        }
+    }
+    MemColumn::from_sorted(rows, values)
+}
+
+fn value_heap_bytes(value: &Value) -> usize {
+    match value {
+        Value::String(s) => s.len(),
+        Value::StringList(list) => list.iter().map(|s| s.len() + 24).sum(),
+        _ => 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn upsert(row: u32, column: &str, value: Value) -> Mutation {
+        Mutation::Upsert {
+            table: TableKind::Profiles,
+            row,
+            values: vec![(column.into(), value)],
+        }
+    }
+
+    #[test]
+    fn later_writes_win_within_a_layer_and_across_merges() {
+        let mut builder = MemLayerBuilder::default();
+        builder.apply(&upsert(3, "plan", Value::String("free".into())));
+        builder.apply(&upsert(1, "plan", Value::String("pro".into())));
+        builder.apply(&upsert(3, "plan", Value::String("team".into())));
+        let older = builder.seal();
+        assert!(builder.is_empty());
+        let column = older.table(TableKind::Profiles).column("plan").unwrap();
+        assert_eq!(column.get(3), Some(&Value::String("team".into())));
+        assert_eq!(column.len(), 2);
+
+        builder.apply(&upsert(1, "plan", Value::Null));
+        builder.apply(&Mutation::Delete {
+            table: TableKind::Profiles,
+            row: 3,
+        });
+        let newer = builder.seal();
+        let merged = MemLayer::merge(&older, &newer);
+        let table = merged.table(TableKind::Profiles);
+        assert_eq!(table.column("plan").unwrap().get(1), Some(&Value::Null));
+        assert_eq!(table.column("plan").unwrap().get(3), None);
+        assert!(table.deleted().contains(3));
+        assert!(!table.rows().contains(3));
+    }
+}

@@ -1,0 +1,140 @@
+//! Predicate evaluation over one column: the leaves of every query plan.
+//!
+//! For each chunk the cheapest access path is taken: the zone map rules out (or in) whole
+//! chunks, per-value bitmaps answer equality and membership on low-cardinality columns, and
+//! otherwise a vectorized compare loop over the decoded chunk emits a bitset. Results are
+//! bitmaps of global row ids, already restricted to the rows whose current value lives in
+//! the scanned layer, so parts of different layers simply OR together.
+
+mod chunk;
+mod matcher;
+mod rows;
+
+pub use crate::codec::CompareOp;
+pub use matcher::like_matches;
+
+use crate::error::Result;
+use crate::schema::TableKind;
+use crate::snapshot::{PartSource, Snapshot};
+use crate::value::Value;
+use matcher::Matcher;
+use roaring::RoaringBitmap;
+use std::fmt;
+
+/// A condition on one column's non-NULL values. NULL never satisfies a predicate.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Predicate {
+    /// `column <op> value`.
+    Compare(CompareOp, Value),
+    /// `column BETWEEN low AND high` (inclusive).
+    Between(Value, Value),
+    /// `column IN (values)`.
+    InList(Vec<Value>),
+    /// `column LIKE pattern` with `%` and `_` wildcards and `\` escaping.
+    Like {
+        /// The pattern.
+        pattern: String,
+        /// ILIKE instead of LIKE.
+        case_insensitive: bool,
+    },
+    /// A list column contains the value.
+    ListContains(Value),
+}
+
+/// How a filter found its rows, for `EXPLAIN`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FilterStats {
+    /// Chunks ruled out (or wholly accepted) by their zone map or dictionary alone.
+    pub chunks_skipped: usize,
+    /// Chunks answered from per-value bitmaps.
+    pub chunks_by_value_bitmap: usize,
+    /// Chunks decoded and scanned.
+    pub chunks_scanned: usize,
+    /// Rows of in-memory layers checked one by one.
+    pub memory_rows: u64,
+}
+
+impl FilterStats {
+    fn add(&mut self, other: FilterStats) {
+        self.chunks_skipped += other.chunks_skipped;
+        self.chunks_by_value_bitmap += other.chunks_by_value_bitmap;
+        self.chunks_scanned += other.chunks_scanned;
+        self.memory_rows += other.memory_rows;
+    }
+}
+
+impl fmt::Display for FilterStats {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut parts = Vec::new();
+        if self.chunks_by_value_bitmap > 0 {
+            parts.push(format!("value bitmaps: {} chunks", self.chunks_by_value_bitmap));
+        }
+        if self.chunks_skipped > 0 {
+            parts.push(format!("zone map/dictionary: {} chunks skipped", self.chunks_skipped));
+        }
+        if self.chunks_scanned > 0 {
+            parts.push(format!("vectorized scan: {} chunks", self.chunks_scanned));
+        }
+        if self.memory_rows > 0 {
+            parts.push(format!("memory: {} rows", self.memory_rows));
+        }
+        if parts.is_empty() {
+            parts.push("no data".to_owned());
+        }
+        f.write_str(&parts.join(", "))
+    }
+}
+
+/// Live rows of `table` whose current `column` value satisfies `predicate`.
+///
+/// # Errors
+/// An unknown column, a predicate the column's type cannot answer, or corruption.
+pub fn filter(
+    snapshot: &Snapshot,
+    table: TableKind,
+    column: &str,
+    predicate: &Predicate,
+) -> Result<(RoaringBitmap, FilterStats)> {
+    let column_type = snapshot
+        .schema(table)
+        .column_type(column)
+        .ok_or_else(|| crate::error::Error::UnknownColumn { table, column: column.to_owned() })?;
+    let matcher = Matcher::new(column, column_type, predicate)?;
+    let mut result = RoaringBitmap::new();
+    let mut stats = FilterStats::default();
+    for part in snapshot.column_parts(table, column)? {
+        let found = match part.source {
+            PartSource::Segment { segment, column } => {
+                let (rows, part_stats) = chunk::filter_segment(segment, column, &matcher, &part.visible)?;
+                stats.add(part_stats);
+                rows
+            }
+            PartSource::Memory(memory) => {
+                stats.memory_rows += part.visible.len();
+                let matching = part.visible.iter().filter(|&row| memory.get(row).is_some_and(|v| matcher.matches_value(v)));
+                RoaringBitmap::from_sorted_iter(matching).expect("visible rows iterate in order")
+            }
+        };
+        result |= found;
+    }
+    Ok((result, stats))
+}
+
+/// Live rows of `table` whose `column` is NULL (never written counts as NULL).
+///
+/// # Errors
+/// An unknown column or corruption.
+pub fn null_rows(snapshot: &Snapshot, table: TableKind, column: &str) -> Result<RoaringBitmap> {
+    let mut with_value = RoaringBitmap::new();
+    for part in snapshot.column_parts(table, column)? {
+        let stored_nulls = match part.source {
+            PartSource::Segment { segment, column } => chunk::segment_nulls(segment, column)?,
+            PartSource::Memory(memory) => {
+                let nulls = part.visible.iter().filter(|&row| memory.get(row).is_none_or(Value::is_null));
+                RoaringBitmap::from_sorted_iter(nulls).expect("visible rows iterate in order")
+            }
+        };
+        with_value |= &part.visible - &stored_nulls;
+    }
+    Ok(snapshot.live_rows(table) - &with_value)
+}

@@ -1,0 +1,423 @@
+//! Opens a segment file: maps it, checks header, trailer and footer, and hands out chunks.
+//!
+//! Opening reads only the header, trailer and footer; column data stays on disk until a
+//! query touches it. Each chunk carries its own checksum, verified when it is opened.
+
+use super::layout::{
+    FORMAT_VERSION, HEADER_CRC_OFFSET, HEADER_LEN, HEADER_MAGIC, HEADER_MAGIC_OFFSET,
+    HEADER_SEGMENT_ID_OFFSET, HEADER_TABLE_OFFSET, HEADER_VERSION_OFFSET,
+    OLDEST_SUPPORTED_VERSION, ROWS_PER_CHUNK, TRAILER_FOOTER_CRC_OFFSET,
+    TRAILER_FOOTER_LEN_OFFSET, TRAILER_FOOTER_OFFSET_OFFSET, TRAILER_LEN, TRAILER_MAGIC,
+    TRAILER_MAGIC_OFFSET, TRAILER_VERSION_OFFSET,
+};
+use super::writer::ChunkLocation;
+use crate::codec::ChunkReader;
+use crate::error::{Error, Result};
+use crate::io::Storage;
+use crate::schema::TableKind;
+use crate::value::ColumnType;
+use crate::wire::{ByteReader, WireError};
+use bytes::Bytes;
+use roaring::RoaringBitmap;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// One column's directory entry in a segment.
+#[derive(Debug, Clone)]
+pub struct SegmentColumn {
+    /// Column name.
+    pub name: String,
+    /// Column type.
+    pub column_type: ColumnType,
+    /// Rows whose value this segment sets (a stored NULL counts).
+    pub present: RoaringBitmap,
+    /// The column's chunks, in row order.
+    pub chunks: Vec<ChunkLocation>,
+}
+
+/// An open, immutable segment file.
+#[derive(Debug)]
+pub struct Segment {
+    id: u64,
+    table: TableKind,
+    path: PathBuf,
+    bytes: Bytes,
+    rows: RoaringBitmap,
+    deleted: RoaringBitmap,
+    max_lsn: u64,
+    columns: Vec<SegmentColumn>,
+    by_name: HashMap<String, usize>,
+    /// First row of each chunk: chunk `k` holds the rows from `chunk_first_rows[k]` up to
+    /// the next entry.
+    chunk_first_rows: Vec<u32>,
+}
+
+impl Segment {
+    /// Maps and validates the segment at `path`.
+    ///
+    /// # Errors
+    /// I/O errors, [`Error::Corrupt`] naming the file and offset, or
+    /// [`Error::UnsupportedVersion`].
+    pub fn open(storage: &dyn Storage, path: &Path) -> Result<Segment> {
+        let bytes = storage.map(path).map_err(Error::io("map segment", path))?;
+        Segment::from_bytes(path, bytes)
+    }
+
+    /// Validates a segment held in `bytes` (as read from `path`).
+    ///
+    /// # Errors
+    /// As [`Segment::open`].
+    pub fn from_bytes(path: &Path, bytes: Bytes) -> Result<Segment> {
+        let corrupt = |offset: usize, reason: &str| Error::corrupt(path, offset as u64, reason);
+        if bytes.len() < HEADER_LEN + TRAILER_LEN {
+            return Err(corrupt(0, "file is shorter than a segment header and trailer"));
+        }
+        let (table, id) = parse_header(path, &bytes)?;
+        let trailer_start = bytes.len() - TRAILER_LEN;
+        let footer = parse_trailer(path, &bytes, trailer_start)?;
+        let mut segment = parse_footer(path, &bytes, footer)?;
+        segment.id = id;
+        segment.table = table;
+        segment.bytes = bytes;
+        segment.validate(footer.start)?;
+        segment.chunk_first_rows = chunk_first_rows(&segment.rows);
+        Ok(segment)
+    }
+
+    fn validate(&self, footer_start: usize) -> Result<()> {
+        let expected_chunks = self.rows.len().div_ceil(ROWS_PER_CHUNK as u64);
+        for column in &self.columns {
+            if column.chunks.len() as u64 != expected_chunks {
+                return Err(Error::corrupt(
+                    &self.path,
+                    footer_start as u64,
+                    format!("column `{}` has {} chunks, expected {expected_chunks}", column.name, column.chunks.len()),
+                ));
+            }
+            if !column.present.is_subset(&self.rows) {
+                return Err(Error::corrupt(
+                    &self.path,
+                    footer_start as u64,
+                    format!("column `{}` marks rows the segment does not hold", column.name),
+                ));
+            }
+            for chunk in &column.chunks {
+                let end = chunk.offset.checked_add(u64::from(chunk.len));
+                if chunk.offset < HEADER_LEN as u64 || end.is_none_or(|end| end > footer_start as u64) {
+                    return Err(Error::corrupt(
+                        &self.path,
+                        footer_start as u64,
+                        format!("column `{}` points at a chunk outside the data area", column.name),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The segment's id.
+    #[must_use]
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The table the segment belongs to.
+    #[must_use]
+    pub fn table(&self) -> TableKind {
+        self.table
+    }
+
+    /// The file the segment was read from.
+    #[must_use]
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Size of the file in bytes.
+    #[must_use]
+    pub fn file_len(&self) -> u64 {
+        self.bytes.len() as u64
+    }
+
+    /// Rows holding data in this segment; the i-th row is at position i of every column.
+    #[must_use]
+    pub fn rows(&self) -> &RoaringBitmap {
+        &self.rows
+    }
+
+    /// Rows deleted by the writes this segment holds.
+    #[must_use]
+    pub fn deleted(&self) -> &RoaringBitmap {
+        &self.deleted
+    }
+
+    /// Highest WAL sequence number whose effects this segment holds.
+    #[must_use]
+    pub fn max_lsn(&self) -> u64 {
+        self.max_lsn
+    }
+
+    /// Every column of the segment.
+    #[must_use]
+    pub fn columns(&self) -> &[SegmentColumn] {
+        &self.columns
+    }
+
+    /// The column called `name`.
+    #[must_use]
+    pub fn column(&self, name: &str) -> Option<&SegmentColumn> {
+        self.by_name.get(name).and_then(|&i| self.columns.get(i))
+    }
+
+    /// Opens chunk `index` of `column`, verifying its checksum.
+    ///
+    /// # Errors
+    /// [`Error::Corrupt`] with the file offset of the damage.
+    pub fn chunk<'s>(&'s self, column: &SegmentColumn, index: usize) -> Result<ChunkReader<'s>> {
+        let location = column.chunks.get(index).ok_or_else(|| {
+            Error::corrupt(&self.path, 0, format!("column `{}` has no chunk {index}", column.name))
+        })?;
+        let start = usize::try_from(location.offset).unwrap_or(usize::MAX);
+        let bytes = start
+            .checked_add(location.len as usize)
+            .and_then(|end| self.bytes.get(start..end))
+            .ok_or_else(|| Error::corrupt(&self.path, location.offset, "chunk lies outside the file"))?;
+        let chunk = ChunkReader::open(bytes)
+            .map_err(|e| self.chunk_error(location, &column.name, &e))?;
+        if chunk.column_type() != column.column_type {
+            return Err(Error::corrupt(&self.path, location.offset, format!("chunk of column `{}` has the wrong type", column.name)));
+        }
+        Ok(chunk)
+    }
+
+    /// Describes a codec failure inside a chunk of this segment, with the file offset.
+    pub(crate) fn chunk_error(&self, location: &ChunkLocation, column: &str, error: &crate::codec::CodecError) -> Error {
+        let inner = match error {
+            crate::codec::CodecError::Corrupt { offset, .. } => *offset as u64,
+            _ => 0,
+        };
+        Error::corrupt(&self.path, location.offset + inner, format!("column `{column}`: {error}"))
+    }
+
+    /// The global rows held at positions `chunk * ROWS_PER_CHUNK ..` of chunk `chunk`.
+    #[must_use]
+    pub fn chunk_rows(&self, chunk: usize) -> Vec<u32> {
+        let first_position = chunk * ROWS_PER_CHUNK;
+        let Some(first_row) = u32::try_from(first_position).ok().and_then(|p| self.rows.select(p)) else {
+            return Vec::new();
+        };
+        self.rows.range(first_row..).take(ROWS_PER_CHUNK).collect()
+    }
+
+    /// When the rows of chunk `chunk` are consecutive, the row at its position 0.
+    #[must_use]
+    pub fn chunk_dense_start(&self, chunk: usize) -> Option<u32> {
+        let first = u32::try_from(chunk * ROWS_PER_CHUNK).ok()?;
+        let rows_in_chunk = (self.rows.len() - u64::from(first)).min(ROWS_PER_CHUNK as u64);
+        let start = self.rows.select(first)?;
+        let end = self.rows.select(first + u32::try_from(rows_in_chunk).ok()? - 1)?;
+        (u64::from(end - start) + 1 == rows_in_chunk).then_some(start)
+    }
+
+    /// First row of chunk `index`, and the first row of the next chunk (None for the last).
+    #[must_use]
+    pub fn chunk_row_bounds(&self, index: usize) -> (u32, Option<u32>) {
+        let first = self.chunk_first_rows.get(index).copied().unwrap_or(u32::MAX);
+        (first, self.chunk_first_rows.get(index + 1).copied())
+    }
+
+    /// Number of chunks each column has.
+    #[must_use]
+    pub fn chunk_count(&self) -> usize {
+        self.chunk_first_rows.len()
+    }
+
+    /// Values of `column` at `rows` (which must all be rows of this segment), in row order.
+    ///
+    /// # Errors
+    /// Corruption found while decoding.
+    pub fn read_values(&self, column: &SegmentColumn, rows: &RoaringBitmap) -> Result<Vec<(u32, crate::value::Value)>> {
+        let mut out = Vec::with_capacity(usize::try_from(rows.len()).unwrap_or(0));
+        for (chunk_index, &first_row) in self.chunk_first_rows.iter().enumerate() {
+            let next_first = self.chunk_first_rows.get(chunk_index + 1).copied();
+            let wanted: Vec<u32> = match next_first {
+                Some(end) => rows.range(first_row..end).collect(),
+                None => rows.range(first_row..).collect(),
+            };
+            if wanted.is_empty() {
+                continue;
+            }
+            let chunk = self.chunk(column, chunk_index)?;
+            let location = &column.chunks[chunk_index];
+            let decoded = chunk.decode().map_err(|e| self.chunk_error(location, &column.name, &e))?;
+            let nulls = chunk.null_rows().map_err(|e| self.chunk_error(location, &column.name, &e))?;
+            let chunk_rows = match self.chunk_dense_start(chunk_index) {
+                Some(_) => None,
+                None => Some(self.chunk_rows(chunk_index)),
+            };
+            for row in wanted {
+                let position = match &chunk_rows {
+                    None => Some((row - first_row) as usize),
+                    Some(list) => list.binary_search(&row).ok(),
+                };
+                let position = position.filter(|&p| p < decoded.len()).ok_or_else(|| {
+                    Error::corrupt(&self.path, location.offset, format!("row {row} missing from column `{}`", column.name))
+                })?;
+                out.push((row, decoded.value(position, &nulls)));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Position of `row` in this segment's columns.
+    #[must_use]
+    pub fn position_of(&self, row: u32) -> Option<usize> {
+        if self.rows.contains(row) {
+            usize::try_from(self.rows.rank(row) - 1).ok()
+        } else {
+            None
+        }
+    }
+}
+
+fn parse_header(path: &Path, bytes: &[u8]) -> Result<(TableKind, u64)> {
+    let header = bytes.get(..HEADER_LEN).ok_or_else(|| Error::corrupt(path, 0, "truncated header"))?;
+    let mut r = ByteReader::new(header);
+    let at = |offset: usize, reason: &str| Error::corrupt(path, offset as u64, reason);
+    if r.take(HEADER_MAGIC.len()).map_err(|e| wire(path, 0, &e))? != HEADER_MAGIC {
+        return Err(at(HEADER_MAGIC_OFFSET, "not a ProfileDB segment (bad magic)"));
+    }
+    let stored_crc = u32::from_le_bytes(header[HEADER_CRC_OFFSET..HEADER_LEN].try_into().expect("4 bytes"));
+    if crc32fast::hash(&header[..HEADER_CRC_OFFSET]) != stored_crc {
+        return Err(at(HEADER_CRC_OFFSET, "header checksum mismatch"));
+    }
+    let version = r.u16().map_err(|e| wire(path, 0, &e))?;
+    check_version(path, version)?;
+    let table_tag = header[HEADER_TABLE_OFFSET];
+    let table = TableKind::from_tag(table_tag).ok_or_else(|| at(HEADER_TABLE_OFFSET, "unknown table tag"))?;
+    let id = u64::from_le_bytes(
+        header[HEADER_SEGMENT_ID_OFFSET..HEADER_SEGMENT_ID_OFFSET + 8].try_into().expect("8 bytes"),
+    );
+    let _ = HEADER_VERSION_OFFSET;
+    Ok((table, id))
+}
+
+fn check_version(path: &Path, found: u16) -> Result<()> {
+    if (OLDEST_SUPPORTED_VERSION..=FORMAT_VERSION).contains(&found) {
+        Ok(())
+    } else {
+        Err(Error::UnsupportedVersion {
+            file: path.to_path_buf(),
+            found,
+            oldest: OLDEST_SUPPORTED_VERSION,
+            newest: FORMAT_VERSION,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct FooterRange {
+    start: usize,
+    end: usize,
+    crc: u32,
+}
+
+fn parse_trailer(path: &Path, bytes: &[u8], trailer_start: usize) -> Result<FooterRange> {
+    let trailer = &bytes[trailer_start..];
+    let at = |offset: usize, reason: &str| Error::corrupt(path, (trailer_start + offset) as u64, reason);
+    let field = |offset: usize, len: usize| &trailer[offset..offset + len];
+    if field(TRAILER_MAGIC_OFFSET, 8) != TRAILER_MAGIC {
+        return Err(at(TRAILER_MAGIC_OFFSET, "segment trailer magic missing (truncated or overwritten file)"));
+    }
+    let version = u16::from_le_bytes(field(TRAILER_VERSION_OFFSET, 2).try_into().expect("2 bytes"));
+    check_version(path, version)?;
+    let offset = u64::from_le_bytes(field(TRAILER_FOOTER_OFFSET_OFFSET, 8).try_into().expect("8 bytes"));
+    let len = u64::from_le_bytes(field(TRAILER_FOOTER_LEN_OFFSET, 8).try_into().expect("8 bytes"));
+    let crc = u32::from_le_bytes(field(TRAILER_FOOTER_CRC_OFFSET, 4).try_into().expect("4 bytes"));
+    let start = usize::try_from(offset).unwrap_or(usize::MAX);
+    let end = usize::try_from(len).ok().and_then(|len| start.checked_add(len));
+    match end {
+        Some(end) if start >= HEADER_LEN && end == trailer_start => Ok(FooterRange { start, end, crc }),
+        _ => Err(at(TRAILER_FOOTER_OFFSET_OFFSET, "footer location is outside the file")),
+    }
+}
+
+fn parse_footer(path: &Path, bytes: &[u8], range: FooterRange) -> Result<Segment> {
+    let body = &bytes[range.start..range.end];
+    if crc32fast::hash(body) != range.crc {
+        return Err(Error::corrupt(path, range.start as u64, "footer checksum mismatch"));
+    }
+    let fail = |e: WireError| wire(path, range.start, &e);
+    let mut r = ByteReader::new(body);
+    let rows = read_bitmap(&mut r).map_err(fail)?;
+    let deleted = read_bitmap(&mut r).map_err(fail)?;
+    let max_lsn = r.u64().map_err(fail)?;
+    let count = r.u32().map_err(fail)? as usize;
+    let mut columns = Vec::with_capacity(count.min(r.remaining()));
+    let mut by_name = HashMap::new();
+    for _ in 0..count {
+        let column = read_column(&mut r).map_err(fail)?;
+        if by_name.insert(column.name.clone(), columns.len()).is_some() {
+            return Err(Error::corrupt(path, range.start as u64, format!("column `{}` listed twice", column.name)));
+        }
+        columns.push(column);
+    }
+    if r.remaining() != 0 {
+        return Err(fail(r.error("trailing bytes after the column directory")));
+    }
+    Ok(Segment {
+        id: 0,
+        table: TableKind::Profiles,
+        path: path.to_path_buf(),
+        bytes: Bytes::new(),
+        rows,
+        deleted,
+        max_lsn,
+        columns,
+        by_name,
+        chunk_first_rows: Vec::new(),
+    })
+}
+
+fn chunk_first_rows(rows: &RoaringBitmap) -> Vec<u32> {
+    (0..rows.len())
+        .step_by(ROWS_PER_CHUNK)
+        .filter_map(|position| u32::try_from(position).ok().and_then(|p| rows.select(p)))
+        .collect()
+}
+
+fn read_column(r: &mut ByteReader<'_>) -> Result<SegmentColumn, WireError> {
+    let name = r.str()?.to_owned();
+    let column_type = ColumnType::from_tag(r.u8()?).ok_or_else(|| r.error("unknown column type tag"))?;
+    let present = read_bitmap(r)?;
+    let count = r.u32()? as usize;
+    if count > r.remaining() / 12 {
+        return Err(r.error("chunk count exceeds the footer"));
+    }
+    let mut chunks = Vec::with_capacity(count);
+    for _ in 0..count {
+        let offset = r.u64()?;
+        let len = r.u32()?;
+        chunks.push(ChunkLocation { offset, len });
+    }
+    Ok(SegmentColumn {
+        name,
+        column_type,
+        present,
+        chunks,
+    })
+}
+
+/// Reads a length-prefixed portable roaring bitmap.
+pub(crate) fn read_bitmap(r: &mut ByteReader<'_>) -> Result<RoaringBitmap, WireError> {
+    let start = r.position();
+    let raw = r.bytes()?;
+    RoaringBitmap::deserialize_from(raw).map_err(|_| WireError {
+        offset: start,
+        reason: "invalid roaring bitmap",
+    })
+}
+
+fn wire(path: &Path, base: usize, error: &WireError) -> Error {
+    Error::corrupt(path, (base + error.offset) as u64, error.reason)
+}

@@ -1,0 +1,223 @@
+//! Writes a segment file: header, column chunks as they are produced, footer, trailer.
+//!
+//! The file is written under a temporary name, synced, then renamed into place and the
+//! directory synced: a segment either exists whole under its final name or not at all.
+
+use super::layout::{
+    file_name, temp_file_name, FORMAT_VERSION, HEADER_CRC_OFFSET, HEADER_LEN, HEADER_MAGIC,
+    ROWS_PER_CHUNK, TRAILER_LEN, TRAILER_MAGIC,
+};
+use crate::codec::ChunkBuilder;
+use crate::error::{Error, Result};
+use crate::io::{Storage, WritableFile};
+use crate::schema::TableKind;
+use crate::value::{ColumnType, Value};
+use crate::wire::ByteWriter;
+use roaring::RoaringBitmap;
+use std::path::{Path, PathBuf};
+
+/// Where one chunk sits in the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChunkLocation {
+    /// Byte offset of the chunk in the file.
+    pub offset: u64,
+    /// Length of the chunk in bytes.
+    pub len: u32,
+}
+
+struct WrittenColumn {
+    name: String,
+    column_type: ColumnType,
+    present: RoaringBitmap,
+    chunks: Vec<ChunkLocation>,
+}
+
+/// Streams one segment file to disk.
+pub struct SegmentWriter<'a> {
+    storage: &'a dyn Storage,
+    dir: PathBuf,
+    id: u64,
+    file: Box<dyn WritableFile>,
+    temp_path: PathBuf,
+    offset: u64,
+    rows: RoaringBitmap,
+    deleted: RoaringBitmap,
+    columns: Vec<WrittenColumn>,
+}
+
+impl<'a> SegmentWriter<'a> {
+    /// Starts segment `id` of `table` in `dir`, holding `rows` (with data) and `deleted` rows.
+    ///
+    /// # Errors
+    /// I/O errors creating the file.
+    pub fn create(
+        storage: &'a dyn Storage,
+        dir: &Path,
+        id: u64,
+        table: TableKind,
+        rows: RoaringBitmap,
+        deleted: RoaringBitmap,
+    ) -> Result<Self> {
+        let temp_path = dir.join(temp_file_name(id));
+        let mut file = storage
+            .create(&temp_path)
+            .map_err(Error::io("create segment", &temp_path))?;
+        let header = encode_header(table, id);
+        file.append(&header)
+            .map_err(Error::io("write segment", &temp_path))?;
+        Ok(SegmentWriter {
+            storage,
+            dir: dir.to_path_buf(),
+            id,
+            file,
+            temp_path,
+            offset: HEADER_LEN as u64,
+            rows,
+            deleted,
+            columns: Vec::new(),
+        })
+    }
+
+    /// The rows this segment holds, in the order column values must be given.
+    #[must_use]
+    pub fn rows(&self) -> &RoaringBitmap {
+        &self.rows
+    }
+
+    /// Writes one column: one value per segment row, in row order (NULL where the row has
+    /// none); `present` marks the rows this segment sets for the column.
+    ///
+    /// # Errors
+    /// I/O errors, or a value whose type differs from `column_type`.
+    pub fn write_column(
+        &mut self,
+        name: &str,
+        column_type: ColumnType,
+        present: RoaringBitmap,
+        values: impl IntoIterator<Item = Value>,
+    ) -> Result<()> {
+        let mut chunks = Vec::new();
+        let mut builder = ChunkBuilder::new(column_type);
+        let mut written: u64 = 0;
+        for value in values {
+            let value = value.coerce_to(column_type, name)?;
+            builder
+                .push(&value)
+                .map_err(|e| Error::corrupt(&self.temp_path, self.offset, e.to_string()))?;
+            written += 1;
+            if builder.len() == ROWS_PER_CHUNK {
+                let full = std::mem::replace(&mut builder, ChunkBuilder::new(column_type));
+                chunks.push(self.append_chunk(full)?);
+            }
+        }
+        if !builder.is_empty() {
+            chunks.push(self.append_chunk(builder)?);
+        }
+        assert_eq!(written, self.rows.len(), "column `{name}` must give one value per row");
+        self.columns.push(WrittenColumn {
+            name: name.to_owned(),
+            column_type,
+            present,
+            chunks,
+        });
+        Ok(())
+    }
+
+    fn append_chunk(&mut self, builder: ChunkBuilder) -> Result<ChunkLocation> {
+        let bytes = builder.finish();
+        let location = ChunkLocation {
+            offset: self.offset,
+            len: u32::try_from(bytes.len()).expect("a chunk of 65,536 rows stays below 4 GiB"),
+        };
+        self.append(&bytes)?;
+        Ok(location)
+    }
+
+    fn append(&mut self, bytes: &[u8]) -> Result<()> {
+        self.file
+            .append(bytes)
+            .map_err(Error::io("write segment", &self.temp_path))?;
+        self.offset += bytes.len() as u64;
+        Ok(())
+    }
+
+    /// Writes footer and trailer, syncs, and renames the file to its final name.
+    /// Returns the final path and the file's size.
+    ///
+    /// # Errors
+    /// I/O errors; the temporary file is then left for the next open to remove.
+    pub fn finish(mut self, max_lsn: u64) -> Result<(PathBuf, u64)> {
+        let footer = self.encode_footer(max_lsn);
+        let footer_offset = self.offset;
+        self.append(&footer)?;
+        let trailer = encode_trailer(footer_offset, &footer);
+        self.append(&trailer)?;
+        self.file
+            .sync_data()
+            .map_err(Error::io("sync segment", &self.temp_path))?;
+        let final_path = self.dir.join(file_name(self.id));
+        self.storage
+            .rename(&self.temp_path, &final_path)
+            .map_err(Error::io("rename segment", &self.temp_path))?;
+        self.storage
+            .sync_dir(&self.dir)
+            .map_err(Error::io("sync directory", &self.dir))?;
+        Ok((final_path, self.offset))
+    }
+
+    fn encode_footer(&mut self, max_lsn: u64) -> Vec<u8> {
+        let mut w = ByteWriter::new();
+        w.bytes(&serialize_bitmap(&mut self.rows));
+        w.bytes(&serialize_bitmap(&mut self.deleted));
+        w.u64(max_lsn);
+        w.u32(u32::try_from(self.columns.len()).expect("below 4 G columns"));
+        for column in &mut self.columns {
+            w.str(&column.name);
+            w.u8(column.column_type.tag());
+            w.bytes(&serialize_bitmap(&mut column.present));
+            w.u32(u32::try_from(column.chunks.len()).expect("below 4 G chunks"));
+            for chunk in &column.chunks {
+                w.u64(chunk.offset);
+                w.u32(chunk.len);
+            }
+        }
+        w.into_bytes()
+    }
+}
+
+/// Serializes a bitmap in the portable roaring format, run-optimized first.
+pub(crate) fn serialize_bitmap(bitmap: &mut RoaringBitmap) -> Vec<u8> {
+    bitmap.optimize();
+    let mut out = Vec::with_capacity(bitmap.serialized_size());
+    bitmap
+        .serialize_into(&mut out)
+        .expect("writing into a Vec cannot fail");
+    out
+}
+
+fn encode_header(table: TableKind, id: u64) -> [u8; HEADER_LEN] {
+    let mut w = ByteWriter::new();
+    w.raw(&HEADER_MAGIC);
+    w.u16(FORMAT_VERSION);
+    w.u8(table.tag());
+    w.u8(0);
+    w.u32(0);
+    w.u64(id);
+    w.u32(0);
+    debug_assert_eq!(w.len(), HEADER_CRC_OFFSET);
+    let mut bytes = w.into_bytes();
+    let crc = crc32fast::hash(&bytes);
+    bytes.extend_from_slice(&crc.to_le_bytes());
+    bytes.try_into().expect("header is HEADER_LEN bytes")
+}
+
+fn encode_trailer(footer_offset: u64, footer: &[u8]) -> [u8; TRAILER_LEN] {
+    let mut w = ByteWriter::new();
+    w.u64(footer_offset);
+    w.u64(footer.len() as u64);
+    w.u32(crc32fast::hash(footer));
+    w.u16(FORMAT_VERSION);
+    w.u16(0);
+    w.raw(&TRAILER_MAGIC);
+    w.into_bytes().try_into().expect("trailer is TRAILER_LEN bytes")
+}

@@ -1,0 +1,291 @@
+//! Consistent read views.
+//!
+//! A [`Snapshot`] pins one [`Version`]: a list of immutable layers (segment files, then sealed
+//! memory layers, oldest first) and the schemas. Nothing in a version ever changes, so a reader
+//! needs no lock while it reads, and flushes or compactions that publish a newer version do not
+//! disturb it.
+//!
+//! Resolution rule: for each column, a row's value is the one in the newest layer that sets
+//! that column for that row; a row deleted in any layer is gone from every column.
+
+use crate::error::{Error, Result};
+use crate::memtable::{MemColumn, MemLayer, MemTable};
+use crate::schema::{TableKind, TableSchema};
+use crate::segment::{Segment, SegmentColumn};
+use crate::value::Value;
+use roaring::RoaringBitmap;
+use std::sync::{Arc, OnceLock};
+
+/// An immutable state of the database that snapshots share.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Version {
+    /// Segment files, oldest first (both tables).
+    pub segments: Vec<Arc<Segment>>,
+    /// Memory layers being written to a segment by a flush; newer than every segment.
+    pub flushing: Vec<Arc<MemLayer>>,
+    /// Sealed memory layers, oldest first; newer than every flushing layer.
+    pub mem_layers: Vec<Arc<MemLayer>>,
+    /// Column lists of the profiles table.
+    pub profiles_schema: Arc<TableSchema>,
+    /// Column lists of the events table.
+    pub events_schema: Arc<TableSchema>,
+    /// Highest WAL sequence number whose effects the version holds.
+    pub last_lsn: u64,
+}
+
+/// One layer of a table, as a read sees it.
+#[derive(Debug, Clone, Copy)]
+pub enum Layer<'s> {
+    /// A segment file.
+    Segment(&'s Segment),
+    /// A sealed memory layer.
+    Memory(&'s MemTable),
+}
+
+impl Layer<'_> {
+    fn rows(&self) -> &RoaringBitmap {
+        match self {
+            Layer::Segment(segment) => segment.rows(),
+            Layer::Memory(table) => table.rows(),
+        }
+    }
+
+    fn deleted(&self) -> &RoaringBitmap {
+        match self {
+            Layer::Segment(segment) => segment.deleted(),
+            Layer::Memory(table) => table.deleted(),
+        }
+    }
+
+    fn present(&self, column: &str) -> Option<&RoaringBitmap> {
+        match self {
+            Layer::Segment(segment) => segment.column(column).map(|c| &c.present),
+            Layer::Memory(table) => table.column(column).map(MemColumn::present),
+        }
+    }
+}
+
+/// Where the values of one [`ColumnPart`] are stored.
+#[derive(Debug, Clone, Copy)]
+pub enum PartSource<'s> {
+    /// A column of a segment file.
+    Segment {
+        /// The segment.
+        segment: &'s Segment,
+        /// The column's directory entry.
+        column: &'s SegmentColumn,
+    },
+    /// A column of a memory layer.
+    Memory(&'s MemColumn),
+}
+
+/// The rows of one column whose current value lives in one layer.
+#[derive(Debug, Clone)]
+pub struct ColumnPart<'s> {
+    /// Live rows whose current value for the column is in this layer.
+    pub visible: RoaringBitmap,
+    /// Where the values are.
+    pub source: PartSource<'s>,
+}
+
+#[derive(Debug)]
+struct TableRows {
+    live: RoaringBitmap,
+    deleted: RoaringBitmap,
+}
+
+/// A consistent, read-only view of the whole database at one moment.
+#[derive(Debug)]
+pub struct Snapshot {
+    version: Arc<Version>,
+    rows: [OnceLock<TableRows>; 2],
+}
+
+fn slot(table: TableKind) -> usize {
+    match table {
+        TableKind::Profiles => 0,
+        TableKind::Events => 1,
+    }
+}
+
+impl Snapshot {
+    pub(crate) fn new(version: Arc<Version>) -> Snapshot {
+        Snapshot {
+            version,
+            rows: [OnceLock::new(), OnceLock::new()],
+        }
+    }
+
+    /// Highest WAL sequence number whose effects this snapshot sees.
+    #[must_use]
+    pub fn last_lsn(&self) -> u64 {
+        self.version.last_lsn
+    }
+
+    /// The columns of `table`.
+    #[must_use]
+    pub fn schema(&self, table: TableKind) -> &TableSchema {
+        match table {
+            TableKind::Profiles => &self.version.profiles_schema,
+            TableKind::Events => &self.version.events_schema,
+        }
+    }
+
+    /// The layers of `table`, oldest first.
+    #[must_use]
+    pub fn layers(&self, table: TableKind) -> Vec<Layer<'_>> {
+        let segments = self
+            .version
+            .segments
+            .iter()
+            .filter(|s| s.table() == table)
+            .map(|s| Layer::Segment(s));
+        let memory = self
+            .version
+            .flushing
+            .iter()
+            .chain(&self.version.mem_layers)
+            .map(|m| Layer::Memory(m.table(table)));
+        segments.chain(memory).collect()
+    }
+
+    /// Segment files of every table, oldest first.
+    #[must_use]
+    pub fn segments(&self) -> &[Arc<Segment>] {
+        &self.version.segments
+    }
+
+    fn table_rows(&self, table: TableKind) -> &TableRows {
+        self.rows[slot(table)].get_or_init(|| {
+            let layers = self.layers(table);
+            let mut deleted = RoaringBitmap::new();
+            let mut all = RoaringBitmap::new();
+            for layer in &layers {
+                deleted |= layer.deleted();
+                all |= layer.rows();
+            }
+            TableRows {
+                live: all - &deleted,
+                deleted,
+            }
+        })
+    }
+
+    /// Rows of `table` that exist (written and not deleted).
+    #[must_use]
+    pub fn live_rows(&self, table: TableKind) -> &RoaringBitmap {
+        &self.table_rows(table).live
+    }
+
+    /// Rows of `table` that were deleted.
+    #[must_use]
+    pub fn deleted_rows(&self, table: TableKind) -> &RoaringBitmap {
+        &self.table_rows(table).deleted
+    }
+
+    /// Number of live rows of `table`.
+    #[must_use]
+    pub fn row_count(&self, table: TableKind) -> u64 {
+        self.live_rows(table).len()
+    }
+
+    /// The parts of `column`, newest first: each live row with a value for the column appears
+    /// in exactly one part. Rows in no part read as NULL.
+    ///
+    /// # Errors
+    /// [`Error::UnknownColumn`].
+    pub fn column_parts(&self, table: TableKind, column: &str) -> Result<Vec<ColumnPart<'_>>> {
+        self.require_column(table, column)?;
+        let mut covered = self.deleted_rows(table).clone();
+        let mut parts = Vec::new();
+        for layer in self.layers(table).into_iter().rev() {
+            let Some(present) = layer.present(column) else {
+                continue;
+            };
+            let visible = present - &covered;
+            covered |= present;
+            if visible.is_empty() {
+                continue;
+            }
+            let source = match layer {
+                Layer::Segment(segment) => PartSource::Segment {
+                    segment,
+                    column: segment.column(column).expect("present implies the column"),
+                },
+                Layer::Memory(table) => PartSource::Memory(table.column(column).expect("present implies the column")),
+            };
+            parts.push(ColumnPart { visible, source });
+        }
+        Ok(parts)
+    }
+
+    fn require_column(&self, table: TableKind, column: &str) -> Result<()> {
+        if self.schema(table).column(column).is_some() {
+            Ok(())
+        } else {
+            Err(Error::UnknownColumn {
+                table,
+                column: column.to_owned(),
+            })
+        }
+    }
+
+    /// The current value of one cell (NULL when the row has none or does not exist).
+    ///
+    /// # Errors
+    /// [`Error::UnknownColumn`], or corruption found while decoding.
+    pub fn get(&self, table: TableKind, row: u32, column: &str) -> Result<Value> {
+        let mut rows = RoaringBitmap::new();
+        rows.insert(row);
+        Ok(self.fetch(table, column, &rows)?.pop().unwrap_or(Value::Null))
+    }
+
+    /// Values of `column` for `rows`, in ascending row order (NULL for rows without one).
+    ///
+    /// # Errors
+    /// [`Error::UnknownColumn`], or corruption found while decoding.
+    pub fn fetch(&self, table: TableKind, column: &str, rows: &RoaringBitmap) -> Result<Vec<Value>> {
+        let mut found: Vec<(u32, Value)> = Vec::new();
+        for part in self.column_parts(table, column)? {
+            let wanted = rows & &part.visible;
+            if wanted.is_empty() {
+                continue;
+            }
+            match part.source {
+                PartSource::Segment { segment, column } => {
+                    found.extend(segment.read_values(column, &wanted)?);
+                }
+                PartSource::Memory(memory) => {
+                    found.extend(wanted.iter().filter_map(|r| memory.get(r).map(|v| (r, v.clone()))));
+                }
+            }
+        }
+        found.sort_unstable_by_key(|(row, _)| *row);
+        let mut found = found.into_iter().peekable();
+        Ok(rows
+            .iter()
+            .map(|row| match found.peek() {
+                Some((r, _)) if *r == row => found.next().map_or(Value::Null, |(_, v)| v),
+                _ => Value::Null,
+            })
+            .collect())
+    }
+
+    /// Every non-NULL column value of one live row, in schema order; `None` if the row is not live.
+    ///
+    /// # Errors
+    /// Corruption found while decoding.
+    pub fn row(&self, table: TableKind, row: u32) -> Result<Option<Vec<(String, Value)>>> {
+        if !self.live_rows(table).contains(row) {
+            return Ok(None);
+        }
+        let mut values = Vec::new();
+        for column in self.schema(table).columns() {
+            let value = self.get(table, row, &column.name)?;
+            if !value.is_null() {
+                values.push((column.name.clone(), value));
+            }
+        }
+        Ok(Some(values))
+    }
+}
