@@ -1,11 +1,12 @@
 //! The shared writer core: an in-memory append buffer plus group commit.
 //!
-//! Appenders encode records into `State::buffer` under a short lock. Whoever holds the I/O lock
-//! (`Core::io`) is the leader: it swaps the whole buffer out, writes it with one `append` and
-//! covers it with one `fdatasync`, without holding the state lock, so appends continue meanwhile.
-//! Committers that find the I/O lock taken simply queue on it; when they get it, the previous
-//! leader has usually already made their record durable and they return without any I/O. So one
-//! fsync covers every record appended before it.
+//! Appenders encode records into `State::buffer` under a short lock. A committer whose record
+//! is not yet durable becomes the group-commit leader if there is none (`State::leader_active`):
+//! it takes the I/O lock (`Core::io`), swaps the whole buffer out, writes it with one `append`
+//! and covers it with one `fdatasync`, without holding the state lock, so appends continue
+//! meanwhile. Committers arriving during that sync wait on `Core::synced`; when the leader is done
+//! they all wake at once, those covered return, and one of the rest leads the next group with
+//! everything appended meanwhile. So one fsync covers every record appended before it.
 //!
 //! Lock order: `io` before `state`; nothing takes `io` while holding `state`.
 
@@ -35,6 +36,9 @@ struct State {
     poisoned: bool,
     /// Set when the background flusher must exit.
     shutdown: bool,
+    /// A committer is leading a group commit; others wait on `Core::synced` instead of queueing
+    /// on the I/O lock one by one.
+    leader_active: bool,
 }
 
 /// Everything the `Wal` handle and its background thread share.
@@ -53,6 +57,8 @@ pub(crate) struct Core {
     io: Mutex<LogFile>,
     /// Wakes the background flusher (paired with `state`).
     wake_flusher: Condvar,
+    /// Wakes followers when a group-commit leader finishes (paired with `state`).
+    synced: Condvar,
     /// Newest appended LSN (readable without locks).
     last_lsn: AtomicU64,
     /// Newest LSN known to be fsynced.
@@ -82,9 +88,11 @@ impl Core {
                 next_lsn: last_lsn + 1,
                 poisoned: false,
                 shutdown: false,
+                leader_active: false,
             }),
             io: Mutex::new(file),
             wake_flusher: Condvar::new(),
+            synced: Condvar::new(),
             last_lsn: AtomicU64::new(last_lsn),
             durable_lsn: AtomicU64::new(last_lsn),
             current_first_lsn: AtomicU64::new(current_first),
@@ -150,7 +158,8 @@ impl Core {
         }
     }
 
-    /// Blocks until `lsn` is fsynced, leading a group commit if nobody else is.
+    /// Blocks until `lsn` is fsynced: follows the active group-commit leader, or becomes the
+    /// leader when there is none and `lsn` is still not durable.
     pub(crate) fn wait_synced(&self, lsn: Lsn) -> Result<(), WalError> {
         if self.durable_lsn() >= lsn {
             return Ok(());
@@ -159,12 +168,29 @@ impl Core {
         if lsn > last_lsn {
             return Err(WalError::LsnNotAppended { lsn, last_lsn });
         }
-        let mut io = self.io.lock();
-        if self.durable_lsn() >= lsn {
-            // The leader before us covered this record with its fsync.
-            return Ok(());
+        {
+            let mut st = self.state.lock();
+            loop {
+                if self.durable_lsn() >= lsn {
+                    return Ok(());
+                }
+                if st.poisoned {
+                    return Err(WalError::Closed);
+                }
+                if !st.leader_active {
+                    st.leader_active = true;
+                    break;
+                }
+                self.synced.wait(&mut st);
+            }
         }
-        self.write_out(&mut io, true)
+        let result = {
+            let mut io = self.io.lock();
+            self.write_out(&mut io, true)
+        };
+        self.state.lock().leader_active = false;
+        self.synced.notify_all();
+        result
     }
 
     /// Writes and fsyncs everything appended so far.
