@@ -1,0 +1,420 @@
+//! Scan kernels: predicates over value slices producing bitsets of matching positions.
+//!
+//! A bitset is a `Vec<u64>` where bit `i % 64` of word `i / 64` is position `i`; bits past the
+//! input length are zero. Every kernel dispatches on the operator once, then runs a branch-free
+//! loop over blocks of 64 values that builds one word per block, which the compiler turns into
+//! vector compares and mask extraction.
+
+use roaring::RoaringBitmap;
+
+/// A comparison between a column value and a constant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CompareOp {
+    /// `value = rhs`
+    Eq,
+    /// `value <> rhs`
+    NotEq,
+    /// `value < rhs`
+    Less,
+    /// `value <= rhs`
+    LessOrEqual,
+    /// `value > rhs`
+    Greater,
+    /// `value >= rhs`
+    GreaterOrEqual,
+}
+
+impl CompareOp {
+    /// Whether `value op rhs` holds for one pair of values.
+    #[must_use]
+    pub fn holds<T: PartialOrd>(self, value: T, rhs: T) -> bool {
+        match self {
+            CompareOp::Eq => value == rhs,
+            CompareOp::NotEq => value != rhs,
+            CompareOp::Less => value < rhs,
+            CompareOp::LessOrEqual => value <= rhs,
+            CompareOp::Greater => value > rhs,
+            CompareOp::GreaterOrEqual => value >= rhs,
+        }
+    }
+}
+
+/// Applies `pred` to every value, 64 values per output word.
+#[inline(always)]
+fn pack<T: Copy>(values: &[T], pred: impl Fn(T) -> bool) -> Vec<u64> {
+    let mut out = Vec::with_capacity(values.len().div_ceil(64));
+    let blocks = values.chunks_exact(64);
+    let tail = blocks.remainder();
+    for block in blocks {
+        let mut word = 0u64;
+        for (i, &v) in block.iter().enumerate() {
+            word |= u64::from(pred(v)) << i;
+        }
+        out.push(word);
+    }
+    if !tail.is_empty() {
+        let mut word = 0u64;
+        for (i, &v) in tail.iter().enumerate() {
+            word |= u64::from(pred(v)) << i;
+        }
+        out.push(word);
+    }
+    out
+}
+
+/// Generates a compare kernel for one lane type: the `match` is outside the hot loop.
+macro_rules! compare_kernel {
+    ($values:expr, $op:expr, $rhs:expr) => {{
+        let rhs = $rhs;
+        match $op {
+            CompareOp::Eq => pack($values, |v| v == rhs),
+            CompareOp::NotEq => pack($values, |v| v != rhs),
+            CompareOp::Less => pack($values, |v| v < rhs),
+            CompareOp::LessOrEqual => pack($values, |v| v <= rhs),
+            CompareOp::Greater => pack($values, |v| v > rhs),
+            CompareOp::GreaterOrEqual => pack($values, |v| v >= rhs),
+        }
+    }};
+}
+
+/// Positions where `values[i] op rhs`.
+#[must_use]
+pub fn compare_i64(values: &[i64], op: CompareOp, rhs: i64) -> Vec<u64> {
+    compare_kernel!(values, op, rhs)
+}
+
+/// Positions where `low <= values[i] <= high`.
+#[must_use]
+pub fn between_i64(values: &[i64], low: i64, high: i64) -> Vec<u64> {
+    // One unsigned compare per value: v - low (wrapping) <= high - low iff low <= v <= high.
+    if low > high {
+        return vec![0; values.len().div_ceil(64)];
+    }
+    let span = high.wrapping_sub(low) as u64;
+    pack(values, |v| (v.wrapping_sub(low) as u64) <= span)
+}
+
+/// Positions where `values[i] op rhs` under IEEE rules: NaN matches only `NotEq`.
+#[must_use]
+pub fn compare_f64(values: &[f64], op: CompareOp, rhs: f64) -> Vec<u64> {
+    compare_kernel!(values, op, rhs)
+}
+
+/// Positions where `low <= values[i] <= high` (IEEE: NaN never matches).
+#[must_use]
+pub fn between_f64(values: &[f64], low: f64, high: f64) -> Vec<u64> {
+    pack(values, |v| (v >= low) & (v <= high))
+}
+
+/// Positions where `values[i] op rhs` for u8 lanes (FOR-encoded deltas).
+#[must_use]
+pub(crate) fn compare_u8(values: &[u8], op: CompareOp, rhs: u8) -> Vec<u64> {
+    compare_kernel!(values, op, rhs)
+}
+
+/// Applies `pred` to every little-endian lane of `W` bytes, 64 lanes per output word.
+#[inline(always)]
+fn pack_lanes<const W: usize>(bytes: &[u8], pred: impl Fn([u8; W]) -> bool) -> Vec<u64> {
+    let lane = |c: &[u8]| <[u8; W]>::try_from(c).unwrap_or([0; W]);
+    let mut out = Vec::with_capacity((bytes.len() / W).div_ceil(64));
+    let blocks = bytes.chunks_exact(64 * W);
+    let tail = blocks.remainder();
+    for block in blocks {
+        let mut word = 0u64;
+        for (i, c) in block.chunks_exact(W).enumerate() {
+            word |= u64::from(pred(lane(c))) << i;
+        }
+        out.push(word);
+    }
+    if tail.len() >= W {
+        let mut word = 0u64;
+        for (i, c) in tail.chunks_exact(W).enumerate() {
+            word |= u64::from(pred(lane(c))) << i;
+        }
+        out.push(word);
+    }
+    out
+}
+
+/// Generates a compare over little-endian lanes of one unsigned type.
+macro_rules! compare_lanes {
+    ($bytes:expr, $op:expr, $rhs:expr, $t:ty) => {{
+        let rhs: $t = $rhs;
+        const W: usize = std::mem::size_of::<$t>();
+        let get = <$t>::from_le_bytes;
+        match $op {
+            CompareOp::Eq => pack_lanes::<W>($bytes, |c| get(c) == rhs),
+            CompareOp::NotEq => pack_lanes::<W>($bytes, |c| get(c) != rhs),
+            CompareOp::Less => pack_lanes::<W>($bytes, |c| get(c) < rhs),
+            CompareOp::LessOrEqual => pack_lanes::<W>($bytes, |c| get(c) <= rhs),
+            CompareOp::Greater => pack_lanes::<W>($bytes, |c| get(c) > rhs),
+            CompareOp::GreaterOrEqual => pack_lanes::<W>($bytes, |c| get(c) >= rhs),
+        }
+    }};
+}
+
+/// Positions where the little-endian u16 lane `i` of `bytes` satisfies `lane op rhs`.
+#[must_use]
+pub(crate) fn compare_u16_le(bytes: &[u8], op: CompareOp, rhs: u16) -> Vec<u64> {
+    compare_lanes!(bytes, op, rhs, u16)
+}
+
+/// Positions where the little-endian u32 lane `i` of `bytes` satisfies `lane op rhs`.
+#[must_use]
+pub(crate) fn compare_u32_le(bytes: &[u8], op: CompareOp, rhs: u32) -> Vec<u64> {
+    compare_lanes!(bytes, op, rhs, u32)
+}
+
+/// Positions where the little-endian u64 lane `i` of `bytes` satisfies `lane op rhs`.
+#[must_use]
+pub(crate) fn compare_u64_le(bytes: &[u8], op: CompareOp, rhs: u64) -> Vec<u64> {
+    compare_lanes!(bytes, op, rhs, u64)
+}
+
+/// Positions whose code is accepted: `accepted[code]`, false for codes out of range.
+#[must_use]
+pub fn codes_in_set(codes: &[u32], accepted: &[bool]) -> Vec<u64> {
+    let Some(last) = accepted.len().checked_sub(1) else {
+        return vec![0; codes.len().div_ceil(64)];
+    };
+    // Clamp instead of branching; the clamped lookup is masked off by the range test.
+    pack(codes, |c| {
+        let c = c as usize;
+        (c <= last) & accepted.get(c.min(last)).copied().unwrap_or(false)
+    })
+}
+
+/// A bitset of `len` positions with every position set.
+#[must_use]
+pub fn all_set(len: usize) -> Vec<u64> {
+    let mut words = vec![u64::MAX; len.div_ceil(64)];
+    clear_tail(&mut words, len);
+    words
+}
+
+/// Zeroes the bits at positions `>= len`.
+pub(crate) fn clear_tail(words: &mut [u64], len: usize) {
+    let full = len / 64;
+    if let Some(last) = words.get_mut(full) {
+        let bits = len % 64;
+        *last &= if bits == 0 {
+            0
+        } else {
+            u64::MAX >> (64 - bits)
+        };
+    }
+    for w in words.iter_mut().skip(full + 1) {
+        *w = 0;
+    }
+}
+
+/// Sets positions `start..end` (clamped to the bitset).
+pub(crate) fn set_range(words: &mut [u64], start: usize, end: usize) {
+    let end = end.min(words.len() * 64);
+    let mut p = start;
+    while p < end {
+        let bit = p % 64;
+        let take = (64 - bit).min(end - p);
+        let mask = if take == 64 {
+            u64::MAX
+        } else {
+            ((1u64 << take) - 1) << bit
+        };
+        if let Some(w) = words.get_mut(p / 64) {
+            *w |= mask;
+        }
+        p += take;
+    }
+}
+
+/// Clears every position in `rows` from the bitset.
+pub(crate) fn clear_positions(words: &mut [u64], rows: &RoaringBitmap) {
+    for r in rows {
+        if let Some(w) = words.get_mut(r as usize / 64) {
+            *w &= !(1u64 << (r % 64));
+        }
+    }
+}
+
+/// The positions `< len` set in `words`, shifted by `offset` (positions past `u32::MAX` are dropped).
+#[must_use]
+pub fn bitset_to_bitmap(words: &[u64], len: usize, offset: u32) -> RoaringBitmap {
+    let used = words.get(..len.div_ceil(64)).unwrap_or(words);
+    let mut bytes: Vec<u8> = used.iter().flat_map(|w| w.to_le_bytes()).collect();
+    // Drop bits past `len`, then trailing zero bytes so the bitmap's range stays tight.
+    if len % 64 != 0 && used.len() == len.div_ceil(64) {
+        let bits = len % 8;
+        let keep = len.div_ceil(8);
+        bytes.truncate(keep);
+        if bits != 0 {
+            if let Some(b) = bytes.last_mut() {
+                *b &= (1u8 << bits) - 1;
+            }
+        }
+    }
+    while bytes.last() == Some(&0) {
+        bytes.pop();
+    }
+    if bytes.is_empty() {
+        return RoaringBitmap::new();
+    }
+    let fits = u32::try_from(bytes.len() * 8 - 1)
+        .ok()
+        .and_then(|span| offset.checked_add(span))
+        .is_some();
+    if fits {
+        return RoaringBitmap::from_lsb0_bytes(offset, &bytes);
+    }
+    // Rare: the range crosses u32::MAX; insert one by one and drop what does not fit.
+    let mut bitmap = RoaringBitmap::new();
+    for (i, byte) in bytes.iter().enumerate() {
+        for bit in 0..8 {
+            if byte & (1 << bit) != 0 {
+                if let Some(p) = u32::try_from(i * 8 + bit)
+                    .ok()
+                    .and_then(|p| offset.checked_add(p))
+                {
+                    bitmap.insert(p);
+                }
+            }
+        }
+    }
+    bitmap
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const OPS: [CompareOp; 6] = [
+        CompareOp::Eq,
+        CompareOp::NotEq,
+        CompareOp::Less,
+        CompareOp::LessOrEqual,
+        CompareOp::Greater,
+        CompareOp::GreaterOrEqual,
+    ];
+
+    fn naive<T: Copy>(values: &[T], pred: impl Fn(T) -> bool) -> Vec<u64> {
+        let mut words = vec![0u64; values.len().div_ceil(64)];
+        for (i, &v) in values.iter().enumerate() {
+            if pred(v) {
+                words[i / 64] |= 1 << (i % 64);
+            }
+        }
+        words
+    }
+
+    fn holds<T: PartialOrd>(op: CompareOp, a: T, b: T) -> bool {
+        match op {
+            CompareOp::Eq => a == b,
+            CompareOp::NotEq => a != b,
+            CompareOp::Less => a < b,
+            CompareOp::LessOrEqual => a <= b,
+            CompareOp::Greater => a > b,
+            CompareOp::GreaterOrEqual => a >= b,
+        }
+    }
+
+    fn float_strategy() -> impl Strategy<Value = f64> {
+        prop_oneof![
+            any::<f64>(),
+            Just(f64::NAN),
+            Just(f64::INFINITY),
+            Just(f64::NEG_INFINITY),
+            Just(-0.0),
+            Just(0.0),
+            (-3i32..3).prop_map(f64::from),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn int_kernels_match_naive(values in prop::collection::vec(-5i64..5, 0..300), rhs in -6i64..6, low in -6i64..6, high in -6i64..6) {
+            for op in OPS {
+                prop_assert_eq!(compare_i64(&values, op, rhs), naive(&values, |v| holds(op, v, rhs)));
+            }
+            prop_assert_eq!(between_i64(&values, low, high), naive(&values, |v| low <= v && v <= high));
+        }
+
+        #[test]
+        fn int_kernels_match_naive_at_extremes(values in prop::collection::vec(any::<i64>(), 0..200), rhs in any::<i64>(), low in any::<i64>(), high in any::<i64>()) {
+            for op in OPS {
+                prop_assert_eq!(compare_i64(&values, op, rhs), naive(&values, |v| holds(op, v, rhs)));
+            }
+            prop_assert_eq!(between_i64(&values, low, high), naive(&values, |v| low <= v && v <= high));
+            prop_assert_eq!(between_i64(&values, i64::MIN, i64::MAX), all_set(values.len()));
+        }
+
+        #[test]
+        fn float_kernels_match_naive(values in prop::collection::vec(float_strategy(), 0..200), rhs in float_strategy(), low in float_strategy(), high in float_strategy()) {
+            for op in OPS {
+                prop_assert_eq!(compare_f64(&values, op, rhs), naive(&values, |v| holds(op, v, rhs)));
+            }
+            prop_assert_eq!(between_f64(&values, low, high), naive(&values, |v| low <= v && v <= high));
+        }
+
+        #[test]
+        fn codes_in_set_matches_naive(codes in prop::collection::vec(0u32..20, 0..300), accepted in prop::collection::vec(any::<bool>(), 0..16)) {
+            let expected = naive(&codes, |c| accepted.get(c as usize).copied().unwrap_or(false));
+            prop_assert_eq!(codes_in_set(&codes, &accepted), expected);
+        }
+
+        #[test]
+        fn bitset_to_bitmap_matches_naive(words in prop::collection::vec(any::<u64>(), 0..20), cut in 0usize..64, offset in prop_oneof![0u32..1000, Just(u32::MAX - 100), Just(u32::MAX)]) {
+            let len = (words.len() * 64).saturating_sub(cut);
+            let expected: RoaringBitmap = (0..len)
+                .filter(|&p| words[p / 64] & (1 << (p % 64)) != 0)
+                .filter_map(|p| offset.checked_add(u32::try_from(p).ok()?))
+                .collect();
+            prop_assert_eq!(bitset_to_bitmap(&words, len, offset), expected);
+        }
+    }
+
+    #[test]
+    fn nan_matches_only_not_equal() {
+        let values = [f64::NAN, 1.0];
+        assert_eq!(compare_f64(&values, CompareOp::NotEq, f64::NAN), vec![0b11]);
+        assert_eq!(compare_f64(&values, CompareOp::Eq, f64::NAN), vec![0]);
+        assert_eq!(
+            compare_f64(&values, CompareOp::GreaterOrEqual, 0.0),
+            vec![0b10]
+        );
+        assert_eq!(compare_f64(&[-0.0], CompareOp::Eq, 0.0), vec![1]);
+    }
+
+    #[test]
+    fn ranges_and_tails() {
+        let mut words = vec![0u64; 3];
+        set_range(&mut words, 3, 130);
+        let set: Vec<usize> = (0..192)
+            .filter(|&p| words[p / 64] & (1 << (p % 64)) != 0)
+            .collect();
+        assert_eq!(set, (3..130).collect::<Vec<_>>());
+        clear_tail(&mut words, 70);
+        assert_eq!(words[2], 0);
+        assert_eq!(words[1], 0b11_1111);
+        assert_eq!(all_set(65), vec![u64::MAX, 1]);
+    }
+
+    /// Throughput check, run with `cargo test --release -- --ignored kernel_throughput --nocapture`.
+    #[test]
+    #[ignore = "benchmark"]
+    fn kernel_throughput() {
+        let values: Vec<i64> = (0..65_536).map(|i| (i * 7919) % 1000).collect();
+        let start = std::time::Instant::now();
+        let mut total = 0u32;
+        for _ in 0..2000 {
+            total += compare_i64(std::hint::black_box(&values), CompareOp::Less, 500)
+                .iter()
+                .map(|w| w.count_ones())
+                .sum::<u32>();
+        }
+        let secs = start.elapsed().as_secs_f64();
+        eprintln!(
+            "compare_i64: {:.2} G values/s ({total})",
+            2000.0 * 65_536.0 / secs / 1e9
+        );
+    }
+}
