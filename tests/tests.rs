@@ -1,1 +1,5 @@
-mod placeholder_until_engine_lands {}
+//! Integration tests of the `profiledb` facade: one binary, one module per concern.
+
+mod util;
+
+mod smoke;

@@ -23,7 +23,9 @@ pub mod value;
 pub mod wal;
 pub mod wire;
 
-pub use db::{Database, DatabaseStats, WriteBatch, WriteReceipt, EVENT_PROFILE_COLUMN, MAX_COLUMN_NAME_BYTES};
+pub use db::{
+    Database, DatabaseStats, WriteBatch, WriteReceipt, EVENT_PROFILE_COLUMN, MAX_COLUMN_NAME_BYTES,
+};
 pub use error::{Error, Result};
 pub use options::{Options, RecoveryMode, SyncMode};
 pub use schema::{ColumnDef, TableKind, TableSchema};

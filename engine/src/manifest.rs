@@ -108,7 +108,11 @@ impl Manifest {
         if crc32fast::hash(&bytes[..crc_offset]) != stored {
             return Err(corrupt(crc_offset, "manifest checksum mismatch"));
         }
-        let version = u16::from_le_bytes(bytes[VERSION_OFFSET..VERSION_OFFSET + 2].try_into().expect("2 bytes"));
+        let version = u16::from_le_bytes(
+            bytes[VERSION_OFFSET..VERSION_OFFSET + 2]
+                .try_into()
+                .expect("2 bytes"),
+        );
         if !(OLDEST_SUPPORTED_VERSION..=FORMAT_VERSION).contains(&version) {
             return Err(Error::UnsupportedVersion {
                 file: file.to_path_buf(),
@@ -117,9 +121,16 @@ impl Manifest {
                 newest: FORMAT_VERSION,
             });
         }
-        let body_len = u32::from_le_bytes(bytes[BODY_LEN_OFFSET..BODY_OFFSET].try_into().expect("4 bytes")) as usize;
+        let body_len = u32::from_le_bytes(
+            bytes[BODY_LEN_OFFSET..BODY_OFFSET]
+                .try_into()
+                .expect("4 bytes"),
+        ) as usize;
         if BODY_OFFSET + body_len != crc_offset {
-            return Err(corrupt(BODY_LEN_OFFSET, "manifest body length disagrees with the file size"));
+            return Err(corrupt(
+                BODY_LEN_OFFSET,
+                "manifest body length disagrees with the file size",
+            ));
         }
         decode_body(&bytes[BODY_OFFSET..crc_offset])
             .map_err(|e| corrupt(BODY_OFFSET + e.offset, e.reason))
@@ -145,12 +156,20 @@ impl Manifest {
     pub fn store(&self, storage: &dyn Storage, dir: &Path) -> Result<()> {
         let temp = dir.join(MANIFEST_TEMP_FILE);
         let path = dir.join(MANIFEST_FILE);
-        let mut file = storage.create(&temp).map_err(Error::io("create manifest", &temp))?;
-        file.append(&self.encode()).map_err(Error::io("write manifest", &temp))?;
-        file.sync_data().map_err(Error::io("sync manifest", &temp))?;
+        let mut file = storage
+            .create(&temp)
+            .map_err(Error::io("create manifest", &temp))?;
+        file.append(&self.encode())
+            .map_err(Error::io("write manifest", &temp))?;
+        file.sync_data()
+            .map_err(Error::io("sync manifest", &temp))?;
         drop(file);
-        storage.rename(&temp, &path).map_err(Error::io("rename manifest", &temp))?;
-        storage.sync_dir(dir).map_err(Error::io("sync directory", dir))
+        storage
+            .rename(&temp, &path)
+            .map_err(Error::io("rename manifest", &temp))?;
+        storage
+            .sync_dir(dir)
+            .map_err(Error::io("sync directory", dir))
     }
 }
 
@@ -197,7 +216,8 @@ fn decode_schema(r: &mut ByteReader<'_>) -> Result<TableSchema, WireError> {
     let mut schema = TableSchema::default();
     for _ in 0..count {
         let name = r.str()?.to_owned();
-        let column_type = ColumnType::from_tag(r.u8()?).ok_or_else(|| r.error("unknown column type tag"))?;
+        let column_type =
+            ColumnType::from_tag(r.u8()?).ok_or_else(|| r.error("unknown column type tag"))?;
         if schema.column(&name).is_some() {
             return Err(r.error("column listed twice"));
         }
@@ -216,13 +236,23 @@ mod tests {
             next_segment_id: 7,
             next_event_row: 1000,
             segments: vec![
-                SegmentEntry { id: 3, table: TableKind::Profiles },
-                SegmentEntry { id: 6, table: TableKind::Events },
+                SegmentEntry {
+                    id: 3,
+                    table: TableKind::Profiles,
+                },
+                SegmentEntry {
+                    id: 6,
+                    table: TableKind::Events,
+                },
             ],
             ..Manifest::default()
         };
-        manifest.profiles_schema.add_column("email", ColumnType::String);
-        manifest.events_schema.add_column("timestamp", ColumnType::Timestamp);
+        manifest
+            .profiles_schema
+            .add_column("email", ColumnType::String);
+        manifest
+            .events_schema
+            .add_column("timestamp", ColumnType::Timestamp);
         manifest
     }
 
@@ -238,7 +268,10 @@ mod tests {
         for i in 0..bytes.len() {
             let mut damaged = bytes.clone();
             damaged[i] ^= 0x40;
-            assert!(Manifest::decode(Path::new("M"), &damaged).is_err(), "flip at {i}");
+            assert!(
+                Manifest::decode(Path::new("M"), &damaged).is_err(),
+                "flip at {i}"
+            );
         }
         for len in 0..bytes.len() {
             assert!(Manifest::decode(Path::new("M"), &bytes[..len]).is_err());

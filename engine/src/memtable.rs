@@ -233,7 +233,9 @@ impl MemLayerBuilder {
                     if let Some(column) = table.columns.get_mut(name.as_str()) {
                         column.push((*row, value.clone()));
                     } else {
-                        table.columns.insert(name.clone(), vec![(*row, value.clone())]);
+                        table
+                            .columns
+                            .insert(name.clone(), vec![(*row, value.clone())]);
                     }
                 }
             }

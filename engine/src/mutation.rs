@@ -161,7 +161,10 @@ mod tests {
     #[test]
     fn batch_round_trips() {
         assert_eq!(Batch::decode(&sample().encode()).unwrap(), sample());
-        assert_eq!(Batch::decode(&Batch::default().encode()).unwrap(), Batch::default());
+        assert_eq!(
+            Batch::decode(&Batch::default().encode()).unwrap(),
+            Batch::default()
+        );
     }
 
     #[test]

@@ -103,7 +103,11 @@ impl TableSchema {
     ///
     /// # Errors
     /// [`TypeMismatch`] when the value cannot be coerced losslessly.
-    pub fn fit(&self, name: &str, value: Value) -> Result<(Value, Option<ColumnType>), TypeMismatch> {
+    pub fn fit(
+        &self,
+        name: &str,
+        value: Value,
+    ) -> Result<(Value, Option<ColumnType>), TypeMismatch> {
         match self.column_type(name) {
             Some(column_type) => Ok((value.coerce_to(column_type, name)?, None)),
             None => {

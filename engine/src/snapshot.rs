@@ -212,7 +212,9 @@ impl Snapshot {
                     segment,
                     column: segment.column(column).expect("present implies the column"),
                 },
-                Layer::Memory(table) => PartSource::Memory(table.column(column).expect("present implies the column")),
+                Layer::Memory(table) => {
+                    PartSource::Memory(table.column(column).expect("present implies the column"))
+                }
             };
             parts.push(ColumnPart { visible, source });
         }
@@ -237,14 +239,22 @@ impl Snapshot {
     pub fn get(&self, table: TableKind, row: u32, column: &str) -> Result<Value> {
         let mut rows = RoaringBitmap::new();
         rows.insert(row);
-        Ok(self.fetch(table, column, &rows)?.pop().unwrap_or(Value::Null))
+        Ok(self
+            .fetch(table, column, &rows)?
+            .pop()
+            .unwrap_or(Value::Null))
     }
 
     /// Values of `column` for `rows`, in ascending row order (NULL for rows without one).
     ///
     /// # Errors
     /// [`Error::UnknownColumn`], or corruption found while decoding.
-    pub fn fetch(&self, table: TableKind, column: &str, rows: &RoaringBitmap) -> Result<Vec<Value>> {
+    pub fn fetch(
+        &self,
+        table: TableKind,
+        column: &str,
+        rows: &RoaringBitmap,
+    ) -> Result<Vec<Value>> {
         let mut found: Vec<(u32, Value)> = Vec::new();
         for part in self.column_parts(table, column)? {
             let wanted = rows & &part.visible;
@@ -256,7 +266,11 @@ impl Snapshot {
                     found.extend(segment.read_values(column, &wanted)?);
                 }
                 PartSource::Memory(memory) => {
-                    found.extend(wanted.iter().filter_map(|r| memory.get(r).map(|v| (r, v.clone()))));
+                    found.extend(
+                        wanted
+                            .iter()
+                            .filter_map(|r| memory.get(r).map(|v| (r, v.clone()))),
+                    );
                 }
             }
         }

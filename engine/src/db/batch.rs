@@ -42,13 +42,19 @@ impl WriteBatch {
 
     /// Sets attributes of a profile (creating it if new); other attributes keep their values.
     pub fn upsert_profile(&mut self, profile: u32, attributes: Vec<(String, Value)>) -> &mut Self {
-        self.ops.push(WriteOp::UpsertProfile { profile, attributes });
+        self.ops.push(WriteOp::UpsertProfile {
+            profile,
+            attributes,
+        });
         self
     }
 
     /// Appends an event of `profile` with the given attributes.
     pub fn append_event(&mut self, profile: u32, attributes: Vec<(String, Value)>) -> &mut Self {
-        self.ops.push(WriteOp::AppendEvent { profile, attributes });
+        self.ops.push(WriteOp::AppendEvent {
+            profile,
+            attributes,
+        });
         self
     }
 

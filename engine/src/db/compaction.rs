@@ -22,13 +22,24 @@ pub(super) fn compact(inner: &Inner) -> Result<()> {
 
 /// Number of segments `table` has in the published version.
 pub(super) fn segment_count(inner: &Inner, table: TableKind) -> usize {
-    inner.current.read().segments.iter().filter(|s| s.table() == table).count()
+    inner
+        .current
+        .read()
+        .segments
+        .iter()
+        .filter(|s| s.table() == table)
+        .count()
 }
 
 pub(super) fn compact_table(inner: &Inner, table: TableKind) -> Result<()> {
     let mut manifest = inner.maintenance.lock();
     let version = inner.current.read().clone();
-    let inputs: Vec<Arc<Segment>> = version.segments.iter().filter(|s| s.table() == table).cloned().collect();
+    let inputs: Vec<Arc<Segment>> = version
+        .segments
+        .iter()
+        .filter(|s| s.table() == table)
+        .cloned()
+        .collect();
     if inputs.len() < 2 && inputs.iter().all(|s| s.deleted().is_empty()) {
         return Ok(());
     }
@@ -43,7 +54,9 @@ pub(super) fn compact_table(inner: &Inner, table: TableKind) -> Result<()> {
     let output = write_compacted(inner, &merged, table, id, &inputs)?;
     let input_ids: Vec<u64> = inputs.iter().map(|s| s.id()).collect();
     let mut next_manifest = manifest.clone();
-    next_manifest.segments.retain(|s| !input_ids.contains(&s.id));
+    next_manifest
+        .segments
+        .retain(|s| !input_ids.contains(&s.id));
     next_manifest.segments.insert(0, SegmentEntry { id, table });
     next_manifest.store(inner.storage.as_ref(), &inner.dir)?;
     *manifest = next_manifest;
@@ -56,9 +69,15 @@ pub(super) fn compact_table(inner: &Inner, table: TableKind) -> Result<()> {
     }
     for input in &inputs {
         // Snapshots still reading an input keep its mapping; unlinking does not disturb them.
-        inner.storage.remove(input.path()).map_err(Error::io("remove segment", input.path()))?;
+        inner
+            .storage
+            .remove(input.path())
+            .map_err(Error::io("remove segment", input.path()))?;
     }
-    inner.storage.sync_dir(&inner.dir).map_err(Error::io("sync directory", &inner.dir))?;
+    inner
+        .storage
+        .sync_dir(&inner.dir)
+        .map_err(Error::io("sync directory", &inner.dir))?;
     Ok(())
 }
 
@@ -71,18 +90,30 @@ fn write_compacted(
 ) -> Result<Arc<Segment>> {
     let live = merged.live_rows(table).clone();
     let deleted = merged.deleted_rows(table).clone();
-    let mut writer = SegmentWriter::create(inner.storage.as_ref(), &inner.dir, id, table, live.clone(), deleted)?;
+    let mut writer = SegmentWriter::create(
+        inner.storage.as_ref(),
+        &inner.dir,
+        id,
+        table,
+        live.clone(),
+        deleted,
+    )?;
     for definition in merged.schema(table).columns() {
         let parts = merged.column_parts(table, &definition.name)?;
         if parts.is_empty() {
             continue;
         }
-        let present = parts.iter().fold(roaring::RoaringBitmap::new(), |acc, p| acc | &p.visible);
+        let present = parts
+            .iter()
+            .fold(roaring::RoaringBitmap::new(), |acc, p| acc | &p.visible);
         let values = merged.fetch(table, &definition.name, &live)?;
         writer.write_column(&definition.name, definition.column_type, present, values)?;
     }
     let max_lsn = inputs.iter().map(|s| s.max_lsn()).max().unwrap_or(0);
     let (path, _) = writer.finish(max_lsn)?;
-    debug_assert_eq!(path.file_name().and_then(|n| n.to_str()), Some(layout::file_name(id).as_str()));
+    debug_assert_eq!(
+        path.file_name().and_then(|n| n.to_str()),
+        Some(layout::file_name(id).as_str())
+    );
     Ok(Arc::new(Segment::open(inner.storage.as_ref(), &path)?))
 }

@@ -28,7 +28,9 @@ pub(super) fn flush(inner: &Inner) -> Result<()> {
         .layers
         .iter()
         .skip(1)
-        .fold((*frozen.layers[0]).clone(), |acc, layer| MemLayer::merge(&acc, layer));
+        .fold((*frozen.layers[0]).clone(), |acc, layer| {
+            MemLayer::merge(&acc, layer)
+        });
     let mut written = Vec::new();
     for table in TableKind::ALL {
         let data = merged.table(table);
@@ -51,7 +53,10 @@ pub(super) fn flush(inner: &Inner) -> Result<()> {
     next_manifest.events_schema = frozen.events_schema.clone();
     next_manifest
         .segments
-        .extend(written.iter().map(|s| crate::manifest::SegmentEntry { id: s.id(), table: s.table() }));
+        .extend(written.iter().map(|s| crate::manifest::SegmentEntry {
+            id: s.id(),
+            table: s.table(),
+        }));
     next_manifest.store(inner.storage.as_ref(), &inner.dir)?;
     *manifest = next_manifest;
     {
@@ -122,7 +127,12 @@ fn write_memory_segment(
             Some((r, _)) if *r == row => cells.next().map_or(Value::Null, |(_, v)| v.clone()),
             _ => Value::Null,
         });
-        writer.write_column(&definition.name, definition.column_type, column.present().clone(), values)?;
+        writer.write_column(
+            &definition.name,
+            definition.column_type,
+            column.present().clone(),
+            values,
+        )?;
     }
     Ok(writer.finish(lsn)?.0)
 }

@@ -59,7 +59,9 @@ pub struct Database {
 
 impl std::fmt::Debug for Database {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Database").field("dir", &self.inner.dir).finish_non_exhaustive()
+        f.debug_struct("Database")
+            .field("dir", &self.inner.dir)
+            .finish_non_exhaustive()
     }
 }
 
@@ -92,7 +94,11 @@ impl Database {
     ///
     /// # Errors
     /// As [`Database::open`].
-    pub fn open_with_storage(storage: Arc<dyn Storage>, dir: impl AsRef<Path>, options: Options) -> Result<Database> {
+    pub fn open_with_storage(
+        storage: Arc<dyn Storage>,
+        dir: impl AsRef<Path>,
+        options: Options,
+    ) -> Result<Database> {
         let inner = Arc::new(open::open(storage, dir.as_ref(), options)?);
         let worker = Worker::start(&inner);
         Ok(Database {
@@ -126,7 +132,11 @@ impl Database {
     ///
     /// # Errors
     /// As [`Database::write`].
-    pub fn upsert_profile(&self, profile: u32, attributes: Vec<(String, Value)>) -> Result<WriteReceipt> {
+    pub fn upsert_profile(
+        &self,
+        profile: u32,
+        attributes: Vec<(String, Value)>,
+    ) -> Result<WriteReceipt> {
         let mut batch = WriteBatch::new();
         batch.upsert_profile(profile, attributes);
         self.write(&batch)
@@ -231,11 +241,17 @@ impl Inner {
             return Err(error);
         }
         if batch.is_empty() {
-            return Ok(WriteReceipt { lsn: 0, event_rows: Vec::new() });
+            return Ok(WriteReceipt {
+                lsn: 0,
+                event_rows: Vec::new(),
+            });
         }
         let (lsn, event_rows) = {
             let mut writer = self.writer.lock();
-            let needs_reads = batch.ops.iter().any(|op| matches!(op, batch::WriteOp::DeleteProfile { .. }));
+            let needs_reads = batch
+                .ops
+                .iter()
+                .any(|op| matches!(op, batch::WriteOp::DeleteProfile { .. }));
             if needs_reads {
                 self.publish_locked(&mut writer);
             }
@@ -254,11 +270,21 @@ impl Inner {
     /// Event rows of `profile` in the latest published version.
     fn events_of_profile(&self, profile: u32) -> Result<Vec<u32>> {
         let snapshot = Snapshot::new(self.current.read().clone());
-        if snapshot.schema(TableKind::Events).column(EVENT_PROFILE_COLUMN).is_none() {
+        if snapshot
+            .schema(TableKind::Events)
+            .column(EVENT_PROFILE_COLUMN)
+            .is_none()
+        {
             return Ok(Vec::new());
         }
-        let predicate = Predicate::Compare(crate::scan::CompareOp::Eq, Value::Int64(i64::from(profile)));
-        let (rows, _) = filter(&snapshot, TableKind::Events, EVENT_PROFILE_COLUMN, &predicate)?;
+        let predicate =
+            Predicate::Compare(crate::scan::CompareOp::Eq, Value::Int64(i64::from(profile)));
+        let (rows, _) = filter(
+            &snapshot,
+            TableKind::Events,
+            EVENT_PROFILE_COLUMN,
+            &predicate,
+        )?;
         Ok(rows.iter().collect())
     }
 
@@ -268,8 +294,12 @@ impl Inner {
             let mut writer = self.writer.lock();
             self.publish_locked(&mut writer);
             let snapshot = Snapshot::new(self.current.read().clone());
-            let kept = snapshot.row(TableKind::Profiles, survivor)?.unwrap_or_default();
-            let taken = snapshot.row(TableKind::Profiles, absorbed)?.unwrap_or_default();
+            let kept = snapshot
+                .row(TableKind::Profiles, survivor)?
+                .unwrap_or_default();
+            let taken = snapshot
+                .row(TableKind::Profiles, absorbed)?
+                .unwrap_or_default();
             let fills: Vec<(String, Value)> = taken
                 .into_iter()
                 .filter(|(name, _)| !kept.iter().any(|(k, _)| k == name))
@@ -277,8 +307,13 @@ impl Inner {
             batch.upsert_profile(survivor, fills);
             drop(writer);
             let moved = self.events_of_profile(absorbed)?;
-            batch.ops.push(batch::WriteOp::MoveEvents { rows: moved, to: survivor });
-            batch.ops.push(batch::WriteOp::DeleteProfileRow { profile: absorbed });
+            batch.ops.push(batch::WriteOp::MoveEvents {
+                rows: moved,
+                to: survivor,
+            });
+            batch
+                .ops
+                .push(batch::WriteOp::DeleteProfileRow { profile: absorbed });
         }
         self.write(&batch)
     }
@@ -322,7 +357,11 @@ impl Inner {
 
     fn memory_bytes(&self) -> usize {
         let version = self.current.read().clone();
-        let sealed: usize = version.mem_layers.iter().map(|l| l.approximate_bytes()).sum();
+        let sealed: usize = version
+            .mem_layers
+            .iter()
+            .map(|l| l.approximate_bytes())
+            .sum();
         sealed + self.writer.lock().builder.approximate_bytes()
     }
 
@@ -337,8 +376,16 @@ impl Inner {
         let segments = TableKind::ALL
             .into_iter()
             .map(|table| {
-                let of_table: Vec<_> = snapshot.segments().iter().filter(|s| s.table() == table).collect();
-                (table, of_table.len(), of_table.iter().map(|s| s.file_len()).sum())
+                let of_table: Vec<_> = snapshot
+                    .segments()
+                    .iter()
+                    .filter(|s| s.table() == table)
+                    .collect();
+                (
+                    table,
+                    of_table.len(),
+                    of_table.iter().map(|s| s.file_len()).sum(),
+                )
             })
             .collect();
         Ok(DatabaseStats {

@@ -26,7 +26,9 @@ pub(super) fn open(storage: Arc<dyn Storage>, dir: &Path, options: Options) -> R
     let lock_path = dir.join(LOCK_FILE);
     let lock = storage.lock(&lock_path).map_err(|e| {
         if e.kind() == std::io::ErrorKind::WouldBlock {
-            Error::Locked { path: lock_path.clone() }
+            Error::Locked {
+                path: lock_path.clone(),
+            }
         } else {
             Error::io("lock", &lock_path)(e)
         }
@@ -43,16 +45,25 @@ pub(super) fn open(storage: Arc<dyn Storage>, dir: &Path, options: Options) -> R
     let segments = open_segments(storage.as_ref(), dir, &manifest)?;
     let mut writer = writer_from_segments(&manifest, &segments);
     let wal_dir = dir.join(WAL_DIR);
-    storage.create_dir_all(&wal_dir).map_err(Error::io("create directory", &wal_dir))?;
+    storage
+        .create_dir_all(&wal_dir)
+        .map_err(Error::io("create directory", &wal_dir))?;
     let wal_options = WalOptions {
         sync_mode: options.sync_mode,
         recovery_mode: options.recovery_mode,
+        ..WalOptions::default()
     };
-    let (wal, recovery) = Wal::open(Arc::clone(&storage), &wal_dir, wal_options, manifest.flushed_lsn, |lsn, payload| {
-        let batch = Batch::decode(payload)?;
-        writer.apply(lsn, &batch);
-        Ok::<(), crate::wire::WireError>(())
-    })?;
+    let (wal, recovery) = Wal::open(
+        Arc::clone(&storage),
+        &wal_dir,
+        wal_options,
+        manifest.flushed_lsn,
+        |lsn, payload| {
+            let batch = Batch::decode(payload)?;
+            writer.apply(lsn, &batch);
+            Ok::<(), crate::wire::WireError>(())
+        },
+    )?;
     writer.last_applied_lsn = writer.last_applied_lsn.max(manifest.flushed_lsn);
     let version = Version {
         segments,
@@ -84,30 +95,45 @@ fn prepare_directory(storage: &dyn Storage, dir: &Path, options: &Options) -> Re
         return Ok(());
     }
     if !options.create_if_missing {
-        return Err(Error::NotFound { path: dir.to_path_buf() });
+        return Err(Error::NotFound {
+            path: dir.to_path_buf(),
+        });
     }
-    storage.create_dir_all(dir).map_err(Error::io("create directory", dir))
+    storage
+        .create_dir_all(dir)
+        .map_err(Error::io("create directory", dir))
 }
 
 /// Deletes files a crash left behind: temporary files and segments no manifest lists.
 fn remove_orphans(storage: &dyn Storage, dir: &Path, manifest: &Manifest) -> Result<()> {
-    let names = storage.list(dir).map_err(Error::io("list directory", dir))?;
+    let names = storage
+        .list(dir)
+        .map_err(Error::io("list directory", dir))?;
     let mut removed = false;
     for name in names {
-        let orphan_segment = layout::parse_file_name(&name).is_some_and(|id| !manifest.segments.iter().any(|s| s.id == id));
+        let orphan_segment = layout::parse_file_name(&name)
+            .is_some_and(|id| !manifest.segments.iter().any(|s| s.id == id));
         if name.ends_with(".tmp") || orphan_segment {
             let path = dir.join(&name);
-            storage.remove(&path).map_err(Error::io("remove orphan file", &path))?;
+            storage
+                .remove(&path)
+                .map_err(Error::io("remove orphan file", &path))?;
             removed = true;
         }
     }
     if removed {
-        storage.sync_dir(dir).map_err(Error::io("sync directory", dir))?;
+        storage
+            .sync_dir(dir)
+            .map_err(Error::io("sync directory", dir))?;
     }
     Ok(())
 }
 
-fn open_segments(storage: &dyn Storage, dir: &Path, manifest: &Manifest) -> Result<Vec<Arc<Segment>>> {
+fn open_segments(
+    storage: &dyn Storage,
+    dir: &Path,
+    manifest: &Manifest,
+) -> Result<Vec<Arc<Segment>>> {
     manifest
         .segments
         .iter()
@@ -115,7 +141,11 @@ fn open_segments(storage: &dyn Storage, dir: &Path, manifest: &Manifest) -> Resu
             let path = dir.join(layout::file_name(entry.id));
             let segment = Segment::open(storage, &path)?;
             if segment.id() != entry.id || segment.table() != entry.table {
-                return Err(Error::corrupt(&path, 0, "segment header disagrees with the manifest"));
+                return Err(Error::corrupt(
+                    &path,
+                    0,
+                    "segment header disagrees with the manifest",
+                ));
             }
             Ok(Arc::new(segment))
         })
@@ -130,7 +160,12 @@ fn writer_from_segments(manifest: &Manifest, segments: &[Arc<Segment>]) -> Write
         ..WriterState::default()
     };
     for segment in segments {
-        let highest = segment.rows().max().into_iter().chain(segment.deleted().max()).max();
+        let highest = segment
+            .rows()
+            .max()
+            .into_iter()
+            .chain(segment.deleted().max())
+            .max();
         let next = highest.map_or(0, |row| row.saturating_add(1));
         match segment.table() {
             TableKind::Profiles => {

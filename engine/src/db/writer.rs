@@ -59,52 +59,93 @@ impl WriterState {
         let mut deleted_here = RoaringBitmap::new();
         for op in &batch.ops {
             match op {
-                WriteOp::UpsertProfile { profile, attributes } => {
+                WriteOp::UpsertProfile {
+                    profile,
+                    attributes,
+                } => {
                     self.require_live(*profile, &deleted_here)?;
                     let values = self.fit(TableKind::Profiles, attributes, &mut new_columns)?;
-                    mutations.push(Mutation::Upsert { table: TableKind::Profiles, row: *profile, values });
+                    mutations.push(Mutation::Upsert {
+                        table: TableKind::Profiles,
+                        row: *profile,
+                        values,
+                    });
                 }
-                WriteOp::AppendEvent { profile, attributes } => {
+                WriteOp::AppendEvent {
+                    profile,
+                    attributes,
+                } => {
                     self.require_live(*profile, &deleted_here)?;
                     let mut values = self.fit(TableKind::Events, attributes, &mut new_columns)?;
-                    values.insert(0, (EVENT_PROFILE_COLUMN.to_owned(), Value::Int64(i64::from(*profile))));
+                    values.insert(
+                        0,
+                        (
+                            EVENT_PROFILE_COLUMN.to_owned(),
+                            Value::Int64(i64::from(*profile)),
+                        ),
+                    );
                     let row = next_event;
-                    next_event = next_event.checked_add(1).ok_or(Error::RowIdsExhausted { table: TableKind::Events })?;
+                    next_event = next_event.checked_add(1).ok_or(Error::RowIdsExhausted {
+                        table: TableKind::Events,
+                    })?;
                     event_rows.push(row);
-                    mutations.push(Mutation::Upsert { table: TableKind::Events, row, values });
+                    mutations.push(Mutation::Upsert {
+                        table: TableKind::Events,
+                        row,
+                        values,
+                    });
                 }
                 WriteOp::DeleteProfile { profile } => {
                     for row in events_of(*profile)? {
-                        mutations.push(Mutation::Delete { table: TableKind::Events, row });
+                        mutations.push(Mutation::Delete {
+                            table: TableKind::Events,
+                            row,
+                        });
                     }
                     // Events appended earlier in this same batch are erased too.
                     let owner = Value::Int64(i64::from(*profile));
                     let appended_here: Vec<u32> = mutations
                         .iter()
                         .filter_map(|m| match m {
-                            Mutation::Upsert { table: TableKind::Events, row, values }
-                                if values.first().map(|(_, v)| v) == Some(&owner) =>
-                            {
-                                Some(*row)
-                            }
+                            Mutation::Upsert {
+                                table: TableKind::Events,
+                                row,
+                                values,
+                            } if values.first().map(|(_, v)| v) == Some(&owner) => Some(*row),
                             _ => None,
                         })
                         .collect();
                     for row in appended_here {
-                        mutations.push(Mutation::Delete { table: TableKind::Events, row });
+                        mutations.push(Mutation::Delete {
+                            table: TableKind::Events,
+                            row,
+                        });
                     }
-                    mutations.push(Mutation::Delete { table: TableKind::Profiles, row: *profile });
+                    mutations.push(Mutation::Delete {
+                        table: TableKind::Profiles,
+                        row: *profile,
+                    });
                     deleted_here.insert(*profile);
                 }
                 WriteOp::MoveEvents { rows, to } => {
                     self.require_live(*to, &deleted_here)?;
                     for row in rows {
-                        let values = vec![(EVENT_PROFILE_COLUMN.to_owned(), Value::Int64(i64::from(*to)))];
-                        mutations.push(Mutation::Upsert { table: TableKind::Events, row: *row, values });
+                        let values = vec![(
+                            EVENT_PROFILE_COLUMN.to_owned(),
+                            Value::Int64(i64::from(*to)),
+                        )];
+                        mutations.push(Mutation::Upsert {
+                            table: TableKind::Events,
+                            row: *row,
+                            values,
+                        });
                     }
                 }
                 WriteOp::DeleteProfileRow { profile } => {
-                    mutations.push(Mutation::Delete { table: TableKind::Profiles, row: *profile });
+                    mutations.push(Mutation::Delete {
+                        table: TableKind::Profiles,
+                        row: *profile,
+                    });
                     deleted_here.insert(*profile);
                 }
             }
@@ -114,7 +155,10 @@ impl WriterState {
 
     fn require_live(&self, profile: u32, deleted_here: &RoaringBitmap) -> Result<()> {
         if self.deleted_profiles.contains(profile) || deleted_here.contains(profile) {
-            Err(Error::RowDeleted { table: TableKind::Profiles, row: profile })
+            Err(Error::RowDeleted {
+                table: TableKind::Profiles,
+                row: profile,
+            })
         } else {
             Ok(())
         }
@@ -189,5 +233,8 @@ fn validate_column_name(name: &str) -> Result<()> {
     } else {
         return Ok(());
     };
-    Err(Error::InvalidColumnName { name: name.to_owned(), reason })
+    Err(Error::InvalidColumnName {
+        name: name.to_owned(),
+        reason,
+    })
 }

@@ -11,7 +11,6 @@ mod mmap;
 pub use fault::{FaultPlan, FaultyStorage};
 pub use fs::FsStorage;
 
-
 use bytes::Bytes;
 use std::io;
 use std::path::Path;

@@ -37,7 +37,9 @@ pub(super) fn filter_segment(
             continue;
         }
         let chunk = segment.chunk(column, index)?;
-        let fail = |e: crate::codec::CodecError| segment.chunk_error(&column.chunks[index], &column.name, &e);
+        let fail = |e: crate::codec::CodecError| {
+            segment.chunk_error(&column.chunks[index], &column.name, &e)
+        };
         let outcome = evaluate(&chunk, matcher, &mut stats).map_err(fail)?;
         let rows = chunk_rows(segment, index);
         let found = match outcome {
@@ -93,11 +95,18 @@ fn clear_nulls(words: &mut [u64], nulls: &RoaringBitmap) {
     }
 }
 
-fn evaluate(chunk: &ChunkReader<'_>, matcher: &Matcher, stats: &mut FilterStats) -> Result<Outcome, crate::codec::CodecError> {
+fn evaluate(
+    chunk: &ChunkReader<'_>,
+    matcher: &Matcher,
+    stats: &mut FilterStats,
+) -> Result<Outcome, crate::codec::CodecError> {
     match matcher {
         Matcher::Int(test) => evaluate_int(chunk, test, stats),
         Matcher::Float(test) => evaluate_float(chunk, test, stats),
-        Matcher::Bool { accept_false, accept_true } => {
+        Matcher::Bool {
+            accept_false,
+            accept_true,
+        } => {
             let accepted = [*accept_false, *accept_true];
             evaluate_codes(chunk, &accepted, stats)
         }
@@ -110,7 +119,11 @@ fn evaluate(chunk: &ChunkReader<'_>, matcher: &Matcher, stats: &mut FilterStats)
     }
 }
 
-fn evaluate_int(chunk: &ChunkReader<'_>, test: &IntTest, stats: &mut FilterStats) -> Result<Outcome, crate::codec::CodecError> {
+fn evaluate_int(
+    chunk: &ChunkReader<'_>,
+    test: &IntTest,
+    stats: &mut FilterStats,
+) -> Result<Outcome, crate::codec::CodecError> {
     match chunk.zone_map() {
         None => {
             stats.chunks_skipped += 1;
@@ -136,11 +149,20 @@ fn evaluate_int(chunk: &ChunkReader<'_>, test: &IntTest, stats: &mut FilterStats
     Ok(Outcome::Bits(match test {
         IntTest::Compare(op, rhs) => kernels::compare_i64(&values, *op, *rhs),
         IntTest::Between(lo, hi) => kernels::between_i64(&values, *lo, *hi),
-        IntTest::In(items) => any_of(items.iter().map(|v| kernels::compare_i64(&values, kernels::CompareOp::Eq, *v)), values.len()),
+        IntTest::In(items) => any_of(
+            items
+                .iter()
+                .map(|v| kernels::compare_i64(&values, kernels::CompareOp::Eq, *v)),
+            values.len(),
+        ),
     }))
 }
 
-fn evaluate_float(chunk: &ChunkReader<'_>, test: &FloatTest, stats: &mut FilterStats) -> Result<Outcome, crate::codec::CodecError> {
+fn evaluate_float(
+    chunk: &ChunkReader<'_>,
+    test: &FloatTest,
+    stats: &mut FilterStats,
+) -> Result<Outcome, crate::codec::CodecError> {
     match chunk.zone_map() {
         None => {
             stats.chunks_skipped += 1;
@@ -159,7 +181,12 @@ fn evaluate_float(chunk: &ChunkReader<'_>, test: &FloatTest, stats: &mut FilterS
     Ok(Outcome::Bits(match test {
         FloatTest::Compare(op, rhs) => kernels::compare_f64(&values, *op, *rhs),
         FloatTest::Between(lo, hi) => kernels::between_f64(&values, *lo, *hi),
-        FloatTest::In(items) => any_of(items.iter().map(|v| kernels::compare_f64(&values, kernels::CompareOp::Eq, *v)), values.len()),
+        FloatTest::In(items) => any_of(
+            items
+                .iter()
+                .map(|v| kernels::compare_f64(&values, kernels::CompareOp::Eq, *v)),
+            values.len(),
+        ),
     }))
 }
 
@@ -174,7 +201,11 @@ fn any_of(bitsets: impl Iterator<Item = Vec<u64>>, len: usize) -> Vec<u64> {
 }
 
 /// Dictionary-coded (and bool) chunks: `accepted[code]` says which codes match.
-fn evaluate_codes(chunk: &ChunkReader<'_>, accepted: &[bool], stats: &mut FilterStats) -> Result<Outcome, crate::codec::CodecError> {
+fn evaluate_codes(
+    chunk: &ChunkReader<'_>,
+    accepted: &[bool],
+    stats: &mut FilterStats,
+) -> Result<Outcome, crate::codec::CodecError> {
     let matching_codes: Vec<u32> = accepted
         .iter()
         .enumerate()
@@ -193,7 +224,9 @@ fn evaluate_codes(chunk: &ChunkReader<'_>, accepted: &[bool], stats: &mut Filter
     }
     stats.chunks_scanned += 1;
     match chunk.decode()? {
-        ChunkValues::String { codes, .. } => Ok(Outcome::Bits(kernels::codes_in_set(&codes, accepted))),
+        ChunkValues::String { codes, .. } => {
+            Ok(Outcome::Bits(kernels::codes_in_set(&codes, accepted)))
+        }
         ChunkValues::Bool(values) => {
             let codes: Vec<u32> = values.iter().map(|b| u32::from(*b)).collect();
             Ok(Outcome::Bits(kernels::codes_in_set(&codes, accepted)))
@@ -202,7 +235,10 @@ fn evaluate_codes(chunk: &ChunkReader<'_>, accepted: &[bool], stats: &mut Filter
     }
 }
 
-fn union_value_bitmaps(chunk: &ChunkReader<'_>, codes: &[u32]) -> Result<Option<RoaringBitmap>, crate::codec::CodecError> {
+fn union_value_bitmaps(
+    chunk: &ChunkReader<'_>,
+    codes: &[u32],
+) -> Result<Option<RoaringBitmap>, crate::codec::CodecError> {
     let mut positions = RoaringBitmap::new();
     for &code in codes {
         match chunk.value_bitmap(code)? {
@@ -213,7 +249,11 @@ fn union_value_bitmaps(chunk: &ChunkReader<'_>, codes: &[u32]) -> Result<Option<
     Ok(Some(positions))
 }
 
-fn evaluate_list(chunk: &ChunkReader<'_>, wanted: &str, stats: &mut FilterStats) -> Result<Outcome, crate::codec::CodecError> {
+fn evaluate_list(
+    chunk: &ChunkReader<'_>,
+    wanted: &str,
+    stats: &mut FilterStats,
+) -> Result<Outcome, crate::codec::CodecError> {
     let dictionary = chunk.dictionary()?;
     let Ok(code) = dictionary.binary_search_by(|entry| entry.as_str().cmp(wanted)) else {
         stats.chunks_skipped += 1;
@@ -232,11 +272,12 @@ fn evaluate_list(chunk: &ChunkReader<'_>, wanted: &str, stats: &mut FilterStats)
     };
     let mut words = vec![0u64; chunk.rows().div_ceil(64)];
     for (row, bounds) in offsets.windows(2).enumerate() {
-        let items = codes.get(bounds[0] as usize..bounds[1] as usize).unwrap_or(&[]);
+        let items = codes
+            .get(bounds[0] as usize..bounds[1] as usize)
+            .unwrap_or(&[]);
         if items.contains(&code) {
             words[row / 64] |= 1 << (row % 64);
         }
     }
     Ok(Outcome::Bits(words))
 }
-

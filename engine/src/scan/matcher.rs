@@ -26,7 +26,10 @@ pub(crate) enum TextTest {
     Compare(CompareOp, String),
     Between(String, String),
     In(Vec<String>),
-    Like { pattern: String, case_insensitive: bool },
+    Like {
+        pattern: String,
+        case_insensitive: bool,
+    },
 }
 
 /// A predicate specialised to the column's type.
@@ -34,13 +37,20 @@ pub(crate) enum TextTest {
 pub(crate) enum Matcher {
     Int(IntTest),
     Float(FloatTest),
-    Bool { accept_false: bool, accept_true: bool },
+    Bool {
+        accept_false: bool,
+        accept_true: bool,
+    },
     Text(TextTest),
     ListContains(String),
 }
 
 fn unsupported(column: &str, column_type: ColumnType, reason: &'static str) -> Error {
-    Error::UnsupportedPredicate { column: column.to_owned(), column_type, reason }
+    Error::UnsupportedPredicate {
+        column: column.to_owned(),
+        column_type,
+        reason,
+    }
 }
 
 fn as_int(value: &Value) -> Option<i64> {
@@ -53,7 +63,10 @@ fn as_int(value: &Value) -> Option<i64> {
 fn as_float(value: &Value) -> Option<f64> {
     match value {
         Value::Float64(v) => Some(*v),
-        #[expect(clippy::cast_precision_loss, reason = "the query layer compares ints with floats as floats")]
+        #[expect(
+            clippy::cast_precision_loss,
+            reason = "the query layer compares ints with floats as floats"
+        )]
         Value::Int64(v) => Some(*v as f64),
         _ => None,
     }
@@ -75,47 +88,103 @@ fn as_bool(value: &Value) -> Option<bool> {
 
 /// Converts every non-NULL item of an IN list; NULL items can never match and are dropped.
 fn list<T>(values: &[Value], convert: impl Fn(&Value) -> Option<T>) -> Option<Vec<T>> {
-    values.iter().filter(|v| !v.is_null()).map(convert).collect()
+    values
+        .iter()
+        .filter(|v| !v.is_null())
+        .map(convert)
+        .collect()
 }
 
 impl Matcher {
     /// Specialises `predicate` for a column of `column_type`.
-    pub(crate) fn new(column: &str, column_type: ColumnType, predicate: &Predicate) -> Result<Matcher> {
-        let wrong = || unsupported(column, column_type, "the value's type does not match the column");
+    pub(crate) fn new(
+        column: &str,
+        column_type: ColumnType,
+        predicate: &Predicate,
+    ) -> Result<Matcher> {
+        let wrong = || {
+            unsupported(
+                column,
+                column_type,
+                "the value's type does not match the column",
+            )
+        };
         let matcher = match column_type {
             ColumnType::Int64 | ColumnType::Timestamp => Matcher::Int(match predicate {
                 Predicate::Compare(op, v) => IntTest::Compare(*op, as_int(v).ok_or_else(wrong)?),
-                Predicate::Between(lo, hi) => IntTest::Between(as_int(lo).ok_or_else(wrong)?, as_int(hi).ok_or_else(wrong)?),
+                Predicate::Between(lo, hi) => {
+                    IntTest::Between(as_int(lo).ok_or_else(wrong)?, as_int(hi).ok_or_else(wrong)?)
+                }
                 Predicate::InList(values) => IntTest::In(list(values, as_int).ok_or_else(wrong)?),
-                _ => return Err(unsupported(column, column_type, "only comparisons, BETWEEN and IN apply to numbers")),
+                _ => {
+                    return Err(unsupported(
+                        column,
+                        column_type,
+                        "only comparisons, BETWEEN and IN apply to numbers",
+                    ))
+                }
             }),
             ColumnType::Float64 => Matcher::Float(match predicate {
-                Predicate::Compare(op, v) => FloatTest::Compare(*op, as_float(v).ok_or_else(wrong)?),
-                Predicate::Between(lo, hi) => {
-                    FloatTest::Between(as_float(lo).ok_or_else(wrong)?, as_float(hi).ok_or_else(wrong)?)
+                Predicate::Compare(op, v) => {
+                    FloatTest::Compare(*op, as_float(v).ok_or_else(wrong)?)
                 }
-                Predicate::InList(values) => FloatTest::In(list(values, as_float).ok_or_else(wrong)?),
-                _ => return Err(unsupported(column, column_type, "only comparisons, BETWEEN and IN apply to numbers")),
+                Predicate::Between(lo, hi) => FloatTest::Between(
+                    as_float(lo).ok_or_else(wrong)?,
+                    as_float(hi).ok_or_else(wrong)?,
+                ),
+                Predicate::InList(values) => {
+                    FloatTest::In(list(values, as_float).ok_or_else(wrong)?)
+                }
+                _ => {
+                    return Err(unsupported(
+                        column,
+                        column_type,
+                        "only comparisons, BETWEEN and IN apply to numbers",
+                    ))
+                }
             }),
-            ColumnType::Bool => bool_matcher(predicate).ok_or_else(|| unsupported(column, column_type, "booleans support =, <> and IN"))?,
+            ColumnType::Bool => bool_matcher(predicate)
+                .ok_or_else(|| unsupported(column, column_type, "booleans support =, <> and IN"))?,
             ColumnType::String => Matcher::Text(match predicate {
                 Predicate::Compare(op, v) => TextTest::Compare(*op, as_text(v).ok_or_else(wrong)?),
-                Predicate::Between(lo, hi) => TextTest::Between(as_text(lo).ok_or_else(wrong)?, as_text(hi).ok_or_else(wrong)?),
+                Predicate::Between(lo, hi) => TextTest::Between(
+                    as_text(lo).ok_or_else(wrong)?,
+                    as_text(hi).ok_or_else(wrong)?,
+                ),
                 Predicate::InList(values) => {
                     let mut items = list(values, as_text).ok_or_else(wrong)?;
                     items.sort();
                     items.dedup();
                     TextTest::In(items)
                 }
-                Predicate::Like { pattern, case_insensitive } => TextTest::Like {
-                    pattern: if *case_insensitive { pattern.to_lowercase() } else { pattern.clone() },
+                Predicate::Like {
+                    pattern,
+                    case_insensitive,
+                } => TextTest::Like {
+                    pattern: if *case_insensitive {
+                        pattern.to_lowercase()
+                    } else {
+                        pattern.clone()
+                    },
                     case_insensitive: *case_insensitive,
                 },
-                Predicate::ListContains(_) => return Err(unsupported(column, column_type, "list membership needs a list column")),
+                Predicate::ListContains(_) => {
+                    return Err(unsupported(
+                        column,
+                        column_type,
+                        "list membership needs a list column",
+                    ))
+                }
             }),
             ColumnType::StringList => match predicate {
                 Predicate::ListContains(v) => Matcher::ListContains(as_text(v).ok_or_else(wrong)?),
-                _ => return Err(unsupported(column, column_type, "list columns support only membership tests")),
+                _ => {
+                    return Err(unsupported(
+                        column,
+                        column_type,
+                        "list columns support only membership tests",
+                    ))
+                }
             },
         };
         Ok(matcher)
@@ -126,9 +195,23 @@ impl Matcher {
         match (self, value) {
             (Matcher::Int(test), Value::Int64(v) | Value::Timestamp(v)) => test.accepts(*v),
             (Matcher::Float(test), Value::Float64(v)) => test.accepts(*v),
-            (Matcher::Bool { accept_false, accept_true }, Value::Bool(b)) => if *b { *accept_true } else { *accept_false },
+            (
+                Matcher::Bool {
+                    accept_false,
+                    accept_true,
+                },
+                Value::Bool(b),
+            ) => {
+                if *b {
+                    *accept_true
+                } else {
+                    *accept_false
+                }
+            }
             (Matcher::Text(test), Value::String(s)) => test.accepts(s),
-            (Matcher::ListContains(wanted), Value::StringList(items)) => items.iter().any(|i| i == wanted),
+            (Matcher::ListContains(wanted), Value::StringList(items)) => {
+                items.iter().any(|i| i == wanted)
+            }
             _ => false,
         }
     }
@@ -150,7 +233,10 @@ fn bool_matcher(predicate: &Predicate) -> Option<Matcher> {
         }
         _ => return None,
     };
-    Some(Matcher::Bool { accept_false, accept_true })
+    Some(Matcher::Bool {
+        accept_false,
+        accept_true,
+    })
 }
 
 fn compare<T: PartialOrd>(op: CompareOp, left: &T, right: &T) -> bool {
@@ -242,7 +328,10 @@ impl TextTest {
             TextTest::Compare(op, rhs) => compare(*op, &s, &rhs.as_str()),
             TextTest::Between(lo, hi) => lo.as_str() <= s && s <= hi.as_str(),
             TextTest::In(items) => items.binary_search_by(|i| i.as_str().cmp(s)).is_ok(),
-            TextTest::Like { pattern, case_insensitive } => {
+            TextTest::Like {
+                pattern,
+                case_insensitive,
+            } => {
                 if *case_insensitive {
                     like_matches(pattern, &s.to_lowercase())
                 } else {

@@ -67,10 +67,16 @@ impl fmt::Display for FilterStats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut parts = Vec::new();
         if self.chunks_by_value_bitmap > 0 {
-            parts.push(format!("value bitmaps: {} chunks", self.chunks_by_value_bitmap));
+            parts.push(format!(
+                "value bitmaps: {} chunks",
+                self.chunks_by_value_bitmap
+            ));
         }
         if self.chunks_skipped > 0 {
-            parts.push(format!("zone map/dictionary: {} chunks skipped", self.chunks_skipped));
+            parts.push(format!(
+                "zone map/dictionary: {} chunks skipped",
+                self.chunks_skipped
+            ));
         }
         if self.chunks_scanned > 0 {
             parts.push(format!("vectorized scan: {} chunks", self.chunks_scanned));
@@ -95,23 +101,29 @@ pub fn filter(
     column: &str,
     predicate: &Predicate,
 ) -> Result<(RoaringBitmap, FilterStats)> {
-    let column_type = snapshot
-        .schema(table)
-        .column_type(column)
-        .ok_or_else(|| crate::error::Error::UnknownColumn { table, column: column.to_owned() })?;
+    let column_type = snapshot.schema(table).column_type(column).ok_or_else(|| {
+        crate::error::Error::UnknownColumn {
+            table,
+            column: column.to_owned(),
+        }
+    })?;
     let matcher = Matcher::new(column, column_type, predicate)?;
     let mut result = RoaringBitmap::new();
     let mut stats = FilterStats::default();
     for part in snapshot.column_parts(table, column)? {
         let found = match part.source {
             PartSource::Segment { segment, column } => {
-                let (rows, part_stats) = chunk::filter_segment(segment, column, &matcher, &part.visible)?;
+                let (rows, part_stats) =
+                    chunk::filter_segment(segment, column, &matcher, &part.visible)?;
                 stats.add(part_stats);
                 rows
             }
             PartSource::Memory(memory) => {
                 stats.memory_rows += part.visible.len();
-                let matching = part.visible.iter().filter(|&row| memory.get(row).is_some_and(|v| matcher.matches_value(v)));
+                let matching = part
+                    .visible
+                    .iter()
+                    .filter(|&row| memory.get(row).is_some_and(|v| matcher.matches_value(v)));
                 RoaringBitmap::from_sorted_iter(matching).expect("visible rows iterate in order")
             }
         };
@@ -130,7 +142,10 @@ pub fn null_rows(snapshot: &Snapshot, table: TableKind, column: &str) -> Result<
         let stored_nulls = match part.source {
             PartSource::Segment { segment, column } => chunk::segment_nulls(segment, column)?,
             PartSource::Memory(memory) => {
-                let nulls = part.visible.iter().filter(|&row| memory.get(row).is_none_or(Value::is_null));
+                let nulls = part
+                    .visible
+                    .iter()
+                    .filter(|&row| memory.get(row).is_none_or(Value::is_null));
                 RoaringBitmap::from_sorted_iter(nulls).expect("visible rows iterate in order")
             }
         };

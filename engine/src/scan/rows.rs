@@ -35,15 +35,18 @@ impl ChunkRows {
     /// Maps a bitmap of positions to a bitmap of rows.
     pub(super) fn positions_to_rows(&self, positions: &RoaringBitmap) -> RoaringBitmap {
         match self {
-            ChunkRows::Dense { start } if start % 65_536 == 0 => {
-                rekey(positions, u16::try_from(start >> 16).expect("high 16 bits of a u32"))
-            }
+            ChunkRows::Dense { start } if start % 65_536 == 0 => rekey(
+                positions,
+                u16::try_from(start >> 16).expect("high 16 bits of a u32"),
+            ),
             ChunkRows::Dense { start } => {
                 let rows = positions.iter().filter_map(|p| p.checked_add(*start));
                 RoaringBitmap::from_sorted_iter(rows).expect("offset keeps order")
             }
             ChunkRows::Listed(rows) => {
-                let mapped = positions.iter().filter_map(|p| rows.get(p as usize).copied());
+                let mapped = positions
+                    .iter()
+                    .filter_map(|p| rows.get(p as usize).copied());
                 RoaringBitmap::from_sorted_iter(mapped).expect("rows are listed in ascending order")
             }
         }
@@ -77,7 +80,9 @@ fn rekey(positions: &RoaringBitmap, key: u16) -> RoaringBitmap {
         return RoaringBitmap::from_sorted_iter(rows).expect("order kept");
     }
     let mut bytes = Vec::with_capacity(positions.serialized_size());
-    positions.serialize_into(&mut bytes).expect("writing to a Vec cannot fail");
+    positions
+        .serialize_into(&mut bytes)
+        .expect("writing to a Vec cannot fail");
     let cookie = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
     // One container: with runs, the key follows the cookie and a one-byte run flag set;
     // without runs, it follows the cookie and a u32 container count.
@@ -104,7 +109,10 @@ mod tests {
         let dense: RoaringBitmap = (0..65_536u32).filter(|p| p % 3 == 0).collect();
         for positions in [sparse, runs, dense] {
             for key in [1u16, 152, u16::MAX] {
-                let expected: RoaringBitmap = positions.iter().map(|p| (u32::from(key) << 16) | p).collect();
+                let expected: RoaringBitmap = positions
+                    .iter()
+                    .map(|p| (u32::from(key) << 16) | p)
+                    .collect();
                 assert_eq!(rekey(&positions, key), expected);
             }
         }
@@ -114,9 +122,20 @@ mod tests {
     fn listed_rows_map_positions_and_bits() {
         let rows = ChunkRows::Listed(vec![3, 9, 27, 81]);
         let positions: RoaringBitmap = [1u32, 3].into_iter().collect();
-        assert_eq!(rows.positions_to_rows(&positions).iter().collect::<Vec<_>>(), vec![9, 81]);
-        assert_eq!(rows.bits_to_rows(&[0b0101], 4).iter().collect::<Vec<_>>(), vec![3, 27]);
+        assert_eq!(
+            rows.positions_to_rows(&positions)
+                .iter()
+                .collect::<Vec<_>>(),
+            vec![9, 81]
+        );
+        assert_eq!(
+            rows.bits_to_rows(&[0b0101], 4).iter().collect::<Vec<_>>(),
+            vec![3, 27]
+        );
         let dense = ChunkRows::Dense { start: 100 };
-        assert_eq!(dense.bits_to_rows(&[0b0110], 4).iter().collect::<Vec<_>>(), vec![101, 102]);
+        assert_eq!(
+            dense.bits_to_rows(&[0b0110], 4).iter().collect::<Vec<_>>(),
+            vec![101, 102]
+        );
     }
 }

@@ -66,5 +66,8 @@ pub fn temp_file_name(id: u64) -> String {
 /// The segment id in a sealed segment's file name.
 #[must_use]
 pub fn parse_file_name(name: &str) -> Option<u64> {
-    name.strip_prefix("seg-")?.strip_suffix(".pdb")?.parse().ok()
+    name.strip_prefix("seg-")?
+        .strip_suffix(".pdb")?
+        .parse()
+        .ok()
 }

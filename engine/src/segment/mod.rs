@@ -10,6 +10,4 @@ mod reader;
 mod writer;
 
 pub use reader::{Segment, SegmentColumn};
-pub(crate) use reader::read_bitmap;
 pub use writer::{ChunkLocation, SegmentWriter};
-pub(crate) use writer::serialize_bitmap;

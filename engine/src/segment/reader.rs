@@ -5,10 +5,10 @@
 
 use super::layout::{
     FORMAT_VERSION, HEADER_CRC_OFFSET, HEADER_LEN, HEADER_MAGIC, HEADER_MAGIC_OFFSET,
-    HEADER_SEGMENT_ID_OFFSET, HEADER_TABLE_OFFSET, HEADER_VERSION_OFFSET,
-    OLDEST_SUPPORTED_VERSION, ROWS_PER_CHUNK, TRAILER_FOOTER_CRC_OFFSET,
-    TRAILER_FOOTER_LEN_OFFSET, TRAILER_FOOTER_OFFSET_OFFSET, TRAILER_LEN, TRAILER_MAGIC,
-    TRAILER_MAGIC_OFFSET, TRAILER_VERSION_OFFSET,
+    HEADER_SEGMENT_ID_OFFSET, HEADER_TABLE_OFFSET, HEADER_VERSION_OFFSET, OLDEST_SUPPORTED_VERSION,
+    ROWS_PER_CHUNK, TRAILER_FOOTER_CRC_OFFSET, TRAILER_FOOTER_LEN_OFFSET,
+    TRAILER_FOOTER_OFFSET_OFFSET, TRAILER_LEN, TRAILER_MAGIC, TRAILER_MAGIC_OFFSET,
+    TRAILER_VERSION_OFFSET,
 };
 use super::writer::ChunkLocation;
 use crate::codec::ChunkReader;
@@ -70,7 +70,10 @@ impl Segment {
     pub fn from_bytes(path: &Path, bytes: Bytes) -> Result<Segment> {
         let corrupt = |offset: usize, reason: &str| Error::corrupt(path, offset as u64, reason);
         if bytes.len() < HEADER_LEN + TRAILER_LEN {
-            return Err(corrupt(0, "file is shorter than a segment header and trailer"));
+            return Err(corrupt(
+                0,
+                "file is shorter than a segment header and trailer",
+            ));
         }
         let (table, id) = parse_header(path, &bytes)?;
         let trailer_start = bytes.len() - TRAILER_LEN;
@@ -91,23 +94,35 @@ impl Segment {
                 return Err(Error::corrupt(
                     &self.path,
                     footer_start as u64,
-                    format!("column `{}` has {} chunks, expected {expected_chunks}", column.name, column.chunks.len()),
+                    format!(
+                        "column `{}` has {} chunks, expected {expected_chunks}",
+                        column.name,
+                        column.chunks.len()
+                    ),
                 ));
             }
             if !column.present.is_subset(&self.rows) {
                 return Err(Error::corrupt(
                     &self.path,
                     footer_start as u64,
-                    format!("column `{}` marks rows the segment does not hold", column.name),
+                    format!(
+                        "column `{}` marks rows the segment does not hold",
+                        column.name
+                    ),
                 ));
             }
             for chunk in &column.chunks {
                 let end = chunk.offset.checked_add(u64::from(chunk.len));
-                if chunk.offset < HEADER_LEN as u64 || end.is_none_or(|end| end > footer_start as u64) {
+                if chunk.offset < HEADER_LEN as u64
+                    || end.is_none_or(|end| end > footer_start as u64)
+                {
                     return Err(Error::corrupt(
                         &self.path,
                         footer_start as u64,
-                        format!("column `{}` points at a chunk outside the data area", column.name),
+                        format!(
+                            "column `{}` points at a chunk outside the data area",
+                            column.name
+                        ),
                     ));
                 }
             }
@@ -175,35 +190,57 @@ impl Segment {
     /// [`Error::Corrupt`] with the file offset of the damage.
     pub fn chunk<'s>(&'s self, column: &SegmentColumn, index: usize) -> Result<ChunkReader<'s>> {
         let location = column.chunks.get(index).ok_or_else(|| {
-            Error::corrupt(&self.path, 0, format!("column `{}` has no chunk {index}", column.name))
+            Error::corrupt(
+                &self.path,
+                0,
+                format!("column `{}` has no chunk {index}", column.name),
+            )
         })?;
         let start = usize::try_from(location.offset).unwrap_or(usize::MAX);
         let bytes = start
             .checked_add(location.len as usize)
             .and_then(|end| self.bytes.get(start..end))
-            .ok_or_else(|| Error::corrupt(&self.path, location.offset, "chunk lies outside the file"))?;
-        let chunk = ChunkReader::open(bytes)
-            .map_err(|e| self.chunk_error(location, &column.name, &e))?;
+            .ok_or_else(|| {
+                Error::corrupt(&self.path, location.offset, "chunk lies outside the file")
+            })?;
+        let chunk =
+            ChunkReader::open(bytes).map_err(|e| self.chunk_error(location, &column.name, &e))?;
         if chunk.column_type() != column.column_type {
-            return Err(Error::corrupt(&self.path, location.offset, format!("chunk of column `{}` has the wrong type", column.name)));
+            return Err(Error::corrupt(
+                &self.path,
+                location.offset,
+                format!("chunk of column `{}` has the wrong type", column.name),
+            ));
         }
         Ok(chunk)
     }
 
     /// Describes a codec failure inside a chunk of this segment, with the file offset.
-    pub(crate) fn chunk_error(&self, location: &ChunkLocation, column: &str, error: &crate::codec::CodecError) -> Error {
+    pub(crate) fn chunk_error(
+        &self,
+        location: &ChunkLocation,
+        column: &str,
+        error: &crate::codec::CodecError,
+    ) -> Error {
         let inner = match error {
             crate::codec::CodecError::Corrupt { offset, .. } => *offset as u64,
             _ => 0,
         };
-        Error::corrupt(&self.path, location.offset + inner, format!("column `{column}`: {error}"))
+        Error::corrupt(
+            &self.path,
+            location.offset + inner,
+            format!("column `{column}`: {error}"),
+        )
     }
 
     /// The global rows held at positions `chunk * ROWS_PER_CHUNK ..` of chunk `chunk`.
     #[must_use]
     pub fn chunk_rows(&self, chunk: usize) -> Vec<u32> {
         let first_position = chunk * ROWS_PER_CHUNK;
-        let Some(first_row) = u32::try_from(first_position).ok().and_then(|p| self.rows.select(p)) else {
+        let Some(first_row) = u32::try_from(first_position)
+            .ok()
+            .and_then(|p| self.rows.select(p))
+        else {
             return Vec::new();
         };
         self.rows.range(first_row..).take(ROWS_PER_CHUNK).collect()
@@ -215,14 +252,20 @@ impl Segment {
         let first = u32::try_from(chunk * ROWS_PER_CHUNK).ok()?;
         let rows_in_chunk = (self.rows.len() - u64::from(first)).min(ROWS_PER_CHUNK as u64);
         let start = self.rows.select(first)?;
-        let end = self.rows.select(first + u32::try_from(rows_in_chunk).ok()? - 1)?;
+        let end = self
+            .rows
+            .select(first + u32::try_from(rows_in_chunk).ok()? - 1)?;
         (u64::from(end - start) + 1 == rows_in_chunk).then_some(start)
     }
 
     /// First row of chunk `index`, and the first row of the next chunk (None for the last).
     #[must_use]
     pub fn chunk_row_bounds(&self, index: usize) -> (u32, Option<u32>) {
-        let first = self.chunk_first_rows.get(index).copied().unwrap_or(u32::MAX);
+        let first = self
+            .chunk_first_rows
+            .get(index)
+            .copied()
+            .unwrap_or(u32::MAX);
         (first, self.chunk_first_rows.get(index + 1).copied())
     }
 
@@ -236,7 +279,11 @@ impl Segment {
     ///
     /// # Errors
     /// Corruption found while decoding.
-    pub fn read_values(&self, column: &SegmentColumn, rows: &RoaringBitmap) -> Result<Vec<(u32, crate::value::Value)>> {
+    pub fn read_values(
+        &self,
+        column: &SegmentColumn,
+        rows: &RoaringBitmap,
+    ) -> Result<Vec<(u32, crate::value::Value)>> {
         let mut out = Vec::with_capacity(usize::try_from(rows.len()).unwrap_or(0));
         for (chunk_index, &first_row) in self.chunk_first_rows.iter().enumerate() {
             let next_first = self.chunk_first_rows.get(chunk_index + 1).copied();
@@ -249,8 +296,12 @@ impl Segment {
             }
             let chunk = self.chunk(column, chunk_index)?;
             let location = &column.chunks[chunk_index];
-            let decoded = chunk.decode().map_err(|e| self.chunk_error(location, &column.name, &e))?;
-            let nulls = chunk.null_rows().map_err(|e| self.chunk_error(location, &column.name, &e))?;
+            let decoded = chunk
+                .decode()
+                .map_err(|e| self.chunk_error(location, &column.name, &e))?;
+            let nulls = chunk
+                .null_rows()
+                .map_err(|e| self.chunk_error(location, &column.name, &e))?;
             let chunk_rows = match self.chunk_dense_start(chunk_index) {
                 Some(_) => None,
                 None => Some(self.chunk_rows(chunk_index)),
@@ -261,7 +312,11 @@ impl Segment {
                     Some(list) => list.binary_search(&row).ok(),
                 };
                 let position = position.filter(|&p| p < decoded.len()).ok_or_else(|| {
-                    Error::corrupt(&self.path, location.offset, format!("row {row} missing from column `{}`", column.name))
+                    Error::corrupt(
+                        &self.path,
+                        location.offset,
+                        format!("row {row} missing from column `{}`", column.name),
+                    )
                 })?;
                 out.push((row, decoded.value(position, &nulls)));
             }
@@ -281,22 +336,34 @@ impl Segment {
 }
 
 fn parse_header(path: &Path, bytes: &[u8]) -> Result<(TableKind, u64)> {
-    let header = bytes.get(..HEADER_LEN).ok_or_else(|| Error::corrupt(path, 0, "truncated header"))?;
+    let header = bytes
+        .get(..HEADER_LEN)
+        .ok_or_else(|| Error::corrupt(path, 0, "truncated header"))?;
     let mut r = ByteReader::new(header);
     let at = |offset: usize, reason: &str| Error::corrupt(path, offset as u64, reason);
     if r.take(HEADER_MAGIC.len()).map_err(|e| wire(path, 0, &e))? != HEADER_MAGIC {
-        return Err(at(HEADER_MAGIC_OFFSET, "not a ProfileDB segment (bad magic)"));
+        return Err(at(
+            HEADER_MAGIC_OFFSET,
+            "not a ProfileDB segment (bad magic)",
+        ));
     }
-    let stored_crc = u32::from_le_bytes(header[HEADER_CRC_OFFSET..HEADER_LEN].try_into().expect("4 bytes"));
+    let stored_crc = u32::from_le_bytes(
+        header[HEADER_CRC_OFFSET..HEADER_LEN]
+            .try_into()
+            .expect("4 bytes"),
+    );
     if crc32fast::hash(&header[..HEADER_CRC_OFFSET]) != stored_crc {
         return Err(at(HEADER_CRC_OFFSET, "header checksum mismatch"));
     }
     let version = r.u16().map_err(|e| wire(path, 0, &e))?;
     check_version(path, version)?;
     let table_tag = header[HEADER_TABLE_OFFSET];
-    let table = TableKind::from_tag(table_tag).ok_or_else(|| at(HEADER_TABLE_OFFSET, "unknown table tag"))?;
+    let table = TableKind::from_tag(table_tag)
+        .ok_or_else(|| at(HEADER_TABLE_OFFSET, "unknown table tag"))?;
     let id = u64::from_le_bytes(
-        header[HEADER_SEGMENT_ID_OFFSET..HEADER_SEGMENT_ID_OFFSET + 8].try_into().expect("8 bytes"),
+        header[HEADER_SEGMENT_ID_OFFSET..HEADER_SEGMENT_ID_OFFSET + 8]
+            .try_into()
+            .expect("8 bytes"),
     );
     let _ = HEADER_VERSION_OFFSET;
     Ok((table, id))
@@ -324,28 +391,59 @@ struct FooterRange {
 
 fn parse_trailer(path: &Path, bytes: &[u8], trailer_start: usize) -> Result<FooterRange> {
     let trailer = &bytes[trailer_start..];
-    let at = |offset: usize, reason: &str| Error::corrupt(path, (trailer_start + offset) as u64, reason);
+    let at =
+        |offset: usize, reason: &str| Error::corrupt(path, (trailer_start + offset) as u64, reason);
     let field = |offset: usize, len: usize| &trailer[offset..offset + len];
     if field(TRAILER_MAGIC_OFFSET, 8) != TRAILER_MAGIC {
-        return Err(at(TRAILER_MAGIC_OFFSET, "segment trailer magic missing (truncated or overwritten file)"));
+        return Err(at(
+            TRAILER_MAGIC_OFFSET,
+            "segment trailer magic missing (truncated or overwritten file)",
+        ));
     }
-    let version = u16::from_le_bytes(field(TRAILER_VERSION_OFFSET, 2).try_into().expect("2 bytes"));
+    let version = u16::from_le_bytes(
+        field(TRAILER_VERSION_OFFSET, 2)
+            .try_into()
+            .expect("2 bytes"),
+    );
     check_version(path, version)?;
-    let offset = u64::from_le_bytes(field(TRAILER_FOOTER_OFFSET_OFFSET, 8).try_into().expect("8 bytes"));
-    let len = u64::from_le_bytes(field(TRAILER_FOOTER_LEN_OFFSET, 8).try_into().expect("8 bytes"));
-    let crc = u32::from_le_bytes(field(TRAILER_FOOTER_CRC_OFFSET, 4).try_into().expect("4 bytes"));
+    let offset = u64::from_le_bytes(
+        field(TRAILER_FOOTER_OFFSET_OFFSET, 8)
+            .try_into()
+            .expect("8 bytes"),
+    );
+    let len = u64::from_le_bytes(
+        field(TRAILER_FOOTER_LEN_OFFSET, 8)
+            .try_into()
+            .expect("8 bytes"),
+    );
+    let crc = u32::from_le_bytes(
+        field(TRAILER_FOOTER_CRC_OFFSET, 4)
+            .try_into()
+            .expect("4 bytes"),
+    );
     let start = usize::try_from(offset).unwrap_or(usize::MAX);
-    let end = usize::try_from(len).ok().and_then(|len| start.checked_add(len));
+    let end = usize::try_from(len)
+        .ok()
+        .and_then(|len| start.checked_add(len));
     match end {
-        Some(end) if start >= HEADER_LEN && end == trailer_start => Ok(FooterRange { start, end, crc }),
-        _ => Err(at(TRAILER_FOOTER_OFFSET_OFFSET, "footer location is outside the file")),
+        Some(end) if start >= HEADER_LEN && end == trailer_start => {
+            Ok(FooterRange { start, end, crc })
+        }
+        _ => Err(at(
+            TRAILER_FOOTER_OFFSET_OFFSET,
+            "footer location is outside the file",
+        )),
     }
 }
 
 fn parse_footer(path: &Path, bytes: &[u8], range: FooterRange) -> Result<Segment> {
     let body = &bytes[range.start..range.end];
     if crc32fast::hash(body) != range.crc {
-        return Err(Error::corrupt(path, range.start as u64, "footer checksum mismatch"));
+        return Err(Error::corrupt(
+            path,
+            range.start as u64,
+            "footer checksum mismatch",
+        ));
     }
     let fail = |e: WireError| wire(path, range.start, &e);
     let mut r = ByteReader::new(body);
@@ -358,7 +456,11 @@ fn parse_footer(path: &Path, bytes: &[u8], range: FooterRange) -> Result<Segment
     for _ in 0..count {
         let column = read_column(&mut r).map_err(fail)?;
         if by_name.insert(column.name.clone(), columns.len()).is_some() {
-            return Err(Error::corrupt(path, range.start as u64, format!("column `{}` listed twice", column.name)));
+            return Err(Error::corrupt(
+                path,
+                range.start as u64,
+                format!("column `{}` listed twice", column.name),
+            ));
         }
         columns.push(column);
     }
@@ -388,7 +490,8 @@ fn chunk_first_rows(rows: &RoaringBitmap) -> Vec<u32> {
 
 fn read_column(r: &mut ByteReader<'_>) -> Result<SegmentColumn, WireError> {
     let name = r.str()?.to_owned();
-    let column_type = ColumnType::from_tag(r.u8()?).ok_or_else(|| r.error("unknown column type tag"))?;
+    let column_type =
+        ColumnType::from_tag(r.u8()?).ok_or_else(|| r.error("unknown column type tag"))?;
     let present = read_bitmap(r)?;
     let count = r.u32()? as usize;
     if count > r.remaining() / 12 {

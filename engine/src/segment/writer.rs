@@ -113,7 +113,11 @@ impl<'a> SegmentWriter<'a> {
         if !builder.is_empty() {
             chunks.push(self.append_chunk(builder)?);
         }
-        assert_eq!(written, self.rows.len(), "column `{name}` must give one value per row");
+        assert_eq!(
+            written,
+            self.rows.len(),
+            "column `{name}` must give one value per row"
+        );
         self.columns.push(WrittenColumn {
             name: name.to_owned(),
             column_type,
@@ -219,5 +223,7 @@ fn encode_trailer(footer_offset: u64, footer: &[u8]) -> [u8; TRAILER_LEN] {
     w.u16(FORMAT_VERSION);
     w.u16(0);
     w.raw(&TRAILER_MAGIC);
-    w.into_bytes().try_into().expect("trailer is TRAILER_LEN bytes")
+    w.into_bytes()
+        .try_into()
+        .expect("trailer is TRAILER_LEN bytes")
 }

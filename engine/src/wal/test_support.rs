@@ -20,7 +20,10 @@ impl TempDir {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.subsec_nanos());
-        let dir = std::env::temp_dir().join(format!("profiledb-wal-{name}-{}-{n}-{nanos}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!(
+            "profiledb-wal-{name}-{}-{n}-{nanos}",
+            std::process::id()
+        ));
         TempDir(dir)
     }
 
