@@ -638,6 +638,75 @@ fn every_truncation_is_detected() {
     }
 }
 
+/// Decodes a `for8` chunk with nothing but the offsets of `spec/codec.md`, as an outside reader would.
+#[test]
+fn chunk_decodes_from_the_spec_alone() {
+    use super::layout::*;
+    let bytes = build(
+        ColumnType::Int64,
+        &[Value::Int64(100), Value::Null, Value::Int64(103)],
+    );
+    let u32_at = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+    assert_eq!(
+        bytes[HEADER_MAGIC_OFFSET..HEADER_MAGIC_OFFSET + 4],
+        *b"PDBC"
+    );
+    assert_eq!(
+        u16::from_le_bytes([
+            bytes[HEADER_VERSION_OFFSET],
+            bytes[HEADER_VERSION_OFFSET + 1]
+        ]),
+        1
+    );
+    assert_eq!(bytes[HEADER_COLUMN_TYPE_OFFSET], 2);
+    assert_eq!(bytes[HEADER_ENCODING_OFFSET], 3, "for8");
+    assert_eq!(u32_at(HEADER_ROWS_OFFSET), 3);
+    assert_eq!(u32_at(HEADER_NULL_COUNT_OFFSET), 1);
+    assert_eq!(u32_at(HEADER_CHUNK_LEN_OFFSET), bytes.len());
+    let crc_at = bytes.len() - CRC_LEN;
+    assert_eq!(
+        crc32fast::hash(&bytes[..crc_at]),
+        u32::from_le_bytes(bytes[crc_at..].try_into().unwrap())
+    );
+    let section = |i: usize| {
+        let entry = HEADER_SECTIONS_OFFSET + i * SECTION_ENTRY_LEN;
+        let (offset, len) = (u32_at(entry), u32_at(entry + 4));
+        &bytes[offset..offset + len]
+    };
+    let nulls = RoaringBitmap::deserialize_from(section(SECTION_NULLS)).unwrap();
+    assert_eq!(nulls.iter().collect::<Vec<_>>(), vec![1]);
+    let zone = section(SECTION_ZONE_MAP);
+    assert_eq!(
+        i64::from_le_bytes(
+            zone[ZONE_MIN_OFFSET..ZONE_MIN_OFFSET + 8]
+                .try_into()
+                .unwrap()
+        ),
+        100
+    );
+    assert_eq!(
+        i64::from_le_bytes(
+            zone[ZONE_MAX_OFFSET..ZONE_MAX_OFFSET + 8]
+                .try_into()
+                .unwrap()
+        ),
+        103
+    );
+    assert!(section(SECTION_DICTIONARY).is_empty() && section(SECTION_VALUE_BITMAPS).is_empty());
+    let payload = section(SECTION_PAYLOAD);
+    let reference = i64::from_le_bytes(
+        payload[FOR_REFERENCE_OFFSET..FOR_REFERENCE_OFFSET + 8]
+            .try_into()
+            .unwrap(),
+    );
+    let values: Vec<i64> = payload[FOR_DELTAS_OFFSET..]
+        .iter()
+        .map(|&d| reference + i64::from(d))
+        .collect();
+    // The null row stores its predecessor's value (fill rule), which readers ignore.
+    assert_eq!(values, vec![100, 100, 103]);
+}
+
 #[test]
 fn unknown_version_is_reported() {
     let mut chunk = build(ColumnType::Int64, &ints([1, 2]));
