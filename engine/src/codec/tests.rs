@@ -708,6 +708,32 @@ fn chunk_decodes_from_the_spec_alone() {
 }
 
 #[test]
+fn damage_to_full_chunks_is_detected() {
+    let random: Vec<u64> = noise(6).take(MAX_CHUNK_ROWS).collect();
+    let s: Vec<String> = random.iter().map(|x| format!("s{}", x % 300)).collect();
+    let chunks = [
+        build(
+            ColumnType::Int64,
+            &ints(random.iter().map(|&x| (x % 50_000) as i64)),
+        ),
+        build(ColumnType::String, &strings(s.iter().map(String::as_str))),
+    ];
+    for chunk in chunks {
+        for i in (0..chunk.len()).step_by(97).chain([chunk.len() - 1]) {
+            let mut bad = chunk.clone();
+            bad[i] ^= 0x10;
+            assert!(
+                ChunkReader::open(&bad).is_err(),
+                "flip at byte {i} went unnoticed"
+            );
+        }
+        for len in (0..chunk.len()).step_by(1013) {
+            assert!(ChunkReader::open(&chunk[..len]).is_err());
+        }
+    }
+}
+
+#[test]
 fn unknown_version_is_reported() {
     let mut chunk = build(ColumnType::Int64, &ints([1, 2]));
     chunk[HEADER_VERSION_OFFSET..HEADER_VERSION_OFFSET + 2].copy_from_slice(&2u16.to_le_bytes());
