@@ -39,40 +39,83 @@ impl CompareOp {
     }
 }
 
-/// Applies `pred` to every value, 64 values per output word.
+/// Packs 64 flags (each 0 or 1) into one word, flag `i` at bit `i`.
+///
+/// Eight flags at a time are gathered with one multiply: byte `k` of `x` (0 or 1) lands on bit
+/// `56 + k` of `x * 0x0102_0408_1020_4080`, and no partial products collide.
+#[inline(always)]
+fn flags_to_word(flags: &[u8; 64]) -> u64 {
+    let mut word = 0u64;
+    for (j, eight) in flags.chunks_exact(8).enumerate() {
+        let x = u64::from_le_bytes(eight.try_into().unwrap_or([0; 8]));
+        word |= (x.wrapping_mul(0x0102_0408_1020_4080) >> 56) << (8 * j);
+    }
+    word
+}
+
+/// Bitset word of a partial block (fewer than 64 values), one value at a time.
+#[inline(always)]
+fn tail_word<T: Copy>(tail: &[T], pred: impl Fn(T) -> bool) -> u64 {
+    tail.iter()
+        .enumerate()
+        .fold(0u64, |word, (i, &v)| word | (u64::from(pred(v)) << i))
+}
+
+/// Applies `pred` to every value, 64 values per output word: the compare loop writes one flag
+/// byte per value (vectorizes for every lane width), then `flags_to_word` packs them.
 #[inline(always)]
 fn pack<T: Copy>(values: &[T], pred: impl Fn(T) -> bool) -> Vec<u64> {
     let mut out = Vec::with_capacity(values.len().div_ceil(64));
     let blocks = values.chunks_exact(64);
     let tail = blocks.remainder();
+    let mut flags = [0u8; 64];
+    for block in blocks {
+        for (f, &v) in flags.iter_mut().zip(block) {
+            *f = u8::from(pred(v));
+        }
+        out.push(flags_to_word(&flags));
+    }
+    if !tail.is_empty() {
+        out.push(tail_word(tail, pred));
+    }
+    out
+}
+
+/// Like [`pack`], but builds each byte of the word directly from eight values; faster for
+/// 64-bit lanes on baseline x86-64, where 64-bit vector compares are emulated.
+#[inline(always)]
+fn pack_wide<T: Copy>(values: &[T], pred: impl Fn(T) -> bool) -> Vec<u64> {
+    let mut out = Vec::with_capacity(values.len().div_ceil(64));
+    let blocks = values.chunks_exact(64);
+    let tail = blocks.remainder();
     for block in blocks {
         let mut word = 0u64;
-        for (i, &v) in block.iter().enumerate() {
-            word |= u64::from(pred(v)) << i;
+        for (j, eight) in block.chunks_exact(8).enumerate() {
+            let mut byte = 0u8;
+            for (k, &v) in eight.iter().enumerate() {
+                byte |= u8::from(pred(v)) << k;
+            }
+            word |= u64::from(byte) << (8 * j);
         }
         out.push(word);
     }
     if !tail.is_empty() {
-        let mut word = 0u64;
-        for (i, &v) in tail.iter().enumerate() {
-            word |= u64::from(pred(v)) << i;
-        }
-        out.push(word);
+        out.push(tail_word(tail, pred));
     }
     out
 }
 
 /// Generates a compare kernel for one lane type: the `match` is outside the hot loop.
 macro_rules! compare_kernel {
-    ($values:expr, $op:expr, $rhs:expr) => {{
+    ($pack:ident, $values:expr, $op:expr, $rhs:expr) => {{
         let rhs = $rhs;
         match $op {
-            CompareOp::Eq => pack($values, |v| v == rhs),
-            CompareOp::NotEq => pack($values, |v| v != rhs),
-            CompareOp::Less => pack($values, |v| v < rhs),
-            CompareOp::LessOrEqual => pack($values, |v| v <= rhs),
-            CompareOp::Greater => pack($values, |v| v > rhs),
-            CompareOp::GreaterOrEqual => pack($values, |v| v >= rhs),
+            CompareOp::Eq => $pack($values, |v| v == rhs),
+            CompareOp::NotEq => $pack($values, |v| v != rhs),
+            CompareOp::Less => $pack($values, |v| v < rhs),
+            CompareOp::LessOrEqual => $pack($values, |v| v <= rhs),
+            CompareOp::Greater => $pack($values, |v| v > rhs),
+            CompareOp::GreaterOrEqual => $pack($values, |v| v >= rhs),
         }
     }};
 }
@@ -80,7 +123,7 @@ macro_rules! compare_kernel {
 /// Positions where `values[i] op rhs`.
 #[must_use]
 pub fn compare_i64(values: &[i64], op: CompareOp, rhs: i64) -> Vec<u64> {
-    compare_kernel!(values, op, rhs)
+    compare_kernel!(pack_wide, values, op, rhs)
 }
 
 /// Positions where `low <= values[i] <= high`.
@@ -97,7 +140,7 @@ pub fn between_i64(values: &[i64], low: i64, high: i64) -> Vec<u64> {
 /// Positions where `values[i] op rhs` under IEEE rules: NaN matches only `NotEq`.
 #[must_use]
 pub fn compare_f64(values: &[f64], op: CompareOp, rhs: f64) -> Vec<u64> {
-    compare_kernel!(values, op, rhs)
+    compare_kernel!(pack, values, op, rhs)
 }
 
 /// Positions where `low <= values[i] <= high` (IEEE: NaN never matches).
@@ -109,7 +152,7 @@ pub fn between_f64(values: &[f64], low: f64, high: f64) -> Vec<u64> {
 /// Positions where `values[i] op rhs` for u8 lanes (FOR-encoded deltas).
 #[must_use]
 pub(crate) fn compare_u8(values: &[u8], op: CompareOp, rhs: u8) -> Vec<u64> {
-    compare_kernel!(values, op, rhs)
+    compare_kernel!(pack, values, op, rhs)
 }
 
 /// Applies `pred` to every little-endian lane of `W` bytes, 64 lanes per output word.
@@ -119,18 +162,18 @@ fn pack_lanes<const W: usize>(bytes: &[u8], pred: impl Fn([u8; W]) -> bool) -> V
     let mut out = Vec::with_capacity((bytes.len() / W).div_ceil(64));
     let blocks = bytes.chunks_exact(64 * W);
     let tail = blocks.remainder();
+    let mut flags = [0u8; 64];
     for block in blocks {
-        let mut word = 0u64;
-        for (i, c) in block.chunks_exact(W).enumerate() {
-            word |= u64::from(pred(lane(c))) << i;
+        for (f, c) in flags.iter_mut().zip(block.chunks_exact(W)) {
+            *f = u8::from(pred(lane(c)));
         }
-        out.push(word);
+        out.push(flags_to_word(&flags));
     }
     if tail.len() >= W {
-        let mut word = 0u64;
-        for (i, c) in tail.chunks_exact(W).enumerate() {
-            word |= u64::from(pred(lane(c))) << i;
-        }
+        let word = tail
+            .chunks_exact(W)
+            .enumerate()
+            .fold(0u64, |word, (i, c)| word | (u64::from(pred(lane(c))) << i));
         out.push(word);
     }
     out

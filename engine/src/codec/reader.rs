@@ -188,6 +188,10 @@ impl<'a> ChunkReader<'a> {
             _ if stringy => Some(block_count(dictionary)?).filter(|&n| n <= MAX_BITMAP_DICTIONARY),
             _ => None,
         };
+        let payload = self.section(SECTION_PAYLOAD);
+        if self.encoding == Encoding::Bitmap && payload.len() != 0 {
+            return Err(payload.error(0, "bool chunks have an empty payload"));
+        }
         let bitmaps = self.section(SECTION_VALUE_BITMAPS);
         match expected_bitmaps {
             None if bitmaps.len() == 0 => Ok(()),
