@@ -22,6 +22,8 @@ enum Outcome {
     Positions(RoaringBitmap),
     /// A bitset of matching positions; NULL placeholders may be set and must be removed.
     Bits(Vec<u64>),
+    /// A bitset of matching positions with NULLs already excluded.
+    NonNullBits(Vec<u64>),
 }
 
 pub(super) fn filter_segment(
@@ -53,6 +55,7 @@ pub(super) fn filter_segment(
                 clear_nulls(&mut words, &chunk.null_rows().map_err(fail)?);
                 rows.bits_to_rows(&words, chunk.rows())
             }
+            Outcome::NonNullBits(words) => rows.bits_to_rows(&words, chunk.rows()),
         };
         result |= found & visible;
     }
@@ -142,6 +145,10 @@ fn evaluate_int(
         Some(ZoneMap::Float { .. }) => {}
     }
     stats.chunks_scanned += 1;
+    if let IntTest::Compare(op, rhs) = test {
+        // Compares on the encoded bytes without widening; null rows are already excluded.
+        return Ok(Outcome::NonNullBits(chunk.compare_int(*op, *rhs)?));
+    }
     let values = match chunk.decode()? {
         ChunkValues::Int64(values) | ChunkValues::Timestamp(values) => values,
         _ => return Ok(Outcome::Nothing),
