@@ -20,7 +20,10 @@ impl TempDir {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.subsec_nanos());
-        let dir = std::env::temp_dir().join(format!("profiledb-wal-{name}-{}-{n}-{nanos}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!(
+            "profiledb-wal-{name}-{}-{n}-{nanos}",
+            std::process::id()
+        ));
         TempDir(dir)
     }
 
@@ -124,13 +127,16 @@ pub(crate) fn options(sync_mode: super::SyncMode, max_file_size: u64) -> WalOpti
     }
 }
 
+/// Records delivered to the replay callback, in order.
+pub(crate) type Replayed = Vec<(Lsn, Vec<u8>)>;
+
 /// Opens the log, collecting replayed records.
 pub(crate) fn open_collect(
     storage: Arc<dyn Storage>,
     dir: &Path,
     options: WalOptions,
     replay_after: Lsn,
-) -> Result<(Wal, RecoveryReport, Vec<(Lsn, Vec<u8>)>), WalError> {
+) -> Result<(Wal, RecoveryReport, Replayed), WalError> {
     let mut seen = Vec::new();
     let (wal, report) = Wal::open(storage, dir, options, replay_after, |lsn, payload| {
         seen.push((lsn, payload.to_vec()));

@@ -1,6 +1,8 @@
 //! Writer-side tests: round trips, rotation, group commit, sync modes, file removal.
 
-use super::test_support::{fs, open_collect, options, payload, wal_files, CountingStorage, TempDir};
+use super::test_support::{
+    fs, open_collect, options, payload, wal_files, CountingStorage, TempDir,
+};
 use super::{SyncMode, Wal, WalError, MAX_PAYLOAD_LEN};
 use crate::io::{FaultPlan, FaultyStorage, FsStorage, Storage};
 use std::sync::Arc;
@@ -39,14 +41,24 @@ fn round_trip_across_rotations_and_reopen() {
     wal.rotate().unwrap(); // rotating an empty file is a no-op
     assert_eq!(wal.durable_lsn(), 300);
     wal.close().unwrap();
-    assert!(wal_files(dir.path()).len() > 3, "auto + manual rotation made several files");
+    assert!(
+        wal_files(dir.path()).len() > 3,
+        "auto + manual rotation made several files"
+    );
 
     let (wal, report, seen) = open_collect(fs(), dir.path(), opts, 0).unwrap();
     assert_eq!((report.last_lsn, report.records_replayed), (300, 300));
     assert!(report.torn_tail.is_none() && report.salvaged.is_empty());
     assert_eq!(seen[100], (101, big.clone()));
-    let without_big: Vec<_> = seen.iter().filter(|(lsn, _)| *lsn != 101).cloned().collect();
-    let expected: Vec<_> = (1..=300).filter(|&l| l != 101).map(|l| (l, payload(l))).collect();
+    let without_big: Vec<_> = seen
+        .iter()
+        .filter(|(lsn, _)| *lsn != 101)
+        .cloned()
+        .collect();
+    let expected: Vec<_> = (1..=300)
+        .filter(|&l| l != 101)
+        .map(|l| (l, payload(l)))
+        .collect();
     assert_eq!(without_big, expected);
     assert_eq!(wal.commit(b"continued").unwrap(), 301);
     drop(wal);
@@ -84,7 +96,10 @@ fn group_commit_shares_fsyncs() {
                 })
             })
             .collect();
-        handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
     });
     let syncs = counting.syncs() - before;
     let commits = THREADS * PER_THREAD;
@@ -98,14 +113,23 @@ fn group_commit_shares_fsyncs() {
     let (_wal, _, seen) = open_collect(fs(), dir.path(), opts, 0).unwrap();
     assert_eq!(seen.len() as u64, commits);
     for ((lsn, data), (want_lsn, t, i)) in seen.iter().zip(&lsns) {
-        assert_eq!((lsn, data.as_slice()), (want_lsn, format!("{t}:{i}").as_bytes()));
+        assert_eq!(
+            (lsn, data.as_slice()),
+            (want_lsn, format!("{t}:{i}").as_bytes())
+        );
     }
 }
 
 #[test]
 fn every_millis_makes_records_durable_in_the_background() {
     let dir = TempDir::new("millis");
-    let (wal, _, _) = open_collect(fs(), dir.path(), options(SyncMode::EveryMillis(20), 64 << 20), 0).unwrap();
+    let (wal, _, _) = open_collect(
+        fs(),
+        dir.path(),
+        options(SyncMode::EveryMillis(20), 64 << 20),
+        0,
+    )
+    .unwrap();
     for round in 0..3u64 {
         let start = Instant::now();
         let mut last = 0;
@@ -113,14 +137,23 @@ fn every_millis_makes_records_durable_in_the_background() {
             last = wal.commit(&payload(round * 10 + i)).unwrap();
         }
         while wal.durable_lsn() < last {
-            assert!(start.elapsed() < Duration::from_secs(2), "durable_lsn stuck at {}", wal.durable_lsn());
+            assert!(
+                start.elapsed() < Duration::from_secs(2),
+                "durable_lsn stuck at {}",
+                wal.durable_lsn()
+            );
             std::thread::sleep(Duration::from_millis(2));
         }
         // 20 ms interval plus scheduling slack on a busy test machine.
-        assert!(start.elapsed() < Duration::from_millis(500), "took {:?}", start.elapsed());
+        assert!(
+            start.elapsed() < Duration::from_millis(500),
+            "took {:?}",
+            start.elapsed()
+        );
     }
     drop(wal); // must stop the flusher without hanging
-    let (_wal, report, _) = open_collect(fs(), dir.path(), options(SyncMode::Never, 64 << 20), 0).unwrap();
+    let (_wal, report, _) =
+        open_collect(fs(), dir.path(), options(SyncMode::Never, 64 << 20), 0).unwrap();
     assert_eq!(report.last_lsn, 30);
 }
 
@@ -157,7 +190,10 @@ fn remove_through_deletes_only_fully_covered_files() {
     };
     let all = names(dir.path());
     assert_eq!(all.len(), 3);
-    let on_disk: u64 = wal_files(dir.path()).iter().map(|p| std::fs::metadata(p).unwrap().len()).sum();
+    let on_disk: u64 = wal_files(dir.path())
+        .iter()
+        .map(|p| std::fs::metadata(p).unwrap().len())
+        .sum();
     assert_eq!(wal.size_on_disk().unwrap(), on_disk);
 
     wal.remove_through(9).unwrap();
@@ -167,7 +203,11 @@ fn remove_through_deletes_only_fully_covered_files() {
     wal.remove_through(20).unwrap();
     assert_eq!(names(dir.path()), all[2..]);
     wal.remove_through(1_000).unwrap();
-    assert_eq!(names(dir.path()), all[2..], "the file being written is never deleted");
+    assert_eq!(
+        names(dir.path()),
+        all[2..],
+        "the file being written is never deleted"
+    );
     assert!(wal.size_on_disk().unwrap() < on_disk);
     wal.close().unwrap();
 
@@ -219,10 +259,25 @@ fn apply_error_fails_open() {
 #[test]
 fn bad_arguments_are_rejected_without_harm() {
     let dir = TempDir::new("args");
-    let (wal, _, _) = open_collect(fs(), dir.path(), options(SyncMode::EveryCommit, 64 << 20), 0).unwrap();
+    let (wal, _, _) = open_collect(
+        fs(),
+        dir.path(),
+        options(SyncMode::EveryCommit, 64 << 20),
+        0,
+    )
+    .unwrap();
     let huge = vec![0u8; MAX_PAYLOAD_LEN + 1];
-    assert!(matches!(wal.append(&huge), Err(WalError::PayloadTooLarge { .. })));
-    assert!(matches!(wal.wait_durable(5), Err(WalError::LsnNotAppended { lsn: 5, last_lsn: 0 })));
+    assert!(matches!(
+        wal.append(&huge),
+        Err(WalError::PayloadTooLarge { .. })
+    ));
+    assert!(matches!(
+        wal.wait_durable(5),
+        Err(WalError::LsnNotAppended {
+            lsn: 5,
+            last_lsn: 0
+        })
+    ));
     wal.wait_durable(0).unwrap();
     assert_eq!(wal.commit(b"ok").unwrap(), 1);
 }
@@ -231,8 +286,15 @@ fn bad_arguments_are_rejected_without_harm() {
 fn io_error_poisons_the_writer() {
     let dir = TempDir::new("poison");
     // Enough steps for open (create_dir_all, create, header append, header sync, dir sync) + one commit.
-    let storage: Arc<dyn Storage> = Arc::new(FaultyStorage::new(FsStorage, FaultPlan::FailAfter(7)));
-    let (wal, _, _) = open_collect(storage, dir.path(), options(SyncMode::EveryCommit, 64 << 20), 0).unwrap();
+    let storage: Arc<dyn Storage> =
+        Arc::new(FaultyStorage::new(FsStorage, FaultPlan::FailAfter(7)));
+    let (wal, _, _) = open_collect(
+        storage,
+        dir.path(),
+        options(SyncMode::EveryCommit, 64 << 20),
+        0,
+    )
+    .unwrap();
     assert_eq!(wal.commit(b"one").unwrap(), 1);
     assert!(matches!(wal.commit(b"two"), Err(WalError::Io { .. })));
     assert!(matches!(wal.append(b"three"), Err(WalError::Closed)));
