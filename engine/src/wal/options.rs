@@ -20,7 +20,7 @@ pub enum RecoveryMode {
     Salvage,
 }
 
-/// Configuration of a [`Wal`].
+/// Configuration of a [`super::Wal`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WalOptions {
     /// Durability promise for commits.

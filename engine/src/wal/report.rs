@@ -29,7 +29,7 @@ pub struct Corruption {
     pub bytes_dropped: u64,
 }
 
-/// What [`Wal::open`] found and did.
+/// What [`super::Wal::open`] found and did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RecoveryReport {
     /// Records passed to the replay callback (those with LSN greater than `replay_after`).
