@@ -215,7 +215,9 @@ where
             Ok(record) => record,
             Err(err) => return Ok(classify_bad_record(&err, rest, offset, is_last, next_lsn)),
         };
-        if record.lsn != next_lsn {
+        // The last representable LSN cannot be followed by anything, so it is never valid.
+        let in_sequence = record.lsn == next_lsn && next_lsn < Lsn::MAX;
+        if !in_sequence {
             let reason = format!("record has LSN {}, expected {next_lsn}", record.lsn);
             return Ok(FileEnd::Corrupt {
                 offset,
@@ -267,7 +269,7 @@ fn check_header<F>(
         }
         Err(err) => return Ok(Err(bad(format!("bad file header: {err:?}")))),
     };
-    if first_lsn != file.first_lsn || first_lsn == 0 {
+    if first_lsn != file.first_lsn || first_lsn == 0 || first_lsn == Lsn::MAX {
         return Ok(Err(bad(format!(
             "header first LSN {first_lsn} does not match the file name"
         ))));

@@ -10,6 +10,9 @@ use crate::io::{FaultPlan, FaultyStorage, FsStorage, Storage};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+/// A file written by `build_log`: path, bytes, and `(lsn, start, end)` of every record.
+type BuiltFile = (PathBuf, Vec<u8>, Vec<(u64, usize, usize)>);
+
 fn strict() -> WalOptions {
     options(SyncMode::EveryCommit, 64 << 20)
 }
@@ -23,10 +26,7 @@ fn salvage() -> WalOptions {
 
 /// Writes `payload(lsn)` for each file's LSN range, rotating between files; returns each file's
 /// bytes and the byte range of every record in it.
-fn build_log(
-    dir: &Path,
-    files: &[std::ops::RangeInclusive<u64>],
-) -> Vec<(PathBuf, Vec<u8>, Vec<(u64, usize, usize)>)> {
+fn build_log(dir: &Path, files: &[std::ops::RangeInclusive<u64>]) -> Vec<BuiltFile> {
     let (wal, _, _) = open_collect(fs(), dir, strict(), 0).unwrap();
     for (i, range) in files.iter().enumerate() {
         if i > 0 {
@@ -158,11 +158,7 @@ fn zero_filled_tail_is_torn_but_garbage_tail_is_corrupt() {
 
 /// Records (in LSN order) that survive a damaged byte at `pos` of file `index`: all of earlier
 /// files and those of this file that end before `pos`.
-fn intact_before(
-    log: &[(PathBuf, Vec<u8>, Vec<(u64, usize, usize)>)],
-    index: usize,
-    pos: usize,
-) -> usize {
+fn intact_before(log: &[BuiltFile], index: usize, pos: usize) -> usize {
     let earlier: usize = log[..index].iter().map(|f| f.2.len()).sum();
     let here = if pos < FILE_HEADER_LEN {
         0
@@ -377,4 +373,81 @@ fn injected_faults_during_remove_and_open_are_recoverable() {
         );
         assert!(log.len() == 4);
     }
+}
+
+#[test]
+fn injected_faults_with_concurrent_committers() {
+    let opts = options(SyncMode::EveryCommit, 8 << 10);
+    for n in (5..200).step_by(7) {
+        let dir = TempDir::new("faultthreads");
+        let storage = Arc::new(FaultyStorage::new(FsStorage, FaultPlan::FailAfter(n)));
+        let mut acked: Vec<(u64, Vec<u8>)> = Vec::new();
+        if let Ok((wal, _, _)) = open_collect(storage, dir.path(), opts, 0) {
+            acked = std::thread::scope(|s| {
+                let handles: Vec<_> = (0..4u8)
+                    .map(|t| {
+                        let wal = &wal;
+                        s.spawn(move || {
+                            let mut mine = Vec::new();
+                            for i in 0..30u8 {
+                                let data = vec![t; 100 + usize::from(i) * 10];
+                                match wal.commit(&data) {
+                                    Ok(lsn) => mine.push((lsn, data)),
+                                    Err(_) => break,
+                                }
+                            }
+                            mine
+                        })
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .flat_map(|h| h.join().unwrap())
+                    .collect()
+            });
+        }
+        let (_wal, _, seen) =
+            open_collect(fs(), dir.path(), strict(), 0).unwrap_or_else(|e| panic!("n={n}: {e}"));
+        for (i, (lsn, data)) in seen.iter().enumerate() {
+            assert_eq!(*lsn, i as u64 + 1);
+            let t = data.first().copied().unwrap_or(0);
+            assert!(
+                data.len() >= 100 && data.iter().all(|&b| b == t),
+                "n={n}: record {lsn} damaged"
+            );
+        }
+        for (lsn, data) in &acked {
+            assert_eq!(
+                seen.get((*lsn - 1) as usize).map(|r| &r.1),
+                Some(data),
+                "n={n}: acknowledged {lsn} lost"
+            );
+        }
+    }
+}
+
+#[test]
+fn background_flush_failure_poisons_the_writer() {
+    let dir = TempDir::new("millisfault");
+    // open: create_dir_all, create, header append, header sync, dir sync; the first flush fails.
+    let storage = Arc::new(FaultyStorage::new(FsStorage, FaultPlan::FailAfter(5)));
+    let (wal, _, _) = open_collect(
+        storage,
+        dir.path(),
+        options(SyncMode::EveryMillis(5), 64 << 20),
+        0,
+    )
+    .unwrap();
+    assert_eq!(wal.commit(b"lost").unwrap(), 1);
+    let start = std::time::Instant::now();
+    while wal.append(b"more").is_ok() {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(2),
+            "never poisoned"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    assert!(matches!(wal.append(b"x"), Err(WalError::Closed)));
+    assert_eq!(wal.durable_lsn(), 0);
+    drop(wal);
 }

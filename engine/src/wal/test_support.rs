@@ -127,13 +127,16 @@ pub(crate) fn options(sync_mode: super::SyncMode, max_file_size: u64) -> WalOpti
     }
 }
 
+/// Records delivered to the replay callback, in order.
+pub(crate) type Replayed = Vec<(Lsn, Vec<u8>)>;
+
 /// Opens the log, collecting replayed records.
 pub(crate) fn open_collect(
     storage: Arc<dyn Storage>,
     dir: &Path,
     options: WalOptions,
     replay_after: Lsn,
-) -> Result<(Wal, RecoveryReport, Vec<(Lsn, Vec<u8>)>), WalError> {
+) -> Result<(Wal, RecoveryReport, Replayed), WalError> {
     let mut seen = Vec::new();
     let (wal, report) = Wal::open(storage, dir, options, replay_after, |lsn, payload| {
         seen.push((lsn, payload.to_vec()));
@@ -148,8 +151,8 @@ pub(crate) fn payload(lsn: Lsn) -> Vec<u8> {
         0 => 0,
         1 => 1,
         2 => 17,
-        3 => 300,
-        4 => 4096,
+        3 => 120,
+        4 => 64,
         5 => 5,
         _ => 1000 + (lsn as usize % 13),
     };
