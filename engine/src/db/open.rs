@@ -65,6 +65,8 @@ pub(super) fn open(storage: Arc<dyn Storage>, dir: &Path, options: Options) -> R
         },
     )?;
     writer.last_applied_lsn = writer.last_applied_lsn.max(manifest.flushed_lsn);
+    // A crash between a manifest update and the WAL clean-up leaves covered files behind.
+    wal.remove_through(manifest.flushed_lsn)?;
     let version = Version {
         segments,
         profiles_schema: Arc::new(writer.profiles_schema.clone()),
