@@ -9,6 +9,7 @@
 pub mod codec;
 pub mod identity;
 pub mod io;
+pub mod message;
 pub mod value;
 pub mod wal;
 

@@ -133,7 +133,8 @@ impl Value {
             Some(found) => found,
         };
         let converted = match (self, target) {
-            (Value::Int64(i), ColumnType::Float64) if i.unsigned_abs() <= MAX_EXACT_FLOAT_INT => {
+            (Value::Int64(i), ColumnType::Float64) if i.unsigned_abs() <= MAX_EXACT_FLOAT_INT =>
+            {
                 #[expect(clippy::cast_precision_loss, reason = "magnitude checked ≤ 2^53")]
                 Some(Value::Float64(i as f64))
             }
@@ -156,7 +157,10 @@ fn float_to_int_exact(f: f64) -> Option<i64> {
     // 2^63 is exactly representable; anything at or beyond it does not fit an i64.
     const TWO_POW_63: f64 = 9_223_372_036_854_775_808.0;
     if f.is_finite() && f.fract() == 0.0 && (-TWO_POW_63..TWO_POW_63).contains(&f) {
-        #[expect(clippy::cast_possible_truncation, reason = "integral and range-checked")]
+        #[expect(
+            clippy::cast_possible_truncation,
+            reason = "integral and range-checked"
+        )]
         Some(f as i64)
     } else {
         None
@@ -198,9 +202,15 @@ mod tests {
             Value::Float64(3.0).coerce_to(ColumnType::Int64, "c"),
             Ok(Value::Int64(3))
         );
-        assert!(Value::Float64(3.5).coerce_to(ColumnType::Int64, "c").is_err());
-        assert!(Value::Float64(f64::NAN).coerce_to(ColumnType::Int64, "c").is_err());
-        assert!(Value::Float64(1e19).coerce_to(ColumnType::Int64, "c").is_err());
+        assert!(Value::Float64(3.5)
+            .coerce_to(ColumnType::Int64, "c")
+            .is_err());
+        assert!(Value::Float64(f64::NAN)
+            .coerce_to(ColumnType::Int64, "c")
+            .is_err());
+        assert!(Value::Float64(1e19)
+            .coerce_to(ColumnType::Int64, "c")
+            .is_err());
     }
 
     #[test]
@@ -212,8 +222,12 @@ mod tests {
             Value::String("vip".into()).coerce_to(ColumnType::StringList, "tags"),
             Ok(Value::StringList(vec!["vip".into()]))
         );
-        assert!(Value::Bool(true).coerce_to(ColumnType::String, "c").is_err());
-        assert!(Value::Int64(5).coerce_to(ColumnType::Timestamp, "c").is_err());
+        assert!(Value::Bool(true)
+            .coerce_to(ColumnType::String, "c")
+            .is_err());
+        assert!(Value::Int64(5)
+            .coerce_to(ColumnType::Timestamp, "c")
+            .is_err());
     }
 
     #[test]

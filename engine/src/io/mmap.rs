@@ -25,7 +25,10 @@ pub(super) fn map_read_only(path: &Path) -> io::Result<Bytes> {
     // SAFETY: the mapped file is an immutable, sealed segment (see the module contract): nothing
     // in this process writes to or truncates it while the mapping lives, so the bytes behind the
     // returned slice stay valid and unchanged for the lifetime of the `Bytes` that owns the map.
-    #[expect(unsafe_code, reason = "memory-mapping sealed segment files; see module contract")]
+    #[expect(
+        unsafe_code,
+        reason = "memory-mapping sealed segment files; see module contract"
+    )]
     let map = unsafe { Mmap::map(&file)? };
     Ok(Bytes::from_owner(map))
 }
