@@ -50,7 +50,10 @@ impl Default for IdentityConfig {
                 IdentifierType::DeviceId,
                 IdentifierType::AnonymousId,
             ],
-            blocked_values: DEFAULT_BLOCKED_VALUES.iter().map(|s| (*s).to_owned()).collect(),
+            blocked_values: DEFAULT_BLOCKED_VALUES
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect(),
             blocked_email_local_parts: DEFAULT_BLOCKED_LOCAL_PARTS
                 .iter()
                 .map(|s| (*s).to_owned())
@@ -125,7 +128,11 @@ impl IdentityConfig {
     #[must_use]
     pub fn all_types(&self) -> Vec<IdentifierType> {
         let mut all = IdentifierType::BUILTIN.to_vec();
-        all.extend(self.custom_types.iter().map(|c| IdentifierType::Custom(c.name.clone())));
+        all.extend(
+            self.custom_types
+                .iter()
+                .map(|c| IdentifierType::Custom(c.name.clone())),
+        );
         all
     }
 
@@ -177,7 +184,10 @@ impl IdentityConfig {
         }
         for (i, c) in self.custom_types.iter().enumerate() {
             if c.name.is_empty() || IdentifierType::from_name(&c.name).builtin_code().is_some() {
-                return bad(format!("custom type name `{}` is empty or built-in", c.name));
+                return bad(format!(
+                    "custom type name `{}` is empty or built-in",
+                    c.name
+                ));
             }
             if self.custom_types[..i].iter().any(|o| o.name == c.name) {
                 return bad(format!("custom type `{}` is declared twice", c.name));

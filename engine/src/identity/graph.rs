@@ -60,17 +60,28 @@ impl IdentityGraph {
     ///
     /// Identifiers should be normalized (as produced by `identifiers_of` or
     /// `IdentityConfig::normalize`); blocked ones and unconfigured types are logged but ignored.
-    pub fn resolve(&mut self, identifiers: &[Identifier], message_id: &str, timestamp_micros: i64) -> Resolution {
+    pub fn resolve(
+        &mut self,
+        identifiers: &[Identifier],
+        message_id: &str,
+        timestamp_micros: i64,
+    ) -> Resolution {
         let mut nodes = std::mem::take(&mut self.scratch.nodes);
         nodes.clear();
         for id in identifiers {
             nodes.push(self.intern(id));
         }
-        let k = self.log.push(message_id, timestamp_micros, nodes.iter().copied());
+        let k = self
+            .log
+            .push(message_id, timestamp_micros, nodes.iter().copied());
         self.scratch.nodes = nodes;
-        let applied = self
-            .state
-            .apply(&self.rules, &self.interner, &mut self.log, k, &mut self.scratch);
+        let applied = self.state.apply(
+            &self.rules,
+            &self.interner,
+            &mut self.log,
+            k,
+            &mut self.scratch,
+        );
         applied.resolution(&self.state)
     }
 
@@ -81,7 +92,11 @@ impl IdentityGraph {
     /// record was produced from a different history or configuration. The record has been
     /// applied nonetheless.
     pub fn replay(&mut self, record: &LinkRecord) -> Result<Resolution, IdentityError> {
-        let resolution = self.resolve(&record.identifiers, &record.message_id, record.timestamp_micros);
+        let resolution = self.resolve(
+            &record.identifiers,
+            &record.message_id,
+            record.timestamp_micros,
+        );
         let computed = LinkOutcome::of(&resolution);
         if computed != record.outcome {
             return Err(IdentityError::Divergence {
@@ -99,7 +114,9 @@ impl IdentityGraph {
         self.rules.register_code(&self.config, code, &id.kind);
         let (node, is_new) = self.interner.intern(code, &id.value);
         if is_new {
-            self.rules.blocked.push(self.config.is_blocked(&id.kind, &id.value));
+            self.rules
+                .blocked
+                .push(self.config.is_blocked(&id.kind, &id.value));
             self.state.ensure_nodes(self.interner.len());
         }
         node
@@ -122,7 +139,10 @@ impl IdentityGraph {
         if let Some(node) = self.interner.get(identifier) {
             return Some(node);
         }
-        let normalized = self.config.normalize(identifier.kind.clone(), &identifier.value).ok()?;
+        let normalized = self
+            .config
+            .normalize(identifier.kind.clone(), &identifier.value)
+            .ok()?;
         self.interner.get(&normalized)
     }
 

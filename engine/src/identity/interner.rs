@@ -42,7 +42,9 @@ impl Interner {
         if let Some(code) = kind.builtin_code() {
             return Some(code);
         }
-        let pos = self.types[BUILTIN_CODES as usize..].iter().position(|t| t == kind)?;
+        let pos = self.types[BUILTIN_CODES as usize..]
+            .iter()
+            .position(|t| t == kind)?;
         u16::try_from(pos).ok().map(|p| p + BUILTIN_CODES)
     }
 

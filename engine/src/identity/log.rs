@@ -193,7 +193,12 @@ pub(crate) struct LinkLog {
 
 impl LinkLog {
     /// Appends an entry with node references `nodes` (attachment bits cleared).
-    pub(crate) fn push(&mut self, message_id: &str, ts: i64, nodes: impl IntoIterator<Item = u32>) -> usize {
+    pub(crate) fn push(
+        &mut self,
+        message_id: &str,
+        ts: i64,
+        nodes: impl IntoIterator<Item = u32>,
+    ) -> usize {
         self.msg_ids.push_str(message_id);
         self.refs.extend(nodes);
         self.entries.push(Entry {
@@ -223,13 +228,21 @@ impl LinkLog {
 
     /// The message id of entry `k`.
     pub(crate) fn message_id(&self, k: usize) -> &str {
-        let start = if k == 0 { 0 } else { self.entries[k - 1].msg_end };
+        let start = if k == 0 {
+            0
+        } else {
+            self.entries[k - 1].msg_end
+        };
         &self.msg_ids[start..self.entries[k].msg_end]
     }
 
     /// The range of entry `k` in `refs`.
     fn refs_range(&self, k: usize) -> std::ops::Range<usize> {
-        let start = if k == 0 { 0 } else { self.entries[k - 1].refs_end };
+        let start = if k == 0 {
+            0
+        } else {
+            self.entries[k - 1].refs_end
+        };
         start..self.entries[k].refs_end
     }
 
@@ -246,7 +259,9 @@ impl LinkLog {
 
     /// Indices of entries with message id `message_id`.
     pub(crate) fn find(&self, message_id: &str) -> Vec<usize> {
-        (0..self.len()).filter(|&k| self.message_id(k) == message_id).collect()
+        (0..self.len())
+            .filter(|&k| self.message_id(k) == message_id)
+            .collect()
     }
 }
 
@@ -287,7 +302,10 @@ mod tests {
         }
         let mut bad = bytes.clone();
         bad[0] = 9;
-        assert!(matches!(decode_record(&bad), Err(IdentityError::Version { found: 9, .. })));
+        assert!(matches!(
+            decode_record(&bad),
+            Err(IdentityError::Version { found: 9, .. })
+        ));
         let mut extra = bytes.clone();
         extra.push(0);
         assert!(decode_record(&extra).is_err());

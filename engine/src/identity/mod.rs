@@ -22,10 +22,19 @@ mod union_find;
 mod wire;
 
 #[cfg(test)]
+mod prop_tests;
+#[cfg(test)]
+mod snapshot_tests;
+#[cfg(test)]
+mod split_tests;
+#[cfg(test)]
+mod test_support;
+#[cfg(test)]
 mod tests;
 
 pub use config::{
-    CustomIdType, IdentityConfig, DEFAULT_BLOCKED_LOCAL_PARTS, DEFAULT_BLOCKED_VALUES, DEFAULT_CUSTOM_LIMIT,
+    CustomIdType, IdentityConfig, DEFAULT_BLOCKED_LOCAL_PARTS, DEFAULT_BLOCKED_VALUES,
+    DEFAULT_CUSTOM_LIMIT,
 };
 pub use error::IdentityError;
 pub use graph::IdentityGraph;
@@ -33,6 +42,6 @@ pub use log::{decode_record, encode_record, LinkOutcome, LinkRecord, RECORD_VERS
 pub use normalize::{normalize_phone, RejectReason, Rejected};
 pub use snapshot::{decode_snapshot, SNAPSHOT_MAGIC, SNAPSHOT_VERSION};
 pub use types::{
-    Identifier, IdentifierRecord, IdentifierType, LinkStep, Merge, MergeEvent, ProfileId, RefusedLink, Resolution,
-    SplitReport,
+    Identifier, IdentifierRecord, IdentifierType, LinkStep, Merge, MergeEvent, ProfileId,
+    RefusedLink, Resolution, SplitReport,
 };

@@ -69,7 +69,11 @@ impl IdentityConfig {
     /// Whether the normalized `value` of `kind` is blocked.
     #[must_use]
     pub fn is_blocked(&self, kind: &IdentifierType, value: &str) -> bool {
-        if self.blocked_values.iter().any(|b| b.eq_ignore_ascii_case(value)) {
+        if self
+            .blocked_values
+            .iter()
+            .any(|b| b.eq_ignore_ascii_case(value))
+        {
             return true;
         }
         if *kind == IdentifierType::Email {
@@ -159,8 +163,12 @@ mod tests {
     #[test]
     fn email_variants_normalize_to_one() {
         let c = IdentityConfig::default();
-        let a = c.normalize(IdentifierType::Email, " Jane.Doe@Example.COM ").unwrap();
-        let b = c.normalize(IdentifierType::Email, "jane.doe@example.com").unwrap();
+        let a = c
+            .normalize(IdentifierType::Email, " Jane.Doe@Example.COM ")
+            .unwrap();
+        let b = c
+            .normalize(IdentifierType::Email, "jane.doe@example.com")
+            .unwrap();
         assert_eq!(a, b);
         assert_eq!(a.value, "jane.doe@example.com");
         for bad in ["jane", "a@b@c", "@x.com", "x@", "a b@c.d"] {
@@ -180,10 +188,20 @@ mod tests {
             "001 555 123 4567",
             "15551234567",
         ] {
-            assert_eq!(c.normalize(IdentifierType::Phone, raw).unwrap().value, "+15551234567", "{raw}");
+            assert_eq!(
+                c.normalize(IdentifierType::Phone, raw).unwrap().value,
+                "+15551234567",
+                "{raw}"
+            );
         }
-        assert_eq!(normalize_phone("020 7946 0958", "44").unwrap(), "+442079460958");
-        assert_eq!(normalize_phone("+44 20 7946 0958", "1").unwrap(), "+442079460958");
+        assert_eq!(
+            normalize_phone("020 7946 0958", "44").unwrap(),
+            "+442079460958"
+        );
+        assert_eq!(
+            normalize_phone("+44 20 7946 0958", "1").unwrap(),
+            "+442079460958"
+        );
         assert!(normalize_phone("555-1234 ext 5", "1").is_err());
         assert!(normalize_phone("12", "1").is_err());
         assert!(normalize_phone("+1234567890123456", "1").is_err());
@@ -198,9 +216,16 @@ mod tests {
             (IdentifierType::UserId, "undefined"),
             (IdentifierType::UserId, " NULL "),
             (IdentifierType::AnonymousId, "0"),
-            (IdentifierType::DeviceId, "00000000-0000-0000-0000-000000000000"),
+            (
+                IdentifierType::DeviceId,
+                "00000000-0000-0000-0000-000000000000",
+            ),
         ] {
-            assert_eq!(c.normalize(kind, raw).unwrap_err().reason, RejectReason::Blocked, "{raw}");
+            assert_eq!(
+                c.normalize(kind, raw).unwrap_err().reason,
+                RejectReason::Blocked,
+                "{raw}"
+            );
         }
         assert!(c.normalize(IdentifierType::UserId, "u-1").is_ok());
     }
@@ -208,6 +233,9 @@ mod tests {
     #[test]
     fn ids_keep_case_but_are_trimmed() {
         let c = IdentityConfig::default();
-        assert_eq!(c.normalize(IdentifierType::UserId, " AbC ").unwrap().value, "AbC");
+        assert_eq!(
+            c.normalize(IdentifierType::UserId, " AbC ").unwrap().value,
+            "AbC"
+        );
     }
 }

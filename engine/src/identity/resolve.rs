@@ -183,7 +183,9 @@ impl State {
     /// The first slot whose limit the group would exceed by taking in profile `q`.
     fn first_excess(&self, rules: &Rules, q: u32, group_counts: &[u32]) -> Option<usize> {
         let counts = self.counts_of(q);
-        (0..counts.len()).find(|&i| u64::from(group_counts[i]) + u64::from(counts[i]) > u64::from(rules.limits[i]))
+        (0..counts.len()).find(|&i| {
+            u64::from(group_counts[i]) + u64::from(counts[i]) > u64::from(rules.limits[i])
+        })
     }
 
     /// Merges the group into its oldest profile (or creates one); returns (profile, created).

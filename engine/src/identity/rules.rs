@@ -42,7 +42,9 @@ impl Rules {
         for node in 0..interner.len() {
             let node = u32::try_from(node).unwrap_or(u32::MAX);
             let kind = interner.type_of_code(interner.code(node));
-            rules.blocked.push(config.is_blocked(kind, interner.value(node)));
+            rules
+                .blocked
+                .push(config.is_blocked(kind, interner.value(node)));
         }
         rules
     }
@@ -53,7 +55,12 @@ impl Rules {
     }
 
     /// Records the slot and rank of a type code the interner just registered.
-    pub(crate) fn register_code(&mut self, config: &IdentityConfig, code: u16, kind: &IdentifierType) {
+    pub(crate) fn register_code(
+        &mut self,
+        config: &IdentityConfig,
+        code: u16,
+        kind: &IdentifierType,
+    ) {
         if usize::from(code) < self.slot_of_code.len() {
             return;
         }
@@ -71,11 +78,17 @@ impl Rules {
 
     /// The slot of a type code.
     pub(crate) fn slot(&self, code: u16) -> u16 {
-        self.slot_of_code.get(usize::from(code)).copied().unwrap_or(NO_SLOT)
+        self.slot_of_code
+            .get(usize::from(code))
+            .copied()
+            .unwrap_or(NO_SLOT)
     }
 
     /// The priority rank of a type code.
     pub(crate) fn rank(&self, code: u16) -> u16 {
-        self.rank_of_code.get(usize::from(code)).copied().unwrap_or(u16::MAX)
+        self.rank_of_code
+            .get(usize::from(code))
+            .copied()
+            .unwrap_or(u16::MAX)
     }
 }

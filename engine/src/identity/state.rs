@@ -75,7 +75,10 @@ impl State {
     /// Merges root `absorbed` into root `survivor`: ids, counts and identifier lists.
     pub(crate) fn absorb(&mut self, survivor: u32, absorbed: u32) {
         self.uf.absorb(survivor, absorbed);
-        let (s, a) = (survivor as usize * self.stride, absorbed as usize * self.stride);
+        let (s, a) = (
+            survivor as usize * self.stride,
+            absorbed as usize * self.stride,
+        );
         for i in 0..self.stride {
             self.counts[s + i] += std::mem::take(&mut self.counts[a + i]);
         }
