@@ -22,6 +22,8 @@ mod union_find;
 mod wire;
 
 #[cfg(test)]
+mod perf_tests;
+#[cfg(test)]
 mod prop_tests;
 #[cfg(test)]
 mod snapshot_tests;
