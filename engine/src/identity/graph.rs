@@ -68,9 +68,7 @@ impl IdentityGraph {
     ) -> Resolution {
         let mut nodes = std::mem::take(&mut self.scratch.nodes);
         nodes.clear();
-        for id in identifiers {
-            nodes.push(self.intern(id));
-        }
+        nodes.extend(identifiers.iter().filter_map(|id| self.intern(id)));
         let k = self
             .log
             .push(message_id, timestamp_micros, nodes.iter().copied());
@@ -109,8 +107,8 @@ impl IdentityGraph {
     }
 
     /// The node of `id`, created when new, with the per-node tables grown to match.
-    fn intern(&mut self, id: &Identifier) -> u32 {
-        let code = self.interner.code_or_insert(&id.kind);
+    fn intern(&mut self, id: &Identifier) -> Option<u32> {
+        let code = self.interner.code_or_insert(&id.kind)?;
         self.rules.register_code(&self.config, code, &id.kind);
         let (node, is_new) = self.interner.intern(code, &id.value);
         if is_new {
@@ -119,7 +117,7 @@ impl IdentityGraph {
                 .push(self.config.is_blocked(&id.kind, &id.value));
             self.state.ensure_nodes(self.interner.len());
         }
-        node
+        Some(node)
     }
 
     /// The live profile `profile` resolves to (itself when live; the survivor when absorbed).

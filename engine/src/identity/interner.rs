@@ -48,18 +48,18 @@ impl Interner {
         u16::try_from(pos).ok().map(|p| p + BUILTIN_CODES)
     }
 
-    /// The code of `kind`, registering it when new.
-    pub(crate) fn code_or_insert(&mut self, kind: &IdentifierType) -> u16 {
+    /// The code of `kind`, registering it when new; `None` once 65 535 types exist (no
+    /// configuration has that many, so such identifiers are ignored rather than logged).
+    pub(crate) fn code_or_insert(&mut self, kind: &IdentifierType) -> Option<u16> {
         if let Some(code) = self.code_of(kind) {
-            return code;
+            return Some(code);
         }
-        // More than 65 000 custom types is not a configuration anybody writes; saturate.
-        let code = u16::try_from(self.types.len()).unwrap_or(u16::MAX);
-        if code != u16::MAX {
-            self.types.push(kind.clone());
-            self.maps.push(HashMap::new());
-        }
-        code
+        let code = u16::try_from(self.types.len())
+            .ok()
+            .filter(|&c| c != u16::MAX)?;
+        self.types.push(kind.clone());
+        self.maps.push(HashMap::new());
+        Some(code)
     }
 
     /// The type with `code`.

@@ -264,7 +264,7 @@ fn read_nodes(r: &mut Reader<'_>) -> Result<(Interner, NodeData), IdentityError>
     for code in 0..types {
         let kind = read_type(r)?;
         let expected = u16::try_from(code).map_err(|_| r.corrupt("too many types"))?;
-        if interner.code_or_insert(&kind) != expected {
+        if interner.code_or_insert(&kind) != Some(expected) {
             return Err(r.corrupt(format!("type table entry {code} `{kind}` is out of order")));
         }
     }

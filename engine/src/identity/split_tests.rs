@@ -149,3 +149,20 @@ fn rebuild_without_changes_is_the_identity() {
     assert_eq!(report, SplitReport::default());
     assert_eq!(g.encode_snapshot(), before);
 }
+
+#[test]
+fn removing_the_only_message_of_a_profile_detaches_and_retires_it() {
+    let all = msgs(&[(&[a("a1")], "m1"), (&[a("a2")], "m2")]);
+    let mut g = build(&IdentityConfig::default(), &all);
+    let report = g.remove_link("m1");
+    assert_eq!(report.detached, vec![("m1".to_owned(), ProfileId(0))]);
+    assert_eq!(report.retired, vec![ProfileId(0)]);
+    assert_eq!(g.lookup(&a("a1")), None);
+    assert_eq!(g.lookup(&a("a2")), Some(ProfileId(1)));
+    assert_eq!(g.canonical(ProfileId(0)), ProfileId(0));
+    assert!(g.identifiers_of_profile(ProfileId(0)).is_empty());
+    assert_eq!(g.message_profiles("m1"), vec![None]);
+    assert_eq!(g.profile_count(), 1);
+    // New profiles continue after every id allocated so far.
+    assert_eq!(g.resolve(&[a("a3")], "m3", 9).profile, ProfileId(2));
+}
