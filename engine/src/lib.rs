@@ -13,6 +13,7 @@ pub mod identity;
 pub mod io;
 pub mod manifest;
 pub mod memtable;
+pub mod message;
 pub mod mutation;
 pub mod options;
 pub mod scan;

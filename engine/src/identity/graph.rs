@@ -1,0 +1,217 @@
+//! The identity graph: typed identifiers linked into profiles.
+
+use super::config::IdentityConfig;
+use super::error::IdentityError;
+use super::interner::Interner;
+use super::log::{LinkLog, LinkOutcome, LinkRecord, NONE};
+use super::resolve::Scratch;
+use super::rules::Rules;
+use super::state::State;
+use super::types::{Identifier, IdentifierRecord, MergeEvent, ProfileId, RefusedLink, Resolution};
+
+/// Profiles built from the identifiers messages carry together.
+///
+/// The graph owns its link log; the state (profiles, merges, refusals) is a deterministic
+/// function of the configuration and the log, so replaying the same log into an empty graph
+/// gives the same profile ids, merges and refusals.
+#[derive(Debug, Clone)]
+pub struct IdentityGraph {
+    pub(crate) config: IdentityConfig,
+    pub(crate) interner: Interner,
+    pub(crate) rules: Rules,
+    pub(crate) log: LinkLog,
+    pub(crate) state: State,
+    pub(crate) scratch: Scratch,
+}
+
+impl Default for IdentityGraph {
+    fn default() -> Self {
+        IdentityGraph::new(IdentityConfig::default()).expect("the default configuration is valid")
+    }
+}
+
+impl IdentityGraph {
+    /// An empty graph applying `config`.
+    ///
+    /// # Errors
+    /// [`IdentityError::Config`] when the configuration is inconsistent.
+    pub fn new(config: IdentityConfig) -> Result<IdentityGraph, IdentityError> {
+        config.validate()?;
+        let interner = Interner::new();
+        let rules = Rules::new(&config, &interner);
+        let state = State::new(rules.stride());
+        Ok(IdentityGraph {
+            config,
+            interner,
+            rules,
+            log: LinkLog::default(),
+            state,
+            scratch: Scratch::default(),
+        })
+    }
+
+    /// The rules in force.
+    #[must_use]
+    pub fn config(&self) -> &IdentityConfig {
+        &self.config
+    }
+
+    /// Links the identifiers one message carried; appends the message to the link log.
+    ///
+    /// Identifiers should be normalized (as produced by `identifiers_of` or
+    /// `IdentityConfig::normalize`); blocked ones and unconfigured types are logged but ignored.
+    pub fn resolve(
+        &mut self,
+        identifiers: &[Identifier],
+        message_id: &str,
+        timestamp_micros: i64,
+    ) -> Resolution {
+        let mut nodes = std::mem::take(&mut self.scratch.nodes);
+        nodes.clear();
+        nodes.extend(identifiers.iter().filter_map(|id| self.intern(id)));
+        let k = self
+            .log
+            .push(message_id, timestamp_micros, nodes.iter().copied());
+        self.scratch.nodes = nodes;
+        let applied = self.state.apply(
+            &self.rules,
+            &self.interner,
+            &mut self.log,
+            k,
+            &mut self.scratch,
+        );
+        applied.resolution(&self.state)
+    }
+
+    /// Re-applies a logged record (WAL recovery) and checks the outcome matches the log.
+    ///
+    /// # Errors
+    /// [`IdentityError::Divergence`] when the graph computes a different outcome — the
+    /// record was produced from a different history or configuration. The record has been
+    /// applied nonetheless.
+    pub fn replay(&mut self, record: &LinkRecord) -> Result<Resolution, IdentityError> {
+        let resolution = self.resolve(
+            &record.identifiers,
+            &record.message_id,
+            record.timestamp_micros,
+        );
+        let computed = LinkOutcome::of(&resolution);
+        if computed != record.outcome {
+            return Err(IdentityError::Divergence {
+                message_id: record.message_id.clone(),
+                logged: format!("{:?}", record.outcome),
+                computed: format!("{computed:?}"),
+            });
+        }
+        Ok(resolution)
+    }
+
+    /// The node of `id`, created when new, with the per-node tables grown to match.
+    fn intern(&mut self, id: &Identifier) -> Option<u32> {
+        let code = self.interner.code_or_insert(&id.kind)?;
+        self.rules.register_code(&self.config, code, &id.kind);
+        let (node, is_new) = self.interner.intern(code, &id.value);
+        if is_new {
+            self.rules
+                .blocked
+                .push(self.config.is_blocked(&id.kind, &id.value));
+            self.state.ensure_nodes(self.interner.len());
+        }
+        Some(node)
+    }
+
+    /// The live profile `profile` resolves to (itself when live; the survivor when absorbed).
+    #[must_use]
+    pub fn canonical(&self, profile: ProfileId) -> ProfileId {
+        ProfileId(self.state.uf.find(profile.0))
+    }
+
+    /// The profile holding `identifier` (normalized first), if any.
+    #[must_use]
+    pub fn lookup(&self, identifier: &Identifier) -> Option<ProfileId> {
+        self.node_profile(self.node_of(identifier)?).map(ProfileId)
+    }
+
+    /// The node of `identifier` after normalization, if it was ever seen.
+    pub(crate) fn node_of(&self, identifier: &Identifier) -> Option<u32> {
+        if let Some(node) = self.interner.get(identifier) {
+            return Some(node);
+        }
+        let normalized = self
+            .config
+            .normalize(identifier.kind.clone(), &identifier.value)
+            .ok()?;
+        self.interner.get(&normalized)
+    }
+
+    /// The live profile of an attached node.
+    pub(crate) fn node_profile(&self, node: u32) -> Option<u32> {
+        match self.state.origin.get(node as usize) {
+            Some(&origin) if origin != NONE => Some(self.state.uf.find(origin)),
+            _ => None,
+        }
+    }
+
+    /// The identifiers of `profile` (canonicalized), in first-attached order.
+    #[must_use]
+    pub fn identifiers_of_profile(&self, profile: ProfileId) -> Vec<IdentifierRecord> {
+        let root = self.state.uf.find(profile.0);
+        if !self.state.uf.is_live_root(root) {
+            return Vec::new();
+        }
+        let mut nodes = self.state.nodes_of(root);
+        nodes.sort_unstable();
+        nodes
+            .into_iter()
+            .map(|n| IdentifierRecord {
+                identifier: self.interner.identifier(n),
+                first_seen: self.state.first_seen[n as usize],
+                last_seen: self.state.last_seen[n as usize],
+            })
+            .collect()
+    }
+
+    /// Number of live profiles.
+    #[must_use]
+    pub fn profile_count(&self) -> usize {
+        self.state.live
+    }
+
+    /// Number of profile ids ever allocated (live, absorbed or retired).
+    #[must_use]
+    pub fn profile_id_bound(&self) -> u32 {
+        u32::try_from(self.state.uf.len()).unwrap_or(u32::MAX)
+    }
+
+    /// Every merge, in the order the log caused them.
+    #[must_use]
+    pub fn merge_history(&self) -> &[MergeEvent] {
+        &self.state.merges
+    }
+
+    /// Every link the limits refused, in log order.
+    #[must_use]
+    pub fn refused_links(&self) -> &[RefusedLink] {
+        &self.state.refused
+    }
+
+    /// Number of messages in the link log (including ignored ones).
+    #[must_use]
+    pub fn log_len(&self) -> usize {
+        self.log.len()
+    }
+
+    /// The current profile of every message with id `message_id` (`None` for one whose
+    /// links were removed and whose identifiers belong to no profile).
+    #[must_use]
+    pub fn message_profiles(&self, message_id: &str) -> Vec<Option<ProfileId>> {
+        self.log
+            .find(message_id)
+            .into_iter()
+            .map(|k| match self.log.entry(k).profile {
+                NONE => None,
+                p => Some(self.canonical(ProfileId(p))),
+            })
+            .collect()
+    }
+}
