@@ -9,3 +9,8 @@ pub use profiledb_engine::{
     TableKind, Value, WriteBatch, WriteReceipt,
 };
 pub use profiledb_query as query;
+
+/// The README's examples, compiled and run as doctests so they cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -223,24 +223,22 @@ fn table_index(table: TableKind) -> usize {
 
 impl MemLayerBuilder {
     /// Records one mutation (already validated against the schema).
-    pub fn apply(&mut self, mutation: &Mutation) {
+    pub fn apply(&mut self, mutation: Mutation) {
         let table = &mut self.tables[table_index(mutation.table())];
         match mutation {
             Mutation::Upsert { row, values, .. } => {
-                table.rows.insert(*row);
+                table.rows.insert(row);
                 for (name, value) in values {
-                    self.approximate_bytes += CELL_OVERHEAD_BYTES + value_heap_bytes(value);
+                    self.approximate_bytes += CELL_OVERHEAD_BYTES + value_heap_bytes(&value);
                     if let Some(column) = table.columns.get_mut(name.as_str()) {
-                        column.push((*row, value.clone()));
+                        column.push((row, value));
                     } else {
-                        table
-                            .columns
-                            .insert(name.clone(), vec![(*row, value.clone())]);
+                        table.columns.insert(name, vec![(row, value)]);
                     }
                 }
             }
             Mutation::Delete { row, .. } => {
-                table.deleted.insert(*row);
+                table.deleted.insert(row);
             }
         }
     }
@@ -337,17 +335,17 @@ mod tests {
     #[test]
     fn later_writes_win_within_a_layer_and_across_merges() {
         let mut builder = MemLayerBuilder::default();
-        builder.apply(&upsert(3, "plan", Value::String("free".into())));
-        builder.apply(&upsert(1, "plan", Value::String("pro".into())));
-        builder.apply(&upsert(3, "plan", Value::String("team".into())));
+        builder.apply(upsert(3, "plan", Value::String("free".into())));
+        builder.apply(upsert(1, "plan", Value::String("pro".into())));
+        builder.apply(upsert(3, "plan", Value::String("team".into())));
         let older = builder.seal();
         assert!(builder.is_empty());
         let column = older.table(TableKind::Profiles).column("plan").unwrap();
         assert_eq!(column.get(3), Some(&Value::String("team".into())));
         assert_eq!(column.len(), 2);
 
-        builder.apply(&upsert(1, "plan", Value::Null));
-        builder.apply(&Mutation::Delete {
+        builder.apply(upsert(1, "plan", Value::Null));
+        builder.apply(Mutation::Delete {
             table: TableKind::Profiles,
             row: 3,
         });

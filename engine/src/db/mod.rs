@@ -258,7 +258,7 @@ impl Inner {
             let mut events_of = |profile: u32| self.events_of_profile(profile);
             let (mutations, event_rows) = writer.prepare(batch, &mut events_of)?;
             let lsn = self.wal.append(&mutations.encode())?;
-            writer.apply(lsn, &mutations);
+            writer.apply(lsn, mutations);
             self.unpublished.store(true, Ordering::Release);
             (lsn, event_rows)
         };

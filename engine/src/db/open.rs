@@ -60,7 +60,7 @@ pub(super) fn open(storage: Arc<dyn Storage>, dir: &Path, options: Options) -> R
         manifest.flushed_lsn,
         |lsn, payload| {
             let batch = Batch::decode(payload)?;
-            writer.apply(lsn, &batch);
+            writer.apply(lsn, batch);
             Ok::<(), crate::wire::WireError>(())
         },
     )?;

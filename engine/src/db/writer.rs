@@ -174,15 +174,18 @@ impl WriterState {
         let mut out = Vec::with_capacity(attributes.len());
         for (name, value) in attributes {
             validate_column_name(name)?;
-            let fitted = match new_columns.get(&(table, name.clone())) {
-                Some(&pending) => value.clone().coerce_to(pending, name)?,
-                None => {
-                    let (fitted, added) = schema.fit(name, value.clone())?;
-                    if let Some(column_type) = added {
-                        new_columns.insert((table, name.clone()), column_type);
+            let fitted = match schema.column_type(name) {
+                Some(column_type) => value.clone().coerce_to(column_type, name)?,
+                // Only columns new to the schema need the batch-local lookup (and its key).
+                None => match new_columns.get(&(table, name.clone())) {
+                    Some(&pending) => value.clone().coerce_to(pending, name)?,
+                    None => {
+                        if let Some(column_type) = value.column_type() {
+                            new_columns.insert((table, name.clone()), column_type);
+                        }
+                        value.clone()
                     }
-                    fitted
-                }
+                },
             };
             out.push((name.clone(), fitted));
         }
@@ -190,14 +193,16 @@ impl WriterState {
     }
 
     /// Applies a validated (or replayed) batch logged at `lsn`.
-    pub fn apply(&mut self, lsn: u64, batch: &Batch) {
-        for mutation in &batch.mutations {
-            match mutation {
+    pub fn apply(&mut self, lsn: u64, batch: Batch) {
+        for mutation in batch.mutations {
+            match &mutation {
                 Mutation::Upsert { table, row, values } => {
                     let schema = self.schema_mut(*table);
                     for (name, value) in values {
                         if let Some(column_type) = value.column_type() {
-                            schema.add_column(name, column_type);
+                            if schema.column(name).is_none() {
+                                schema.add_column(name, column_type);
+                            }
                         }
                     }
                     self.note_row(*table, *row);
