@@ -110,3 +110,102 @@ pub fn profile_batch(first: u32, count: u32, columns: usize, rng: &mut Rng) -> W
     }
     batch
 }
+
+/// Options for building benchmark datasets quickly: no fsync, large in-memory head.
+pub fn bulk_options() -> profiledb::Options {
+    profiledb::Options {
+        sync_mode: profiledb::SyncMode::Never,
+        flush_threshold_bytes: 1 << 30,
+        compaction_trigger_segments: 0,
+        ..profiledb::Options::default()
+    }
+}
+
+/// Where cached benchmark datasets live (inside the build directory, never committed).
+pub fn dataset_root() -> std::path::PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"));
+    target.join("bench-data")
+}
+
+/// A database of `profiles` synthetic profiles with `columns` attributes each, built once and
+/// reused by later runs (a `READY` marker is written last).
+pub fn profiles_dataset(profiles: u32, columns: usize) -> std::path::PathBuf {
+    let dir = dataset_root().join(format!("profiles-{profiles}x{columns}"));
+    if dir.join("READY").exists() {
+        return dir;
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    eprintln!("building {} (one-time)…", dir.display());
+    let db = profiledb::Database::open(&dir, bulk_options()).expect("open dataset");
+    let mut rng = Rng::new(42);
+    let mut id = 0;
+    while id < profiles {
+        let count = 10_000.min(profiles - id);
+        db.write(&profile_batch(id, count, columns, &mut rng)).expect("write dataset");
+        id += count;
+        if id % 1_000_000 == 0 {
+            db.flush().expect("flush dataset");
+        }
+    }
+    db.compact().expect("compact dataset");
+    db.close().expect("close dataset");
+    std::fs::write(dir.join("READY"), b"").expect("marker");
+    dir
+}
+
+/// Size in bytes of the same profiles written as CSV with a header (the usual interchange form).
+pub fn csv_size(profiles: u32, columns: usize) -> u64 {
+    let mut rng = Rng::new(42);
+    let mut total = 0u64;
+    for id in 0..profiles {
+        let attributes = profile_attributes(id, &mut rng, columns);
+        if id == 0 {
+            total += attributes.iter().map(|(n, _)| n.len() as u64 + 1).sum::<u64>();
+        }
+        for (_, value) in &attributes {
+            total += csv_field(value).len() as u64 + 1;
+        }
+    }
+    total
+}
+
+fn csv_field(value: &Value) -> String {
+    match value {
+        Value::Null => String::new(),
+        Value::Bool(b) => b.to_string(),
+        Value::Int64(i) => i.to_string(),
+        Value::Float64(f) => f.to_string(),
+        // RFC 3339 UTC, seconds precision: "2026-06-01T00:00:00Z".
+        Value::Timestamp(_) => "2026-06-01T00:00:00Z".to_owned(),
+        Value::String(s) => s.clone(),
+        Value::StringList(items) => items.join(";"),
+    }
+}
+
+/// Total size of the regular files under `dir`, recursively.
+pub fn directory_size(dir: &std::path::Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|entry| {
+                    let path = entry.path();
+                    if path.is_dir() {
+                        directory_size(&path)
+                    } else {
+                        entry.metadata().map(|m| m.len()).unwrap_or(0)
+                    }
+                })
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+/// Resident memory of this process in bytes (Linux), for "memory before the first query".
+pub fn resident_bytes() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * 4096)
+}
