@@ -54,6 +54,22 @@ pub enum Statement {
 /// # Errors
 /// [`QueryError::Parse`] with the line and column of the problem.
 pub fn parse(sql: &str) -> Result<Statement, QueryError> {
+    parse_inner(sql).map_err(|e| at_end_if_unknown(e, sql))
+}
+
+/// Errors found at end of input carry no location from sqlparser: point at the end.
+fn at_end_if_unknown(error: QueryError, sql: &str) -> QueryError {
+    match error {
+        QueryError::Parse { message, line: 0, .. } => {
+            let line = sql.split('\n').count();
+            let column = sql.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            QueryError::Parse { message, line: line as u64, column: column as u64 }
+        }
+        other => other,
+    }
+}
+
+fn parse_inner(sql: &str) -> Result<Statement, QueryError> {
     let dialect = PostgreSqlDialect {};
     let mut parser = Parser::new(&dialect)
         .with_recursion_limit(RECURSION_LIMIT)
