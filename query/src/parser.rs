@@ -60,10 +60,16 @@ pub fn parse(sql: &str) -> Result<Statement, QueryError> {
 /// Errors found at end of input carry no location from sqlparser: point at the end.
 fn at_end_if_unknown(error: QueryError, sql: &str) -> QueryError {
     match error {
-        QueryError::Parse { message, line: 0, .. } => {
+        QueryError::Parse {
+            message, line: 0, ..
+        } => {
             let line = sql.split('\n').count();
             let column = sql.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-            QueryError::Parse { message, line: line as u64, column: column as u64 }
+            QueryError::Parse {
+                message,
+                line: line as u64,
+                column: column as u64,
+            }
         }
         other => other,
     }

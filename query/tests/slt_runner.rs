@@ -17,9 +17,23 @@ use profiledb_query::{execute, ColumnType, Session, StatementOutcome, Value};
 
 /// One parsed record of an slt file.
 enum Record {
-    Statement { line: usize, sql: String, error: Option<String> },
-    Query { line: usize, sql: String, types: String, rowsort: bool, expected: Vec<String> },
-    QueryError { line: usize, sql: String, error: String },
+    Statement {
+        line: usize,
+        sql: String,
+        error: Option<String>,
+    },
+    Query {
+        line: usize,
+        sql: String,
+        types: String,
+        rowsort: bool,
+        expected: Vec<String>,
+    },
+    QueryError {
+        line: usize,
+        sql: String,
+        error: String,
+    },
 }
 
 fn parse_records(text: &str) -> Vec<Record> {
@@ -50,10 +64,28 @@ fn parse_records(text: &str) -> Vec<Record> {
         }
         let words: Vec<&str> = header.splitn(3, ' ').collect();
         let record = match words.as_slice() {
-            ["statement", "ok"] => Record::Statement { line, sql, error: None },
-            ["statement", "error", rest @ ..] => Record::Statement { line, sql, error: Some(rest.join(" ")) },
-            ["query", "error", rest @ ..] => Record::QueryError { line, sql, error: rest.join(" ") },
-            ["query", types, rest @ ..] => Record::Query { line, sql, types: (*types).to_owned(), rowsort: rest.contains(&"rowsort"), expected },
+            ["statement", "ok"] => Record::Statement {
+                line,
+                sql,
+                error: None,
+            },
+            ["statement", "error", rest @ ..] => Record::Statement {
+                line,
+                sql,
+                error: Some(rest.join(" ")),
+            },
+            ["query", "error", rest @ ..] => Record::QueryError {
+                line,
+                sql,
+                error: rest.join(" "),
+            },
+            ["query", types, rest @ ..] => Record::Query {
+                line,
+                sql,
+                types: (*types).to_owned(),
+                rowsort: rest.contains(&"rowsort"),
+                expected,
+            },
             _ => panic!("line {line}: unknown record header `{header}`"),
         };
         records.push(record);
@@ -85,19 +117,36 @@ fn run_file(path: &Path) -> Vec<String> {
     let catalog = common::catalog();
     let mut session = Session::new();
     let mut failures = Vec::new();
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     for record in parse_records(&text) {
         match record {
-            Record::Statement { line, sql, error } => match (execute(&catalog, &mut session, &sql), error) {
-                (Ok(_), None) => {}
-                (Err(e), Some(want)) if e.to_string().contains(&want) => {}
-                (outcome, want) => failures.push(format!("{name}:{line}: `{sql}` expected {want:?}, got {outcome:?}")),
-            },
-            Record::QueryError { line, sql, error } => match execute(&catalog, &mut session, &sql) {
-                Err(e) if e.to_string().contains(&error) => {}
-                other => failures.push(format!("{name}:{line}: `{sql}` expected error containing {error:?}, got {other:?}")),
-            },
-            Record::Query { line, sql, types, rowsort, expected } => {
+            Record::Statement { line, sql, error } => {
+                match (execute(&catalog, &mut session, &sql), error) {
+                    (Ok(_), None) => {}
+                    (Err(e), Some(want)) if e.to_string().contains(&want) => {}
+                    (outcome, want) => failures.push(format!(
+                        "{name}:{line}: `{sql}` expected {want:?}, got {outcome:?}"
+                    )),
+                }
+            }
+            Record::QueryError { line, sql, error } => {
+                match execute(&catalog, &mut session, &sql) {
+                    Err(e) if e.to_string().contains(&error) => {}
+                    other => failures.push(format!(
+                        "{name}:{line}: `{sql}` expected error containing {error:?}, got {other:?}"
+                    )),
+                }
+            }
+            Record::Query {
+                line,
+                sql,
+                types,
+                rowsort,
+                expected,
+            } => {
                 let result = match execute(&catalog, &mut session, &sql) {
                     Ok(StatementOutcome::Rows(r)) => r,
                     other => {
@@ -105,18 +154,32 @@ fn run_file(path: &Path) -> Vec<String> {
                         continue;
                     }
                 };
-                let got_types: String = result.columns.iter().map(|(_, t)| type_letter(*t)).collect();
+                let got_types: String = result
+                    .columns
+                    .iter()
+                    .map(|(_, t)| type_letter(*t))
+                    .collect();
                 if got_types != types {
-                    failures.push(format!("{name}:{line}: `{sql}` column types {got_types}, expected {types}"));
+                    failures.push(format!(
+                        "{name}:{line}: `{sql}` column types {got_types}, expected {types}"
+                    ));
                 }
-                let mut rows: Vec<String> = result.rows.iter().map(|r| r.iter().map(render).collect::<Vec<_>>().join(" ")).collect();
+                let mut rows: Vec<String> = result
+                    .rows
+                    .iter()
+                    .map(|r| r.iter().map(render).collect::<Vec<_>>().join(" "))
+                    .collect();
                 let mut expected = expected;
                 if rowsort {
                     rows.sort();
                     expected.sort();
                 }
                 if rows != expected {
-                    failures.push(format!("{name}:{line}: `{sql}`\n  expected:\n    {}\n  got:\n    {}", expected.join("\n    "), rows.join("\n    ")));
+                    failures.push(format!(
+                        "{name}:{line}: `{sql}`\n  expected:\n    {}\n  got:\n    {}",
+                        expected.join("\n    "),
+                        rows.join("\n    ")
+                    ));
                 }
             }
         }
@@ -125,9 +188,16 @@ fn run_file(path: &Path) -> Vec<String> {
 }
 
 fn run(file: &str) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/slt").join(file);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/slt")
+        .join(file);
     let failures = run_file(&path);
-    assert!(failures.is_empty(), "{} failure(s):\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failure(s):\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 macro_rules! slt {
@@ -136,14 +206,46 @@ macro_rules! slt {
     };
 }
 
-slt!(select_basics, where_null_semantics, like_and_lists, temporal, aggregates, ordering_limits, behavioural, segments, events, errors, explain);
+slt!(
+    select_basics,
+    where_null_semantics,
+    like_and_lists,
+    temporal,
+    aggregates,
+    ordering_limits,
+    behavioural,
+    segments,
+    events,
+    errors,
+    explain
+);
 
 #[test]
 fn every_slt_file_is_registered() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/slt");
-    let registered = ["select_basics", "where_null_semantics", "like_and_lists", "temporal", "aggregates", "ordering_limits", "behavioural", "segments", "events", "errors", "explain"];
+    let registered = [
+        "select_basics",
+        "where_null_semantics",
+        "like_and_lists",
+        "temporal",
+        "aggregates",
+        "ordering_limits",
+        "behavioural",
+        "segments",
+        "events",
+        "errors",
+        "explain",
+    ];
     for entry in std::fs::read_dir(dir).expect("slt dir") {
-        let name = entry.expect("entry").path().file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-        assert!(registered.contains(&name.as_str()), "{name}.slt is not registered in slt!()");
+        let name = entry
+            .expect("entry")
+            .path()
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        assert!(
+            registered.contains(&name.as_str()),
+            "{name}.slt is not registered in slt!()"
+        );
     }
 }

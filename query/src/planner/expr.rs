@@ -420,7 +420,10 @@ impl<'p, 'a> ExprPlanner<'p, 'a> {
             return match self.agg {
                 Some(state) => self.plan_aggregate(state, call, function, func),
                 None => Err(QueryError::plan(
-                    format!("aggregate function {}() is not allowed here", function.name),
+                    format!(
+                        "aggregate function {}() is not allowed here",
+                        function.name.to_string().to_lowercase()
+                    ),
                     position,
                 )),
             };
