@@ -65,10 +65,11 @@ pub fn coerce_exact(ty: ColumnType, value: Value) -> Option<Value> {
             Some(Value::Float64(i as f64))
         }
         (ColumnType::Int64, Value::Float64(f)) => {
-            (f.fract() == 0.0 && f.abs() < 9.2e18).then(|| {
-                #[expect(clippy::cast_possible_truncation, reason = "integral and in range")]
-                Value::Int64(f as i64)
-            })
+            if f.fract() != 0.0 || f.abs() >= 9.2e18 {
+                return None;
+            }
+            #[expect(clippy::cast_possible_truncation, reason = "integral and in range")]
+            Some(Value::Int64(f as i64))
         }
         (ty, v) if v.column_type() == Some(ty) => Some(v),
         _ => None,

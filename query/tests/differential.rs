@@ -3,7 +3,9 @@
 
 use proptest::prelude::*;
 
-use profiledb_query::{execute, ColumnType, MemCatalog, MemTable, Session, StatementOutcome, Value};
+use profiledb_query::{
+    execute, ColumnType, MemCatalog, MemTable, Session, StatementOutcome, Value,
+};
 
 /// One generated row: a (int), b (float), s (string), t (list), f (bool); `None` = NULL.
 #[derive(Debug, Clone)]
@@ -100,10 +102,24 @@ fn sql(p: &Pred) -> String {
         Pred::IsNull(c, neg) => format!("{c} IS {}NULL", if *neg { "NOT " } else { "" }),
         Pred::InList(items, neg) => {
             let items: Vec<String> = items.iter().map(Lit::sql).collect();
-            format!("a {}IN ({})", if *neg { "NOT " } else { "" }, items.join(", "))
+            format!(
+                "a {}IN ({})",
+                if *neg { "NOT " } else { "" },
+                items.join(", ")
+            )
         }
-        Pred::Between(lo, hi, neg) => format!("a {}BETWEEN {} AND {}", if *neg { "NOT " } else { "" }, lo.sql(), hi.sql()),
-        Pred::Like(pat, neg, ci) => format!("s {}{} '{}'", if *neg { "NOT " } else { "" }, if *ci { "ILIKE" } else { "LIKE" }, pat),
+        Pred::Between(lo, hi, neg) => format!(
+            "a {}BETWEEN {} AND {}",
+            if *neg { "NOT " } else { "" },
+            lo.sql(),
+            hi.sql()
+        ),
+        Pred::Like(pat, neg, ci) => format!(
+            "s {}{} '{}'",
+            if *neg { "NOT " } else { "" },
+            if *ci { "ILIKE" } else { "LIKE" },
+            pat
+        ),
         Pred::Contains(item) => format!("list_contains(t, '{item}')"),
         Pred::Flag => "f".into(),
         Pred::Const(v) => v.map_or("NULL".into(), |b| b.to_string()),
@@ -114,7 +130,11 @@ fn sql(p: &Pred) -> String {
 }
 
 fn num_col(row: &Row, c: &str) -> Option<f64> {
-    if c == "a" { row.a.map(|a| a as f64) } else { row.b }
+    if c == "a" {
+        row.a.map(|a| a as f64)
+    } else {
+        row.b
+    }
 }
 
 /// Naive SQL `LIKE` with `\` escape, by backtracking.
@@ -123,7 +143,9 @@ fn like(p: &[char], s: &[char]) -> bool {
         None => s.is_empty(),
         Some(('%', rest)) => (0..=s.len()).any(|i| like(rest, &s[i..])),
         Some(('_', rest)) => !s.is_empty() && like(rest, &s[1..]),
-        Some(('\\', rest)) if !rest.is_empty() => !s.is_empty() && s[0] == rest[0] && like(&rest[1..], &s[1..]),
+        Some(('\\', rest)) if !rest.is_empty() => {
+            !s.is_empty() && s[0] == rest[0] && like(&rest[1..], &s[1..])
+        }
         Some((c, rest)) => !s.is_empty() && s[0] == *c && like(rest, &s[1..]),
     }
 }
@@ -156,19 +178,40 @@ fn eval(p: &Pred, row: &Row) -> Option<bool> {
                     None => saw_null = true,
                 }
             }
-            if saw_null { None } else { Some(*neg) }
+            if saw_null {
+                None
+            } else {
+                Some(*neg)
+            }
         }
         Pred::Between(lo, hi, neg) => {
             let a = row.a.map(|a| a as f64);
-            let ge = match (a, lo.num()) { (Some(a), Some(l)) => Some(a >= l), _ => None };
-            let le = match (a, hi.num()) { (Some(a), Some(h)) => Some(a <= h), _ => None };
+            let ge = match (a, lo.num()) {
+                (Some(a), Some(l)) => Some(a >= l),
+                _ => None,
+            };
+            let le = match (a, hi.num()) {
+                (Some(a), Some(h)) => Some(a <= h),
+                _ => None,
+            };
             let both = and(ge, le);
-            if *neg { both.map(|b| !b) } else { both }
+            if *neg {
+                both.map(|b| !b)
+            } else {
+                both
+            }
         }
         Pred::Like(pat, neg, ci) => {
             let s = row.s.as_ref()?;
-            let (p, s) = if *ci { (pat.to_lowercase(), s.to_lowercase()) } else { (pat.clone(), s.clone()) };
-            let m = like(&p.chars().collect::<Vec<_>>(), &s.chars().collect::<Vec<_>>());
+            let (p, s) = if *ci {
+                (pat.to_lowercase(), s.to_lowercase())
+            } else {
+                (pat.clone(), s.clone())
+            };
+            let m = like(
+                &p.chars().collect::<Vec<_>>(),
+                &s.chars().collect::<Vec<_>>(),
+            );
             Some(m != *neg)
         }
         Pred::Contains(item) => Some(row.t.as_ref()?.contains(item)),
@@ -198,9 +241,19 @@ const TAGS: [&str; 3] = ["vip", "beta", "x"];
 fn row_strategy() -> impl Strategy<Value = Row> {
     (
         proptest::option::weighted(0.8, -3i64..4),
-        proptest::option::weighted(0.8, prop_oneof![Just(-1.5), Just(0.0), Just(2.5), Just(2.0), Just(3.0)]),
-        proptest::option::weighted(0.8, proptest::sample::select(WORDS.to_vec()).prop_map(String::from)),
-        proptest::option::weighted(0.8, proptest::sample::subsequence(TAGS.to_vec(), 0..=3).prop_map(|v| v.into_iter().map(String::from).collect())),
+        proptest::option::weighted(
+            0.8,
+            prop_oneof![Just(-1.5), Just(0.0), Just(2.5), Just(2.0), Just(3.0)],
+        ),
+        proptest::option::weighted(
+            0.8,
+            proptest::sample::select(WORDS.to_vec()).prop_map(String::from),
+        ),
+        proptest::option::weighted(
+            0.8,
+            proptest::sample::subsequence(TAGS.to_vec(), 0..=3)
+                .prop_map(|v| v.into_iter().map(String::from).collect()),
+        ),
         proptest::option::weighted(0.8, any::<bool>()),
     )
         .prop_map(|(a, b, s, t, f)| Row { a, b, s, t, f })
@@ -215,11 +268,20 @@ fn num_lit() -> impl Strategy<Value = Lit> {
 }
 
 fn op() -> impl Strategy<Value = Op> {
-    prop_oneof![Just(Op::Eq), Just(Op::Ne), Just(Op::Lt), Just(Op::Le), Just(Op::Gt), Just(Op::Ge)]
+    prop_oneof![
+        Just(Op::Eq),
+        Just(Op::Ne),
+        Just(Op::Lt),
+        Just(Op::Le),
+        Just(Op::Gt),
+        Just(Op::Ge)
+    ]
 }
 
 fn leaf() -> impl Strategy<Value = Pred> {
-    let pattern = proptest::sample::select(vec!["a%", "%b", "_b", "%", "a\\%b", "ä%", "%b\\_a", "abc"]).prop_map(String::from);
+    let pattern =
+        proptest::sample::select(vec!["a%", "%b", "_b", "%", "a\\%b", "ä%", "%b\\_a", "abc"])
+            .prop_map(String::from);
     prop_oneof![
         (prop_oneof![Just("a"), Just("b")], op(), num_lit()).prop_map(|(c, o, l)| Pred::NumCmp(c, o, l)),
         (op(), prop_oneof![3 => proptest::sample::select(WORDS.to_vec()).prop_map(|w| Lit::Str(w.into())), 1 => Just(Lit::Null)]).prop_map(|(o, l)| Pred::StrCmp(o, l)),

@@ -26,13 +26,99 @@ impl Rng {
 }
 
 const TOKENS: &[&str] = &[
-    "SELECT", "FROM", "WHERE", "GROUP", "BY", "HAVING", "ORDER", "LIMIT", "OFFSET", "AND", "OR", "NOT", "IN", "EXISTS",
-    "IS", "NULL", "LIKE", "ILIKE", "ESCAPE", "BETWEEN", "ANY", "DISTINCT", "COUNT", "SUM", "AVG", "MIN", "MAX", "CAST",
-    "AS", "DATE", "TIMESTAMP", "INTERVAL", "now()", "CURRENT_DATE", "date_trunc", "list_contains", "(", ")", ",", "*",
-    "+", "-", "/", "%", "=", "<>", "<", ">=", "::", "||", ";", "profiles", "events", "identities", "vips", "profile_id",
-    "age", "ltv", "tags", "email", "event", "timestamp", "revenue", "\"address.city\"", "p", "e", "1", "0", "-1", "2.5",
-    "9223372036854775807", "'vip'", "'%a\\'", "'2026-01-01'", "'30 days'", "'x'", "true", "false", "CREATE", "SEGMENT",
-    "DROP", "SHOW", "SEGMENTS", "EXPLAIN", "ANALYZE", "SET", "NOW", "DESC", "NULLS", "FIRST", "LAST", "bigint", "text",
+    "SELECT",
+    "FROM",
+    "WHERE",
+    "GROUP",
+    "BY",
+    "HAVING",
+    "ORDER",
+    "LIMIT",
+    "OFFSET",
+    "AND",
+    "OR",
+    "NOT",
+    "IN",
+    "EXISTS",
+    "IS",
+    "NULL",
+    "LIKE",
+    "ILIKE",
+    "ESCAPE",
+    "BETWEEN",
+    "ANY",
+    "DISTINCT",
+    "COUNT",
+    "SUM",
+    "AVG",
+    "MIN",
+    "MAX",
+    "CAST",
+    "AS",
+    "DATE",
+    "TIMESTAMP",
+    "INTERVAL",
+    "now()",
+    "CURRENT_DATE",
+    "date_trunc",
+    "list_contains",
+    "(",
+    ")",
+    ",",
+    "*",
+    "+",
+    "-",
+    "/",
+    "%",
+    "=",
+    "<>",
+    "<",
+    ">=",
+    "::",
+    "||",
+    ";",
+    "profiles",
+    "events",
+    "identities",
+    "vips",
+    "profile_id",
+    "age",
+    "ltv",
+    "tags",
+    "email",
+    "event",
+    "timestamp",
+    "revenue",
+    "\"address.city\"",
+    "p",
+    "e",
+    "1",
+    "0",
+    "-1",
+    "2.5",
+    "9223372036854775807",
+    "'vip'",
+    "'%a\\'",
+    "'2026-01-01'",
+    "'30 days'",
+    "'x'",
+    "true",
+    "false",
+    "CREATE",
+    "SEGMENT",
+    "DROP",
+    "SHOW",
+    "SEGMENTS",
+    "EXPLAIN",
+    "ANALYZE",
+    "SET",
+    "NOW",
+    "DESC",
+    "NULLS",
+    "FIRST",
+    "LAST",
+    "bigint",
+    "text",
 ];
 
 const VALID: &[&str] = &[
@@ -116,7 +202,11 @@ fn valid_queries_succeed() {
     let catalog = common::catalog();
     let mut session = Session::new();
     for sql in VALID {
-        assert!(execute(&catalog, &mut session, sql).is_ok(), "failed: {sql}: {:?}", execute(&catalog, &mut session, sql));
+        assert!(
+            execute(&catalog, &mut session, sql).is_ok(),
+            "failed: {sql}: {:?}",
+            execute(&catalog, &mut session, sql)
+        );
     }
 }
 
@@ -126,8 +216,30 @@ fn pathological_inputs_error_cleanly() {
     let mut session = Session::new();
     let deep = format!("SELECT {}1{}", "(".repeat(500), ")".repeat(500));
     let long_not = format!("SELECT 1 WHERE {} true", "NOT ".repeat(400));
-    let huge_in = format!("SELECT COUNT(*) FROM profiles WHERE age IN ({})", (0..5000).map(|i| i.to_string()).collect::<Vec<_>>().join(","));
-    for sql in ["", ";", "   ", "\u{0}", "SELECT '", "SELECT \"", "SELECT $$", "SELECT 1e999", "SELECT -9223372036854775808", "SELECT TIMESTAMP '99999-01-01'", "SELECT TIMESTAMP '2026-01-01' + INTERVAL '999999999 years'", "SELECT * FROM profiles LIMIT 99999999999999999999", &deep, &long_not, &huge_in] {
+    let huge_in = format!(
+        "SELECT COUNT(*) FROM profiles WHERE age IN ({})",
+        (0..5000)
+            .map(|i| i.to_string())
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    for sql in [
+        "",
+        ";",
+        "   ",
+        "\u{0}",
+        "SELECT '",
+        "SELECT \"",
+        "SELECT $$",
+        "SELECT 1e999",
+        "SELECT -9223372036854775808",
+        "SELECT TIMESTAMP '99999-01-01'",
+        "SELECT TIMESTAMP '2026-01-01' + INTERVAL '999999999 years'",
+        "SELECT * FROM profiles LIMIT 99999999999999999999",
+        &deep,
+        &long_not,
+        &huge_in,
+    ] {
         must_not_panic(&catalog, &mut session, sql);
     }
 }

@@ -555,10 +555,11 @@ pub fn relation_scope(ctx: &PlanContext<'_>, select: &Select) -> Result<Scope, Q
     Ok(scope)
 }
 
+/// Name, alias and position of a FROM table.
+type FromTable = (String, Option<String>, Option<Position>);
+
 /// Name, alias and position of the single FROM table, or `None` without FROM.
-fn from_table(
-    select: &Select,
-) -> Result<Option<(String, Option<String>, Option<Position>)>, QueryError> {
+fn from_table(select: &Select) -> Result<Option<FromTable>, QueryError> {
     let table = match select.from.as_slice() {
         [] => return Ok(None),
         [one] if one.joins.is_empty() => one,
