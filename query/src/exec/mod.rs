@@ -1,0 +1,227 @@
+//! Runs SELECT plans: bitmap filtering, then fetch, aggregate, project, sort and limit.
+
+pub mod aggregate;
+pub mod explain;
+pub mod filter;
+pub mod key;
+pub mod project;
+pub mod scalar;
+pub mod sort;
+
+use std::collections::HashSet;
+
+use profiledb_engine::value::{ColumnType, Value};
+use roaring::RoaringBitmap;
+
+use self::filter::{eval_filter, Stats};
+use self::project::{fetch_rows, project_row};
+use crate::error::QueryError;
+use crate::plan::{AggFunc, ScalarExpr, SelectPlan};
+use crate::result::QueryResult;
+
+/// A subquery's result as a set: row ids straight from the filter, or computed values.
+pub enum SubqueryRows {
+    /// The subquery yields its table's row ids (= profile ids).
+    RowIds(RoaringBitmap),
+    /// The subquery's single output column.
+    Values(Vec<Value>),
+}
+
+/// The rows a plan's WHERE selects.
+pub fn selected_rows(
+    plan: &SelectPlan<'_>,
+    stats: &mut Stats,
+) -> Result<RoaringBitmap, QueryError> {
+    let all = plan.table.source().all_rows()?;
+    match &plan.filter {
+        Some(node) => Ok(eval_filter(node, plan, &all, false, stats)?.true_rows),
+        None => Ok(all),
+    }
+}
+
+/// Runs a plan to completion.
+pub fn run_select(plan: &SelectPlan<'_>, stats: &mut Stats) -> Result<QueryResult, QueryError> {
+    let rows = selected_rows(plan, stats)?;
+    let mut pre_projection = match &plan.aggregate {
+        Some(agg) => grouped_rows(plan, agg, &rows)?,
+        None => {
+            let window = early_window(plan, &rows);
+            fetch_rows(
+                plan,
+                window.as_ref().unwrap_or(&rows),
+                &projection_slots(plan),
+            )?
+        }
+    };
+    if let Some(having) = &plan.having {
+        let mut kept = Vec::with_capacity(pre_projection.len());
+        for row in pre_projection {
+            if scalar::eval(having, &row)? == Value::Bool(true) {
+                kept.push(row);
+            }
+        }
+        pre_projection = kept;
+    }
+    let mut projected = pre_projection
+        .iter()
+        .map(|row| project_row(plan, row))
+        .collect::<Result<Vec<_>, _>>()?;
+    if plan.distinct {
+        let mut seen = HashSet::new();
+        projected.retain(|(out, _)| seen.insert(key::row_key(out)));
+    }
+    sort::sort_rows(&mut projected, &plan.order_by);
+    let skip = if early_window_applies(plan) {
+        0
+    } else {
+        usize::try_from(plan.offset).unwrap_or(usize::MAX)
+    };
+    let take = plan
+        .limit
+        .map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX));
+    let rows = projected
+        .into_iter()
+        .skip(skip)
+        .take(take)
+        .map(|(out, _)| out)
+        .collect();
+    Ok(QueryResult {
+        columns: output_columns(plan),
+        rows,
+    })
+}
+
+/// Output names and types (an untyped NULL column is reported as string).
+pub fn output_columns(plan: &SelectPlan<'_>) -> Vec<(String, ColumnType)> {
+    plan.output
+        .iter()
+        .map(|(n, t)| (n.clone(), t.unwrap_or(ColumnType::String)))
+        .collect()
+}
+
+/// Without ORDER BY, DISTINCT or aggregation, LIMIT/OFFSET pick rows before anything is fetched.
+fn early_window_applies(plan: &SelectPlan<'_>) -> bool {
+    plan.aggregate.is_none()
+        && plan.order_by.is_empty()
+        && !plan.distinct
+        && (plan.limit.is_some() || plan.offset > 0)
+}
+
+fn early_window(plan: &SelectPlan<'_>, rows: &RoaringBitmap) -> Option<RoaringBitmap> {
+    if !early_window_applies(plan) {
+        return None;
+    }
+    let skip = usize::try_from(plan.offset).unwrap_or(usize::MAX);
+    let take = plan
+        .limit
+        .map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX));
+    Some(rows.iter().skip(skip).take(take).collect())
+}
+
+/// Slots read by projection and ORDER BY (not those only the WHERE residuals read).
+fn projection_slots(plan: &SelectPlan<'_>) -> Vec<usize> {
+    let mut slots = Vec::new();
+    let mut add = |s: usize| {
+        if !slots.contains(&s) {
+            slots.push(s);
+        }
+    };
+    plan.projection
+        .iter()
+        .for_each(|e| scalar::visit_slots(e, &mut add));
+    plan.order_by
+        .iter()
+        .for_each(|k| scalar::visit_slots(&k.expr, &mut add));
+    slots
+}
+
+fn grouped_rows(
+    plan: &SelectPlan<'_>,
+    agg: &crate::plan::AggregatePlan,
+    rows: &RoaringBitmap,
+) -> Result<Vec<Vec<Value>>, QueryError> {
+    if let Some(counts) = counts_from_bitmaps(plan, agg, rows)? {
+        return Ok(vec![counts]);
+    }
+    let mut slots = Vec::new();
+    let mut add = |s: usize| {
+        if !slots.contains(&s) {
+            slots.push(s);
+        }
+    };
+    agg.group_by
+        .iter()
+        .for_each(|e| scalar::visit_slots(e, &mut add));
+    agg.aggregates
+        .iter()
+        .filter_map(|a| a.arg.as_ref())
+        .for_each(|e| scalar::visit_slots(e, &mut add));
+    let input = fetch_rows(plan, rows, &slots)?;
+    aggregate::aggregate(agg, &input)
+}
+
+/// `COUNT(*)` / `COUNT(col)` without GROUP BY straight from bitmap cardinalities (no fetch).
+fn counts_from_bitmaps(
+    plan: &SelectPlan<'_>,
+    agg: &crate::plan::AggregatePlan,
+    rows: &RoaringBitmap,
+) -> Result<Option<Vec<Value>>, QueryError> {
+    if !agg.group_by.is_empty() {
+        return Ok(None);
+    }
+    let mut out = Vec::with_capacity(agg.aggregates.len());
+    for call in &agg.aggregates {
+        if call.func != AggFunc::Count || call.distinct {
+            return Ok(None);
+        }
+        let nulls = match &call.arg {
+            None => 0,
+            Some(ScalarExpr::Column(slot)) => match plan.input_columns.get(*slot) {
+                Some((name, _)) => plan.table.source().null_rows(name)?.intersection_len(rows),
+                None => return Ok(None),
+            },
+            Some(_) => return Ok(None),
+        };
+        out.push(Value::Int64(
+            i64::try_from(rows.len() - nulls).unwrap_or(i64::MAX),
+        ));
+    }
+    Ok(Some(out))
+}
+
+/// A subquery's result set, taking the bitmap shortcut when it yields row ids.
+pub fn subquery_rows(plan: &SelectPlan<'_>, stats: &mut Stats) -> Result<SubqueryRows, QueryError> {
+    if plan.yields_row_ids() {
+        return Ok(SubqueryRows::RowIds(selected_rows(plan, stats)?));
+    }
+    let result = run_select(plan, stats)?;
+    Ok(SubqueryRows::Values(
+        result
+            .rows
+            .into_iter()
+            .filter_map(|mut r| r.pop())
+            .collect(),
+    ))
+}
+
+/// The profile ids a segment definition selects (its `profile_id` output column).
+pub fn profile_ids(plan: &SelectPlan<'_>) -> Result<RoaringBitmap, QueryError> {
+    let mut stats = Stats::new();
+    if plan.yields_row_ids() {
+        return selected_rows(plan, &mut stats);
+    }
+    let index = plan
+        .output
+        .iter()
+        .position(|(n, _)| n == crate::planner::PROFILE_ID)
+        .ok_or_else(|| QueryError::plan("a segment query must return a profile_id column", None))?;
+    let result = run_select(plan, &mut stats)?;
+    Ok(result
+        .rows
+        .iter()
+        .filter_map(|r| match r.get(index) {
+            Some(Value::Int64(i)) => u32::try_from(*i).ok(),
+            _ => None,
+        })
+        .collect())
+}
