@@ -30,10 +30,15 @@ fn ingest(c: &mut Criterion) {
             let mut total = Duration::ZERO;
             for _ in 0..iterations {
                 let dir = fresh_dir("ingest");
-                let options = Options { sync_mode: SyncMode::EveryMillis(10), ..Options::default() };
+                let options = Options {
+                    sync_mode: SyncMode::EveryMillis(10),
+                    ..Options::default()
+                };
                 let db = Database::open(&dir, options).expect("open");
                 let mut rng = Rng::new(7);
-                let batches: Vec<_> = (0..PROFILES / 1000).map(|i| profile_batch(i * 1000, 1000, 10, &mut rng)).collect();
+                let batches: Vec<_> = (0..PROFILES / 1000)
+                    .map(|i| profile_batch(i * 1000, 1000, 10, &mut rng))
+                    .collect();
                 let start = Instant::now();
                 for batch in &batches {
                     db.write(batch).expect("write");
@@ -66,19 +71,29 @@ fn commit_latency(c: &mut Criterion) {
                         for i in 0..per_writer {
                             let profile = u32::try_from(i).unwrap_or(0) * WRITERS as u32 + w as u32;
                             let start = Instant::now();
-                            db.upsert_profile(profile, vec![("score".into(), Value::Int64(i as i64))]).expect("commit");
+                            db.upsert_profile(
+                                profile,
+                                vec![("score".into(), Value::Int64(i as i64))],
+                            )
+                            .expect("commit");
                             latencies.push(start.elapsed());
                         }
                         latencies
                     })
                 })
                 .collect();
-            let mut all: Vec<Duration> = handles.into_iter().flat_map(|h| h.join().expect("writer")).collect();
+            let mut all: Vec<Duration> = handles
+                .into_iter()
+                .flat_map(|h| h.join().expect("writer"))
+                .collect();
             all.sort();
-            if let (Some(p50), Some(p99)) = (all.get(all.len() / 2), all.get(all.len() * 99 / 100)) {
+            if let (Some(p50), Some(p99)) = (all.get(all.len() / 2), all.get(all.len() * 99 / 100))
+            {
                 eprintln!("commits {}: p50 {:?}, p99 {:?}", all.len(), p50, p99);
             }
-            all.iter().sum::<Duration>() / WRITERS as u32 * WRITERS as u32 / u32::try_from(all.len().max(1)).unwrap_or(1) * u32::try_from(iterations).unwrap_or(1)
+            all.iter().sum::<Duration>() / WRITERS as u32 * WRITERS as u32
+                / u32::try_from(all.len().max(1)).unwrap_or(1)
+                * u32::try_from(iterations).unwrap_or(1)
         });
     });
     group.finish();
@@ -92,16 +107,48 @@ fn scans(c: &mut Criterion) {
     let mut group = c.benchmark_group("scan_10m");
     group.throughput(Throughput::Elements(rows));
     let predicates = [
-        ("int_range_age_gt_50", "age", Predicate::Compare(CompareOp::Greater, Value::Int64(50))),
-        ("int_between_city", "city_code", Predicate::Between(Value::Int64(100), Value::Int64(900))),
-        ("float_ltv_gt_1000", "lifetime_value", Predicate::Compare(CompareOp::Greater, Value::Float64(1000.0))),
-        ("string_eq_country", "country", Predicate::Compare(CompareOp::Eq, Value::String("DE".into()))),
-        ("timestamp_last_seen_30d", "last_seen_at", Predicate::Compare(CompareOp::GreaterOrEqual, Value::Timestamp(common::NOW_MICROS - 30 * 86_400_000_000))),
+        (
+            "int_range_age_gt_50",
+            "age",
+            Predicate::Compare(CompareOp::Greater, Value::Int64(50)),
+        ),
+        (
+            "int_between_city",
+            "city_code",
+            Predicate::Between(Value::Int64(100), Value::Int64(900)),
+        ),
+        (
+            "float_ltv_gt_1000",
+            "lifetime_value",
+            Predicate::Compare(CompareOp::Greater, Value::Float64(1000.0)),
+        ),
+        (
+            "string_eq_country",
+            "country",
+            Predicate::Compare(CompareOp::Eq, Value::String("DE".into())),
+        ),
+        (
+            "timestamp_last_seen_30d",
+            "last_seen_at",
+            Predicate::Compare(
+                CompareOp::GreaterOrEqual,
+                Value::Timestamp(common::NOW_MICROS - 30 * 86_400_000_000),
+            ),
+        ),
     ];
     for (name, column, predicate) in &predicates {
-        group.bench_with_input(BenchmarkId::new("filter", name), predicate, |b, predicate| {
-            b.iter(|| filter(&snapshot, TableKind::Profiles, column, predicate).expect("filter").0.len());
-        });
+        group.bench_with_input(
+            BenchmarkId::new("filter", name),
+            predicate,
+            |b, predicate| {
+                b.iter(|| {
+                    filter(&snapshot, TableKind::Profiles, column, predicate)
+                        .expect("filter")
+                        .0
+                        .len()
+                });
+            },
+        );
     }
     group.finish();
 }
@@ -110,12 +157,18 @@ fn open_and_size(c: &mut Criterion) {
     let dir = common::profiles_dataset(10_000_000, 20);
     let on_disk = common::directory_size(&dir);
     let csv = common::csv_size(10_000_000, 20);
-    eprintln!("on-disk {on_disk} bytes vs CSV {csv} bytes: {:.1} %", on_disk as f64 * 100.0 / csv as f64);
+    eprintln!(
+        "on-disk {on_disk} bytes vs CSV {csv} bytes: {:.1} %",
+        on_disk as f64 * 100.0 / csv as f64
+    );
     let before = common::resident_bytes().unwrap_or(0);
     {
         let db = Database::open(&dir, common::bulk_options()).expect("open");
         let after = common::resident_bytes().unwrap_or(0);
-        eprintln!("resident memory growth at open: {} MB", after.saturating_sub(before) >> 20);
+        eprintln!(
+            "resident memory growth at open: {} MB",
+            after.saturating_sub(before) >> 20
+        );
         db.close().expect("close");
     }
     let mut group = c.benchmark_group("open");

@@ -143,7 +143,8 @@ pub fn profiles_dataset(profiles: u32, columns: usize) -> std::path::PathBuf {
     let mut id = 0;
     while id < profiles {
         let count = 10_000.min(profiles - id);
-        db.write(&profile_batch(id, count, columns, &mut rng)).expect("write dataset");
+        db.write(&profile_batch(id, count, columns, &mut rng))
+            .expect("write dataset");
         id += count;
         if id % 1_000_000 == 0 {
             db.flush().expect("flush dataset");
@@ -162,7 +163,10 @@ pub fn csv_size(profiles: u32, columns: usize) -> u64 {
     for id in 0..profiles {
         let attributes = profile_attributes(id, &mut rng, columns);
         if id == 0 {
-            total += attributes.iter().map(|(n, _)| n.len() as u64 + 1).sum::<u64>();
+            total += attributes
+                .iter()
+                .map(|(n, _)| n.len() as u64 + 1)
+                .sum::<u64>();
         }
         for (_, value) in &attributes {
             total += csv_field(value).len() as u64 + 1;

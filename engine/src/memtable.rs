@@ -240,6 +240,8 @@ impl MemLayerBuilder {
             Mutation::Delete { row, .. } => {
                 table.deleted.insert(row);
             }
+            // Schema-only: the writer's schema records it; there is no cell to hold.
+            Mutation::DefineColumn { .. } => {}
         }
     }
 

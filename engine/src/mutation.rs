@@ -12,6 +12,7 @@ pub const BATCH_FORMAT_VERSION: u8 = 1;
 
 const KIND_UPSERT: u8 = 1;
 const KIND_DELETE: u8 = 2;
+const KIND_DEFINE_COLUMN: u8 = 4;
 
 /// One change to one row.
 #[derive(Debug, Clone, PartialEq)]
@@ -32,6 +33,15 @@ pub enum Mutation {
         /// The row id.
         row: u32,
     },
+    /// Adds a column with a declared type before any value is written to it.
+    DefineColumn {
+        /// The table.
+        table: TableKind,
+        /// The column name.
+        name: String,
+        /// Its type.
+        column_type: crate::value::ColumnType,
+    },
 }
 
 impl Mutation {
@@ -39,7 +49,9 @@ impl Mutation {
     #[must_use]
     pub fn table(&self) -> TableKind {
         match self {
-            Mutation::Upsert { table, .. } | Mutation::Delete { table, .. } => *table,
+            Mutation::Upsert { table, .. }
+            | Mutation::Delete { table, .. }
+            | Mutation::DefineColumn { table, .. } => *table,
         }
     }
 }
@@ -109,6 +121,17 @@ fn encode_mutation(w: &mut ByteWriter, mutation: &Mutation) {
             w.u8(table.tag());
             w.u32(*row);
         }
+        Mutation::DefineColumn {
+            table,
+            name,
+            column_type,
+        } => {
+            w.u8(KIND_DEFINE_COLUMN);
+            w.u8(table.tag());
+            w.u32(0);
+            w.str(name);
+            w.u8(column_type.tag());
+        }
     }
 }
 
@@ -130,6 +153,16 @@ fn decode_mutation(r: &mut ByteReader<'_>) -> Result<Mutation, WireError> {
             Ok(Mutation::Upsert { table, row, values })
         }
         KIND_DELETE => Ok(Mutation::Delete { table, row }),
+        KIND_DEFINE_COLUMN => {
+            let name = r.str()?.to_owned();
+            let column_type = crate::value::ColumnType::from_tag(r.u8()?)
+                .ok_or_else(|| r.error("unknown column type tag"))?;
+            Ok(Mutation::DefineColumn {
+                table,
+                name,
+                column_type,
+            })
+        }
         _ => Err(r.error("unknown mutation kind")),
     }
 }
@@ -153,6 +186,11 @@ mod tests {
                 Mutation::Delete {
                     table: TableKind::Events,
                     row: u32::MAX,
+                },
+                Mutation::DefineColumn {
+                    table: TableKind::Profiles,
+                    name: "tags".into(),
+                    column_type: crate::value::ColumnType::StringList,
                 },
             ],
         }

@@ -22,6 +22,7 @@
 
 pub mod cast;
 pub mod catalog;
+pub mod engine_catalog;
 pub mod error;
 pub mod exec;
 pub mod format;
@@ -37,6 +38,7 @@ pub mod session;
 pub mod temporal;
 
 pub use catalog::{AccessPath, Catalog, TableSource};
+pub use engine_catalog::SnapshotCatalog;
 pub use error::{Position, QueryError};
 pub use memtable::{MemCatalog, MemTable};
 pub use parser::{parse, Statement};

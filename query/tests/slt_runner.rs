@@ -7,13 +7,16 @@
 //!   `T` string, `B` bool, `D` timestamp, `L` string list. NULL prints as `NULL`, the empty
 //!   string as `(empty)`;
 //! - `query error <substring>` followed by SQL that must fail with a message containing it.
+//!
+//! A record may be preceded by `skipif <target>` or `onlyif <target>` (as in sqllogictest),
+//! where the target is `memory` (the in-memory catalog) or `engine` (a real database).
 
 mod common;
 
 use std::path::Path;
 
 use profiledb_query::format::display_value;
-use profiledb_query::{execute, ColumnType, Session, StatementOutcome, Value};
+use profiledb_query::{execute, Catalog, ColumnType, Session, StatementOutcome, Value};
 
 /// One parsed record of an slt file.
 enum Record {
@@ -36,13 +39,38 @@ enum Record {
     },
 }
 
-fn parse_records(text: &str) -> Vec<Record> {
+/// Which catalogs a record runs against.
+#[derive(Clone, Default)]
+struct Condition {
+    skip: Vec<String>,
+    only: Vec<String>,
+}
+
+impl Condition {
+    fn applies_to(&self, target: &str) -> bool {
+        !self.skip.iter().any(|t| t == target)
+            && (self.only.is_empty() || self.only.iter().any(|t| t == target))
+    }
+}
+
+fn parse_records(text: &str) -> Vec<(Condition, Record)> {
     let lines: Vec<&str> = text.lines().collect();
     let mut records = Vec::new();
+    let mut condition = Condition::default();
     let mut i = 0;
     while i < lines.len() {
         let header = lines[i].trim();
         if header.is_empty() || header.starts_with('#') {
+            i += 1;
+            continue;
+        }
+        if let Some(target) = header.strip_prefix("skipif ") {
+            condition.skip.push(target.trim().to_owned());
+            i += 1;
+            continue;
+        }
+        if let Some(target) = header.strip_prefix("onlyif ") {
+            condition.only.push(target.trim().to_owned());
             i += 1;
             continue;
         }
@@ -88,7 +116,7 @@ fn parse_records(text: &str) -> Vec<Record> {
             },
             _ => panic!("line {line}: unknown record header `{header}`"),
         };
-        records.push(record);
+        records.push((std::mem::take(&mut condition), record));
     }
     records
 }
@@ -112,19 +140,21 @@ fn render(value: &Value) -> String {
 }
 
 /// Runs one file; returns failure descriptions.
-fn run_file(path: &Path) -> Vec<String> {
+fn run_file(path: &Path, catalog: &dyn Catalog, target: &str) -> Vec<String> {
     let text = std::fs::read_to_string(path).expect("slt file readable");
-    let catalog = common::catalog();
     let mut session = Session::new();
     let mut failures = Vec::new();
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    for record in parse_records(&text) {
+    for (condition, record) in parse_records(&text) {
+        if !condition.applies_to(target) {
+            continue;
+        }
         match record {
             Record::Statement { line, sql, error } => {
-                match (execute(&catalog, &mut session, &sql), error) {
+                match (execute(catalog, &mut session, &sql), error) {
                     (Ok(_), None) => {}
                     (Err(e), Some(want)) if e.to_string().contains(&want) => {}
                     (outcome, want) => failures.push(format!(
@@ -132,14 +162,12 @@ fn run_file(path: &Path) -> Vec<String> {
                     )),
                 }
             }
-            Record::QueryError { line, sql, error } => {
-                match execute(&catalog, &mut session, &sql) {
-                    Err(e) if e.to_string().contains(&error) => {}
-                    other => failures.push(format!(
-                        "{name}:{line}: `{sql}` expected error containing {error:?}, got {other:?}"
-                    )),
-                }
-            }
+            Record::QueryError { line, sql, error } => match execute(catalog, &mut session, &sql) {
+                Err(e) if e.to_string().contains(&error) => {}
+                other => failures.push(format!(
+                    "{name}:{line}: `{sql}` expected error containing {error:?}, got {other:?}"
+                )),
+            },
             Record::Query {
                 line,
                 sql,
@@ -147,7 +175,7 @@ fn run_file(path: &Path) -> Vec<String> {
                 rowsort,
                 expected,
             } => {
-                let result = match execute(&catalog, &mut session, &sql) {
+                let result = match execute(catalog, &mut session, &sql) {
                     Ok(StatementOutcome::Rows(r)) => r,
                     other => {
                         failures.push(format!("{name}:{line}: `{sql}` failed: {other:?}"));
@@ -191,7 +219,18 @@ fn run(file: &str) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/slt")
         .join(file);
-    let failures = run_file(&path);
+    let memory = common::catalog();
+    let mut failures = run_file(&path, &memory, "memory");
+    // The same records must hold over the storage engine: a real database holding the same
+    // rows, partly in segment files and partly in its in-memory head.
+    let stored = common::StoredDataset::new(&memory, file);
+    let snapshot = stored.database.snapshot();
+    let engine = stored.catalog(&memory, &snapshot);
+    failures.extend(
+        run_file(&path, &engine, "engine")
+            .into_iter()
+            .map(|f| format!("[engine] {f}")),
+    );
     assert!(
         failures.is_empty(),
         "{} failure(s):\n{}",

@@ -285,7 +285,7 @@ pub fn bitset_to_bitmap(words: &[u64], len: usize, offset: u32) -> RoaringBitmap
     let used = words.get(..len.div_ceil(64)).unwrap_or(words);
     let mut bytes: Vec<u8> = used.iter().flat_map(|w| w.to_le_bytes()).collect();
     // Drop bits past `len`, then trailing zero bytes so the bitmap's range stays tight.
-    if len % 64 != 0 && used.len() == len.div_ceil(64) {
+    if !len.is_multiple_of(64) && used.len() == len.div_ceil(64) {
         let bits = len % 8;
         let keep = len.div_ceil(8);
         bytes.truncate(keep);

@@ -25,6 +25,12 @@ pub(crate) enum WriteOp {
     DeleteProfileRow {
         profile: u32,
     },
+    /// Declares a column's type before any value is written to it.
+    DefineColumn {
+        table: crate::schema::TableKind,
+        name: String,
+        column_type: crate::value::ColumnType,
+    },
 }
 
 /// Writes that commit together: all are applied, or none (one WAL record, one fsync).
@@ -61,6 +67,21 @@ impl WriteBatch {
     /// Erases a profile and all its events (physically gone after the next compaction).
     pub fn delete_profile(&mut self, profile: u32) -> &mut Self {
         self.ops.push(WriteOp::DeleteProfile { profile });
+        self
+    }
+
+    /// Declares a column of `table` with `column_type` (a no-op if it exists with that type).
+    pub fn define_column(
+        &mut self,
+        table: crate::schema::TableKind,
+        name: &str,
+        column_type: crate::value::ColumnType,
+    ) -> &mut Self {
+        self.ops.push(WriteOp::DefineColumn {
+            table,
+            name: name.to_owned(),
+            column_type,
+        });
         self
     }
 

@@ -141,6 +141,36 @@ impl WriterState {
                         });
                     }
                 }
+                WriteOp::DefineColumn {
+                    table,
+                    name,
+                    column_type,
+                } => {
+                    validate_column_name(name)?;
+                    let existing = self
+                        .schema(*table)
+                        .column_type(name)
+                        .or_else(|| new_columns.get(&(*table, name.clone())).copied());
+                    match existing {
+                        Some(found) if found != *column_type => {
+                            return Err(crate::value::TypeMismatch {
+                                column: name.clone(),
+                                expected: found,
+                                found: *column_type,
+                            }
+                            .into());
+                        }
+                        Some(_) => {}
+                        None => {
+                            new_columns.insert((*table, name.clone()), *column_type);
+                            mutations.push(Mutation::DefineColumn {
+                                table: *table,
+                                name: name.clone(),
+                                column_type: *column_type,
+                            });
+                        }
+                    }
+                }
                 WriteOp::DeleteProfileRow { profile } => {
                     mutations.push(Mutation::Delete {
                         table: TableKind::Profiles,
@@ -212,6 +242,13 @@ impl WriterState {
                     if *table == TableKind::Profiles {
                         self.deleted_profiles.insert(*row);
                     }
+                }
+                Mutation::DefineColumn {
+                    table,
+                    name,
+                    column_type,
+                } => {
+                    self.schema_mut(*table).add_column(name, *column_type);
                 }
             }
             self.builder.apply(mutation);

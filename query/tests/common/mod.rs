@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use profiledb_query::temporal::parse_timestamp;
-use profiledb_query::{ColumnType, MemCatalog, MemTable, Value};
+use profiledb_query::{Catalog, ColumnType, MemCatalog, MemTable, TableSource, Value};
 
 /// The catalog clock: 2026-06-01 00:00:00 UTC.
 pub const NOW: &str = "2026-06-01 00:00:00";
@@ -376,4 +376,125 @@ pub fn catalog() -> MemCatalog {
     catalog.insert("events", events);
     catalog.insert("identities", identities);
     catalog
+}
+
+/// The test dataset written into a real engine database: profiles flushed to a segment file,
+/// events left in the in-memory head, so queries cross both kinds of layer.
+pub struct StoredDataset {
+    /// The open database.
+    pub database: profiledb_engine::Database,
+    dir: std::path::PathBuf,
+}
+
+/// Lends a table of another catalog to a [`SnapshotCatalog`].
+struct Borrowed<'a>(&'a dyn TableSource);
+
+impl TableSource for Borrowed<'_> {
+    fn columns(&self) -> Vec<(String, ColumnType)> {
+        self.0.columns()
+    }
+    fn row_count(&self) -> u64 {
+        self.0.row_count()
+    }
+    fn all_rows(&self) -> Result<roaring::RoaringBitmap, profiledb_query::QueryError> {
+        self.0.all_rows()
+    }
+    fn filter(
+        &self,
+        column: &str,
+        predicate: &profiledb_query::LeafPredicate,
+    ) -> Result<(roaring::RoaringBitmap, profiledb_query::AccessPath), profiledb_query::QueryError>
+    {
+        self.0.filter(column, predicate)
+    }
+    fn null_rows(
+        &self,
+        column: &str,
+    ) -> Result<roaring::RoaringBitmap, profiledb_query::QueryError> {
+        self.0.null_rows(column)
+    }
+    fn fetch(
+        &self,
+        column: &str,
+        rows: &roaring::RoaringBitmap,
+    ) -> Result<Vec<Value>, profiledb_query::QueryError> {
+        self.0.fetch(column, rows)
+    }
+}
+
+impl StoredDataset {
+    /// Writes `memory`'s profiles and events into a fresh database named after `label`.
+    pub fn new(memory: &MemCatalog, label: &str) -> StoredDataset {
+        use profiledb_engine::{Database, Options, SyncMode, TableKind, WriteBatch};
+        let dir =
+            std::env::temp_dir().join(format!("profiledb-slt-{label}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let options = Options {
+            sync_mode: SyncMode::Never,
+            ..Options::default()
+        };
+        let database = Database::open(&dir, options).expect("open test database");
+        for (name, kind) in [
+            ("profiles", TableKind::Profiles),
+            ("events", TableKind::Events),
+        ] {
+            let table = memory.table(name).expect("dataset table");
+            let columns = table.columns();
+            let rows = table.all_rows().expect("rows");
+            let values: Vec<Vec<Value>> = columns
+                .iter()
+                .map(|(column, _)| table.fetch(column, &rows).expect("fetch"))
+                .collect();
+            let mut batch = WriteBatch::new();
+            for (column, column_type) in &columns {
+                if column != "profile_id" {
+                    batch.define_column(kind, column, *column_type);
+                }
+            }
+            for (index, _) in rows.iter().enumerate() {
+                let mut attributes = Vec::new();
+                let mut profile = None;
+                for ((column, _), column_values) in columns.iter().zip(&values) {
+                    let value = column_values[index].clone();
+                    if column == "profile_id" {
+                        if let Value::Int64(id) = value {
+                            profile = Some(u32::try_from(id).expect("small test ids"));
+                        }
+                    } else if !value.is_null() {
+                        attributes.push((column.clone(), value));
+                    }
+                }
+                // An event without a profile cannot exist in a database: ingestion resolves
+                // every message to a profile. Records about such events are `skipif engine`.
+                let Some(profile) = profile else { continue };
+                match kind {
+                    TableKind::Profiles => batch.upsert_profile(profile, attributes),
+                    TableKind::Events => batch.append_event(profile, attributes),
+                };
+            }
+            database.write(&batch).expect("write dataset");
+            if kind == TableKind::Profiles {
+                database.flush().expect("flush profiles");
+            }
+        }
+        StoredDataset { database, dir }
+    }
+
+    /// A catalog over `snapshot`, with `identities` lent from `memory` and the same clock.
+    pub fn catalog<'a>(
+        &self,
+        memory: &'a MemCatalog,
+        snapshot: &'a profiledb_engine::Snapshot,
+    ) -> profiledb_query::SnapshotCatalog<'a> {
+        let identities = memory.table("identities").expect("identities table");
+        profiledb_query::SnapshotCatalog::new(snapshot)
+            .with_now(memory.now_micros())
+            .with_table("identities", Box::new(Borrowed(identities)))
+    }
+}
+
+impl Drop for StoredDataset {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }

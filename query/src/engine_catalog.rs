@@ -1,0 +1,204 @@
+//! The engine's snapshots as a [`Catalog`]: how SQL sees stored profiles and events.
+//!
+//! `profiles` gets a synthetic `profile_id` column (its row id); `events` stores `profile_id`
+//! as an ordinary column. Leaf predicates go to the engine's scan, which picks per-value bitmaps,
+//! zone maps or vectorized scans chunk by chunk and reports which it used.
+
+use crate::catalog::{AccessPath, Catalog, TableSource};
+use crate::error::QueryError;
+use crate::predicate::{CompareOp, LeafPredicate};
+use profiledb_engine::scan::{self, Predicate};
+use profiledb_engine::{ColumnType, Snapshot, TableKind, Value};
+use roaring::RoaringBitmap;
+use std::collections::BTreeMap;
+
+/// Name of the synthetic row-id column of `profiles`.
+pub const PROFILE_ID: &str = "profile_id";
+
+/// Columns whose names start with this are engine bookkeeping, not shown to queries.
+pub const HIDDEN_COLUMN_PREFIX: char = '_';
+
+/// A snapshot seen as SQL tables, plus any extra tables supplied by the caller.
+pub struct SnapshotCatalog<'s> {
+    profiles: EngineTable<'s>,
+    events: EngineTable<'s>,
+    extra: BTreeMap<String, Box<dyn TableSource + 's>>,
+    now_micros: i64,
+}
+
+impl<'s> SnapshotCatalog<'s> {
+    /// Tables `profiles` and `events` of `snapshot`; `now()` is the system clock.
+    #[must_use]
+    pub fn new(snapshot: &'s Snapshot) -> Self {
+        SnapshotCatalog {
+            profiles: EngineTable {
+                snapshot,
+                table: TableKind::Profiles,
+            },
+            events: EngineTable {
+                snapshot,
+                table: TableKind::Events,
+            },
+            extra: BTreeMap::new(),
+            now_micros: system_now_micros(),
+        }
+    }
+
+    /// Uses `now_micros` as the default clock.
+    #[must_use]
+    pub fn with_now(mut self, now_micros: i64) -> Self {
+        self.now_micros = now_micros;
+        self
+    }
+
+    /// Adds (or replaces) a table served by another source, e.g. `identities`.
+    #[must_use]
+    pub fn with_table(mut self, name: &str, table: Box<dyn TableSource + 's>) -> Self {
+        self.extra.insert(name.to_owned(), table);
+        self
+    }
+}
+
+fn system_now_micros() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+}
+
+impl Catalog for SnapshotCatalog<'_> {
+    fn table(&self, name: &str) -> Option<&dyn TableSource> {
+        match name {
+            "profiles" => Some(&self.profiles),
+            "events" => Some(&self.events),
+            _ => self.extra.get(name).map(|t| t.as_ref() as &dyn TableSource),
+        }
+    }
+
+    fn table_names(&self) -> Vec<String> {
+        let mut names = vec!["profiles".to_owned(), "events".to_owned()];
+        names.extend(self.extra.keys().cloned());
+        names
+    }
+
+    fn now_micros(&self) -> i64 {
+        self.now_micros
+    }
+}
+
+/// One engine table behind the [`TableSource`] trait.
+struct EngineTable<'s> {
+    snapshot: &'s Snapshot,
+    table: TableKind,
+}
+
+impl EngineTable<'_> {
+    fn is_row_id(&self, column: &str) -> bool {
+        self.table == TableKind::Profiles && column == PROFILE_ID
+    }
+}
+
+fn engine_error(error: profiledb_engine::Error) -> QueryError {
+    QueryError::Execution(error.to_string())
+}
+
+fn engine_predicate(predicate: &LeafPredicate) -> Predicate {
+    match predicate {
+        LeafPredicate::Compare(op, value) => Predicate::Compare(engine_op(*op), value.clone()),
+        LeafPredicate::Between(low, high) => Predicate::Between(low.clone(), high.clone()),
+        LeafPredicate::InList(values) => Predicate::InList(values.clone()),
+        LeafPredicate::Like {
+            pattern,
+            case_insensitive,
+        } => Predicate::Like {
+            pattern: pattern.clone(),
+            case_insensitive: *case_insensitive,
+        },
+        LeafPredicate::ListContains(value) => Predicate::ListContains(value.clone()),
+    }
+}
+
+fn engine_op(op: CompareOp) -> scan::CompareOp {
+    match op {
+        CompareOp::Eq => scan::CompareOp::Eq,
+        CompareOp::NotEq => scan::CompareOp::NotEq,
+        CompareOp::Lt => scan::CompareOp::Less,
+        CompareOp::LtEq => scan::CompareOp::LessOrEqual,
+        CompareOp::Gt => scan::CompareOp::Greater,
+        CompareOp::GtEq => scan::CompareOp::GreaterOrEqual,
+    }
+}
+
+impl TableSource for EngineTable<'_> {
+    fn columns(&self) -> Vec<(String, ColumnType)> {
+        let stored = self
+            .snapshot
+            .schema(self.table)
+            .columns()
+            .iter()
+            .filter(|c| !c.name.starts_with(HIDDEN_COLUMN_PREFIX))
+            .map(|c| (c.name.clone(), c.column_type));
+        match self.table {
+            TableKind::Profiles => std::iter::once((PROFILE_ID.to_owned(), ColumnType::Int64))
+                .chain(stored)
+                .collect(),
+            TableKind::Events => {
+                // The link to the profile leads, whatever order columns were first written in.
+                let (mut first, rest): (Vec<_>, Vec<_>) =
+                    stored.partition(|(name, _)| name == PROFILE_ID);
+                first.extend(rest);
+                first
+            }
+        }
+    }
+
+    fn row_count(&self) -> u64 {
+        self.snapshot.row_count(self.table)
+    }
+
+    fn all_rows(&self) -> Result<RoaringBitmap, QueryError> {
+        Ok(self.snapshot.live_rows(self.table).clone())
+    }
+
+    fn filter(
+        &self,
+        column: &str,
+        predicate: &LeafPredicate,
+    ) -> Result<(RoaringBitmap, AccessPath), QueryError> {
+        if self.is_row_id(column) {
+            let live = self.snapshot.live_rows(self.table);
+            let matching = live
+                .iter()
+                .filter(|&row| predicate.matches(&Value::Int64(i64::from(row))));
+            let rows = RoaringBitmap::from_sorted_iter(matching)
+                .map_err(|e| QueryError::Internal(e.to_string()))?;
+            return Ok((rows, AccessPath::Other("row ids".to_owned())));
+        }
+        let (rows, stats) = scan::filter(
+            self.snapshot,
+            self.table,
+            column,
+            &engine_predicate(predicate),
+        )
+        .map_err(engine_error)?;
+        Ok((rows, AccessPath::Other(stats.to_string())))
+    }
+
+    fn null_rows(&self, column: &str) -> Result<RoaringBitmap, QueryError> {
+        if self.is_row_id(column) {
+            return Ok(RoaringBitmap::new());
+        }
+        scan::null_rows(self.snapshot, self.table, column).map_err(engine_error)
+    }
+
+    fn fetch(&self, column: &str, rows: &RoaringBitmap) -> Result<Vec<Value>, QueryError> {
+        if self.is_row_id(column) {
+            return Ok(rows
+                .iter()
+                .map(|row| Value::Int64(i64::from(row)))
+                .collect());
+        }
+        self.snapshot
+            .fetch(self.table, column, rows)
+            .map_err(engine_error)
+    }
+}
