@@ -440,24 +440,4 @@ mod tests {
         assert_eq!(words[1], 0b11_1111);
         assert_eq!(all_set(65), vec![u64::MAX, 1]);
     }
-
-    /// Throughput check, run with `cargo test --release -- --ignored kernel_throughput --nocapture`.
-    #[test]
-    #[ignore = "benchmark"]
-    fn kernel_throughput() {
-        let values: Vec<i64> = (0..65_536).map(|i| (i * 7919) % 1000).collect();
-        let start = std::time::Instant::now();
-        let mut total = 0u32;
-        for _ in 0..2000 {
-            total += compare_i64(std::hint::black_box(&values), CompareOp::Less, 500)
-                .iter()
-                .map(|w| w.count_ones())
-                .sum::<u32>();
-        }
-        let secs = start.elapsed().as_secs_f64();
-        eprintln!(
-            "compare_i64: {:.2} G values/s ({total})",
-            2000.0 * 65_536.0 / secs / 1e9
-        );
-    }
 }
