@@ -85,7 +85,7 @@ pub fn encode_schema(table: TableKind, columns: &[ColumnDef]) -> Vec<u8> {
 /// Unknown tags, truncation or trailing bytes.
 pub fn decode_schema(payload: &[u8]) -> Result<SchemaBlock, WireError> {
     let mut r = ByteReader::new(payload);
-    let table = TableKind::from_tag(r.u8()?).ok_or_else(|| WireError {
+    let table = TableKind::from_tag(r.u8()?).ok_or(WireError {
         offset: 0,
         reason: "unknown table tag",
     })?;
