@@ -99,3 +99,30 @@ pub fn run(cli: &Cli) -> Result<Outcome, ToolError> {
         Cmd::Restore { input } => commands::restore::run(&data, input),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn explicit_data_wins_and_is_global() {
+        let cli = Cli::parse_from(["profiledb", "check", "--data", "x"]);
+        assert_eq!(cli.data_dir(), PathBuf::from("x"));
+        let cli = Cli::parse_from(["profiledb", "--data", "y", "dump", "--out", "f"]);
+        assert_eq!(cli.data_dir(), PathBuf::from("y"));
+        assert!(matches!(cli.command, Cmd::Dump { out: Some(_) }));
+    }
+
+    #[test]
+    fn human_bytes_uses_binary_units() {
+        assert_eq!(output::human_bytes(512), "512 B");
+        assert_eq!(output::human_bytes(1536), "1.5 KiB");
+        assert_eq!(output::human_bytes(3 << 20), "3.0 MiB");
+    }
+}

@@ -2,6 +2,7 @@
 
 use clap::Parser;
 use profiledb_tools::{run, Cli, Outcome};
+use std::io::Write;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -13,9 +14,11 @@ fn main() -> ExitCode {
         // A reader that stopped early (`profiledb dump | head`) is not a failure.
         Err(error) if error.is_broken_pipe() => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {error}");
+            // Ignore a closed stderr: there is nowhere left to report to.
+            let mut stderr = std::io::stderr().lock();
+            let _ = writeln!(stderr, "error: {error}");
             if let Some(hint) = error.hint() {
-                eprintln!("hint: {hint}");
+                let _ = writeln!(stderr, "hint: {hint}");
             }
             ExitCode::from(1)
         }

@@ -17,8 +17,9 @@ pub(crate) fn run(data: &Path, out: Option<&Path>) -> Result<Outcome, ToolError>
         None => dump_to_stdout(&db)?,
     };
     close(db)?;
-    // stdout may be the dump itself, so the summary goes to stderr.
-    eprintln!(
+    // stdout may be the dump itself, so the summary goes to stderr (ignored if closed).
+    let _ = writeln!(
+        io::stderr(),
         "dumped {} profiles and {} events ({})",
         summary.profiles,
         summary.events,
