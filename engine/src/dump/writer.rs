@@ -84,6 +84,11 @@ impl<'a> BlockSink<'a> {
     }
 
     fn block(&mut self, kind: u8, payload: &[u8]) -> Result<(), DumpError> {
+        if u32::try_from(payload.len()).is_err() {
+            // Only a single row of more than 4 GiB could get here.
+            let reason = "a dump block would exceed 4 GiB (one row is too large to dump)";
+            return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, reason).into());
+        }
         let header = encode_block_header(kind, payload);
         self.out.write_all(&header)?;
         self.out.write_all(payload)?;
