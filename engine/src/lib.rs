@@ -8,6 +8,7 @@
 
 pub mod codec;
 mod db;
+pub mod dump;
 pub mod error;
 pub mod identity;
 pub mod io;

@@ -1,0 +1,128 @@
+//! The `profiledb` command: operator tools over a ProfileDB database directory.
+//!
+//! The engine owns the logic (dump format, restore, integrity check); each subcommand here
+//! parses its arguments, calls one engine API and prints the result.
+
+mod commands;
+mod error;
+mod output;
+
+pub use error::ToolError;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Environment variable naming the database directory when `--data` is not given.
+pub const DATA_ENV: &str = "PROFILEDB_DATA";
+/// Database directory used when neither `--data` nor `PROFILEDB_DATA` is given.
+pub const DEFAULT_DATA_DIR: &str = "./profiledb-data";
+
+/// Command-line arguments of `profiledb`.
+#[derive(Debug, Parser)]
+#[command(
+    name = "profiledb",
+    version,
+    about = "Operate a ProfileDB customer-profile database"
+)]
+pub struct Cli {
+    /// Database directory [default: $PROFILEDB_DATA, else ./profiledb-data]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Cmd,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Cmd {
+    /// Show row counts, files and per-column storage (types, encodings, compression)
+    #[command(after_help = "Example: profiledb --data ./crm stats")]
+    Stats,
+    /// Rewrite each table's segments into one, dropping deleted rows' bytes
+    #[command(after_help = "Example: profiledb --data ./crm compact")]
+    Compact,
+    /// Verify every file of the database read-only (exit 1 when damage is found)
+    #[command(after_help = "Example: profiledb --data ./crm check")]
+    Check,
+    /// Write a logical dump of the database (to stdout unless --out is given)
+    #[command(after_help = "Example: profiledb --data ./crm dump --out crm.pdump")]
+    Dump {
+        /// File to write the dump to (replaced atomically when complete)
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Restore a dump into an empty or non-existent --data directory
+    #[command(after_help = "Example: profiledb --data ./crm-copy restore --in crm.pdump")]
+    Restore {
+        /// The dump file to restore
+        #[arg(long = "in", value_name = "FILE")]
+        input: PathBuf,
+    },
+}
+
+/// How a successful run ended, which decides the exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Everything is fine (exit 0).
+    Clean,
+    /// The operation ran and found a problem, e.g. `check` found damage (exit 1).
+    ProblemsFound,
+}
+
+impl Cli {
+    /// The database directory: `--data`, else `$PROFILEDB_DATA`, else `./profiledb-data`.
+    #[must_use]
+    pub fn data_dir(&self) -> PathBuf {
+        self.data
+            .clone()
+            .or_else(|| {
+                std::env::var_os(DATA_ENV)
+                    .filter(|v| !v.is_empty())
+                    .map(PathBuf::from)
+            })
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR))
+    }
+}
+
+/// Runs the command `cli` asks for.
+///
+/// # Errors
+/// A [`ToolError`] describing what failed, with a hint for the operator.
+pub fn run(cli: &Cli) -> Result<Outcome, ToolError> {
+    let data = cli.data_dir();
+    match &cli.command {
+        Cmd::Stats => commands::stats::run(&data),
+        Cmd::Compact => commands::compact::run(&data),
+        Cmd::Check => commands::check::run(&data),
+        Cmd::Dump { out } => commands::dump::run(&data, out.as_deref()),
+        Cmd::Restore { input } => commands::restore::run(&data, input),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn explicit_data_wins_and_is_global() {
+        let cli = Cli::parse_from(["profiledb", "check", "--data", "x"]);
+        assert_eq!(cli.data_dir(), PathBuf::from("x"));
+        let cli = Cli::parse_from(["profiledb", "--data", "y", "dump", "--out", "f"]);
+        assert_eq!(cli.data_dir(), PathBuf::from("y"));
+        assert!(matches!(cli.command, Cmd::Dump { out: Some(_) }));
+    }
+
+    #[test]
+    fn human_bytes_uses_binary_units() {
+        assert_eq!(output::human_bytes(512), "512 B");
+        assert_eq!(output::human_bytes(1536), "1.5 KiB");
+        assert_eq!(output::human_bytes(3 << 20), "3.0 MiB");
+    }
+}
