@@ -12,7 +12,7 @@ pub const BATCH_FORMAT_VERSION: u8 = 1;
 
 const KIND_UPSERT: u8 = 1;
 const KIND_DELETE: u8 = 2;
-const KIND_DEFINE_COLUMN: u8 = 4;
+const KIND_DEFINE_COLUMN: u8 = 5;
 
 /// One change to one row.
 #[derive(Debug, Clone, PartialEq)]
