@@ -166,6 +166,7 @@ impl Database {
     /// Merges profile `absorbed` into `survivor`: the survivor keeps its values and takes the
     /// absorbed profile's values for attributes it lacks; the absorbed profile's events move
     /// to the survivor; the absorbed profile is then deleted. All in one atomic batch.
+    /// Merging a profile into itself changes nothing.
     ///
     /// # Errors
     /// As [`Database::write`].
@@ -289,6 +290,13 @@ impl Inner {
     }
 
     fn merge_profiles(&self, survivor: u32, absorbed: u32) -> Result<WriteReceipt> {
+        if survivor == absorbed {
+            // Already one profile: nothing to move, and deleting "the absorbed" would erase it.
+            return Ok(WriteReceipt {
+                lsn: 0,
+                event_rows: Vec::new(),
+            });
+        }
         let mut batch = WriteBatch::new();
         {
             let mut writer = self.writer.lock();

@@ -36,6 +36,8 @@ pub const TRAILER_FOOTER_LEN_OFFSET: usize = 8;
 pub const TRAILER_FOOTER_CRC_OFFSET: usize = 16;
 /// Trailer: format version (u16), repeated so a reader can check it from the end.
 pub const TRAILER_VERSION_OFFSET: usize = 20;
+/// Trailer: reserved (u16), always zero.
+pub const TRAILER_RESERVED_OFFSET: usize = 22;
 /// Trailer: magic bytes.
 pub const TRAILER_MAGIC_OFFSET: usize = 24;
 /// Magic bytes ending the file.

@@ -8,7 +8,7 @@ use super::layout::{
     HEADER_SEGMENT_ID_OFFSET, HEADER_TABLE_OFFSET, HEADER_VERSION_OFFSET, OLDEST_SUPPORTED_VERSION,
     ROWS_PER_CHUNK, TRAILER_FOOTER_CRC_OFFSET, TRAILER_FOOTER_LEN_OFFSET,
     TRAILER_FOOTER_OFFSET_OFFSET, TRAILER_LEN, TRAILER_MAGIC, TRAILER_MAGIC_OFFSET,
-    TRAILER_VERSION_OFFSET,
+    TRAILER_RESERVED_OFFSET, TRAILER_VERSION_OFFSET,
 };
 use super::writer::ChunkLocation;
 use crate::codec::ChunkReader;
@@ -406,6 +406,13 @@ fn parse_trailer(path: &Path, bytes: &[u8], trailer_start: usize) -> Result<Foot
             .expect("2 bytes"),
     );
     check_version(path, version)?;
+    // No checksum covers the trailer, so every field of it is checked, reserved bytes included.
+    if field(TRAILER_RESERVED_OFFSET, 2) != [0, 0] {
+        return Err(at(
+            TRAILER_RESERVED_OFFSET,
+            "segment trailer reserved bytes are not zero",
+        ));
+    }
     let offset = u64::from_le_bytes(
         field(TRAILER_FOOTER_OFFSET_OFFSET, 8)
             .try_into()
