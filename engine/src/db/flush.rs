@@ -19,6 +19,9 @@ use crate::segment::{Segment, SegmentWriter};
 use crate::value::Value;
 use std::sync::Arc;
 
+/// The value of positions a column does not set.
+static NULL: Value = Value::Null;
+
 pub(super) fn flush(inner: &Inner) -> Result<()> {
     let mut manifest = inner.maintenance.lock();
     let Some(frozen) = freeze(inner)? else {
@@ -124,8 +127,8 @@ fn write_memory_segment(
         };
         let mut cells = column.iter().peekable();
         let values = rows.iter().map(|row| match cells.peek() {
-            Some((r, _)) if *r == row => cells.next().map_or(Value::Null, |(_, v)| v.clone()),
-            _ => Value::Null,
+            Some((r, _)) if *r == row => cells.next().map_or(&NULL, |(_, v)| v),
+            _ => &NULL,
         });
         writer.write_column(
             &definition.name,
