@@ -337,7 +337,7 @@ impl Inner {
     /// Seals the writer's head into a memory layer and publishes a new version.
     /// Called with the writer lock held, so versions are swapped by one thread at a time.
     fn publish_locked(&self, writer: &mut WriterState) {
-        if !self.unpublished.swap(false, Ordering::AcqRel) {
+        if !self.unpublished.load(Ordering::Acquire) {
             return;
         }
         let current = self.current.read().clone();
@@ -354,6 +354,10 @@ impl Inner {
         }
         next.last_lsn = writer.last_applied_lsn;
         *self.current.write() = Arc::new(next);
+        // Cleared only once the new version is visible: a reader that sees the flag down must
+        // also see every write acknowledged before it (writes cannot interleave: we hold the
+        // writer lock).
+        self.unpublished.store(false, Ordering::Release);
     }
 
     /// Replaces the published version; called with the writer lock held.
