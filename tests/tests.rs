@@ -2,4 +2,5 @@
 
 mod util;
 
+mod roundtrip;
 mod smoke;
