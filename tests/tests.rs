@@ -2,5 +2,7 @@
 
 mod util;
 
+mod engine_bugs;
+mod model;
 mod roundtrip;
 mod smoke;
