@@ -3,6 +3,7 @@
 mod util;
 
 mod engine_bugs;
+mod fault_injection;
 mod model;
 mod roundtrip;
 mod smoke;
