@@ -1,7 +1,7 @@
 //! Engine bugs found by this suite, each pinned by a test that fails until the bug is fixed.
 //! Every test states the behaviour a user relies on; see the doc comment for cause and fix.
 
-use crate::util::TempDir;
+use crate::util::{copy_dir, files_named, flip_byte, TempDir};
 use profiledb::{Database, Options, SyncMode, TableKind, Value};
 
 fn options() -> Options {
@@ -34,4 +34,34 @@ fn merging_a_profile_into_itself_keeps_it() {
          (its {} events are left pointing at a deleted profile)",
         snap.row_count(TableKind::Events)
     );
+}
+
+/// Every byte of a segment is checked by some reader ("every byte of every file is covered by
+/// exactly one checksum" and the reserved trailer bytes are "zero").
+///
+/// `parse_trailer` (engine/src/segment/reader.rs) checks the trailer's magic, version, footer
+/// range and footer crc, but never the reserved `u16` at trailer offset 22, and no checksum
+/// covers the trailer. A flipped bit there (file offset `len - 10` or `len - 9`) is accepted
+/// silently: `corruption::flipping_any_byte_of_a_segment_...` finds exactly these two bytes.
+/// Fix: reject a non-zero reserved field in `parse_trailer` with `Error::Corrupt` at
+/// `trailer_start + 22` (and list it among the reader's checks in `storage-format.md`), or
+/// cover the trailer's first 24 bytes with a crc.
+#[test]
+fn segment_trailer_reserved_bytes_are_checked() {
+    let dir = TempDir::new("bug-trailer");
+    crate::corruption::build_sweep_db(dir.path());
+    let seg = files_named(dir.path(), "seg-", ".pdb").remove(0);
+    let len = std::fs::metadata(&seg).unwrap().len() as usize;
+    for offset in [len - 10, len - 9] {
+        let copy = TempDir::new("bug-trailer-copy");
+        copy_dir(dir.path(), copy.path());
+        let damaged = copy.path().join(seg.file_name().unwrap());
+        flip_byte(&damaged, offset, 0x01);
+        let result = Database::open(copy.path(), options());
+        assert!(
+            matches!(result, Err(profiledb::Error::Corrupt { .. })),
+            "a flipped reserved trailer byte at {offset} of {len} was accepted: {:?}",
+            result.map(|_| "opened")
+        );
+    }
 }

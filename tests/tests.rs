@@ -2,6 +2,7 @@
 
 mod util;
 
+mod corruption;
 mod engine_bugs;
 mod fault_injection;
 mod model;
