@@ -2,6 +2,7 @@
 
 mod util;
 
+mod concurrency;
 mod corruption;
 mod engine_bugs;
 mod fault_injection;
