@@ -5,6 +5,7 @@ mod util;
 mod concurrency;
 mod corruption;
 mod engine_bugs;
+mod erasure;
 mod fault_injection;
 mod model;
 mod roundtrip;
