@@ -10,3 +10,4 @@ mod fault_injection;
 mod model;
 mod roundtrip;
 mod smoke;
+mod spec_decode;
