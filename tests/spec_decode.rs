@@ -55,9 +55,6 @@ impl<'a> Cursor<'a> {
     fn u8(&mut self) -> u8 {
         self.take(1)[0]
     }
-    fn u16(&mut self) -> u16 {
-        u16::from_le_bytes(self.take(2).try_into().unwrap())
-    }
     fn u32(&mut self) -> u32 {
         u32::from_le_bytes(self.take(4).try_into().unwrap())
     }
