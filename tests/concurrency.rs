@@ -77,7 +77,7 @@ fn readers_never_see_half_a_batch_during_flush_and_compaction() {
             let mut i = 0u64;
             while !stop.load(Ordering::Relaxed) {
                 i += 1;
-                if i % 3 == 0 {
+                if i.is_multiple_of(3) {
                     db.compact().unwrap();
                 } else {
                     db.flush().unwrap();

@@ -106,7 +106,7 @@ fn child() -> ExitCode {
             while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(15 + u64::from(tick % 4) * 10));
                 tick += 1;
-                let result = if tick % 3 == 0 {
+                let result = if tick.is_multiple_of(3) {
                     db.compact()
                 } else {
                     db.flush()

@@ -46,7 +46,7 @@ fn value_for(column: &str, k: u32) -> Value {
             2 => "Zürich 🎉".into(),
             _ => format!("value-{k}"),
         }),
-        "p_bool" => Value::Bool(k % 2 == 0),
+        "p_bool" => Value::Bool(k.is_multiple_of(2)),
         "p_ts" => Value::Timestamp(1_700_000_000_000_000 + i * 1_000_000),
         "p_list" => Value::StringList((0..k % 4).map(|j| format!("tag{}", (k + j) % 5)).collect()),
         _ => unreachable!(),

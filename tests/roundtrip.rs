@@ -381,7 +381,7 @@ fn large_value(column: &str, row: u32, version: u64, rng: &mut Rng) -> Value {
         }),
         "s" => {
             let k = rng.below(1200);
-            if k % 5 == 0 {
+            if k.is_multiple_of(5) {
                 s(&format!("Zürich-{k:04}"))
             } else {
                 s(&format!("user-{k:04}"))

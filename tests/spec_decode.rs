@@ -110,7 +110,7 @@ const WORDS: [&str; 4] = ["kiwi-Ω", "apple", "zebra", "mango"];
 
 fn profile_cells(row: u32) -> Vec<(String, Value)> {
     vec![
-        ("active".into(), Value::Bool(row % 3 == 0)),
+        ("active".into(), Value::Bool(row.is_multiple_of(3))),
         // Nulls at rows 5 and 6; the rest spans < 256: a `for8` chunk.
         (
             "score".into(),
