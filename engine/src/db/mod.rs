@@ -12,6 +12,7 @@ mod open;
 mod writer;
 
 pub use batch::{WriteBatch, WriteReceipt};
+pub use open::{LOCK_FILE, WAL_DIR};
 pub use writer::{EVENT_PROFILE_COLUMN, MAX_COLUMN_NAME_BYTES};
 
 use crate::error::{Error, Result};
