@@ -25,7 +25,9 @@ impl Rng {
     }
 }
 
-pub const COUNTRIES: [&str; 12] = ["DE", "AT", "CH", "FR", "US", "GB", "NL", "ES", "IT", "PL", "SE", "BR"];
+pub const COUNTRIES: [&str; 12] = [
+    "DE", "AT", "CH", "FR", "US", "GB", "NL", "ES", "IT", "PL", "SE", "BR",
+];
 pub const PLANS: [&str; 4] = ["free", "pro", "team", "enterprise"];
 pub const CHANNELS: [&str; 6] = ["web", "ios", "android", "pos", "email", "call"];
 
@@ -36,25 +38,64 @@ const DAY_MICROS: i64 = 86_400_000_000;
 /// The attributes of synthetic profile `id`: 20 columns of mixed types and cardinalities.
 pub fn profile_attributes(id: u32, rng: &mut Rng, columns: usize) -> Vec<(String, Value)> {
     let mut all = vec![
-        ("country".to_owned(), Value::String(COUNTRIES[rng.below(12) as usize].to_owned())),
-        ("plan".to_owned(), Value::String(PLANS[rng.below(4) as usize].to_owned())),
+        (
+            "country".to_owned(),
+            Value::String(COUNTRIES[rng.below(12) as usize].to_owned()),
+        ),
+        (
+            "plan".to_owned(),
+            Value::String(PLANS[rng.below(4) as usize].to_owned()),
+        ),
         ("email_opt_in".to_owned(), Value::Bool(rng.below(3) != 0)),
         ("age".to_owned(), Value::Int64(18 + rng.below(60) as i64)),
-        ("lifetime_value".to_owned(), Value::Float64((rng.below(500_000) as f64) / 100.0)),
+        (
+            "lifetime_value".to_owned(),
+            Value::Float64((rng.below(500_000) as f64) / 100.0),
+        ),
         ("order_count".to_owned(), Value::Int64(rng.below(40) as i64)),
-        ("signup_at".to_owned(), Value::Timestamp(NOW_MICROS - rng.below(1_000) as i64 * DAY_MICROS)),
-        ("last_seen_at".to_owned(), Value::Timestamp(NOW_MICROS - rng.below(90) as i64 * DAY_MICROS)),
-        ("email".to_owned(), Value::String(format!("user{id}@example.com"))),
+        (
+            "signup_at".to_owned(),
+            Value::Timestamp(NOW_MICROS - rng.below(1_000) as i64 * DAY_MICROS),
+        ),
+        (
+            "last_seen_at".to_owned(),
+            Value::Timestamp(NOW_MICROS - rng.below(90) as i64 * DAY_MICROS),
+        ),
+        (
+            "email".to_owned(),
+            Value::String(format!("user{id}@example.com")),
+        ),
         ("user_id".to_owned(), Value::String(format!("u{id:09}"))),
-        ("channel".to_owned(), Value::String(CHANNELS[rng.below(6) as usize].to_owned())),
-        ("city_code".to_owned(), Value::Int64(rng.below(2_000) as i64)),
-        ("score".to_owned(), Value::Float64(rng.below(1_000) as f64 / 10.0)),
+        (
+            "channel".to_owned(),
+            Value::String(CHANNELS[rng.below(6) as usize].to_owned()),
+        ),
+        (
+            "city_code".to_owned(),
+            Value::Int64(rng.below(2_000) as i64),
+        ),
+        (
+            "score".to_owned(),
+            Value::Float64(rng.below(1_000) as f64 / 10.0),
+        ),
         ("vip".to_owned(), Value::Bool(rng.below(20) == 0)),
-        ("language".to_owned(), Value::String(["de", "en", "fr", "es", "it"][rng.below(5) as usize].to_owned())),
-        ("sessions_30d".to_owned(), Value::Int64(rng.below(100) as i64)),
-        ("cart_value".to_owned(), Value::Float64(rng.below(30_000) as f64 / 100.0)),
+        (
+            "language".to_owned(),
+            Value::String(["de", "en", "fr", "es", "it"][rng.below(5) as usize].to_owned()),
+        ),
+        (
+            "sessions_30d".to_owned(),
+            Value::Int64(rng.below(100) as i64),
+        ),
+        (
+            "cart_value".to_owned(),
+            Value::Float64(rng.below(30_000) as f64 / 100.0),
+        ),
         ("segment_hint".to_owned(), Value::Int64(rng.below(8) as i64)),
-        ("birth_year".to_owned(), Value::Int64(1940 + rng.below(70) as i64)),
+        (
+            "birth_year".to_owned(),
+            Value::Int64(1940 + rng.below(70) as i64),
+        ),
         ("phone_verified".to_owned(), Value::Bool(rng.below(2) == 0)),
     ];
     all.truncate(columns);

@@ -16,6 +16,7 @@ pub mod memtable;
 pub mod message;
 pub mod mutation;
 pub mod options;
+pub mod profiles;
 pub mod scan;
 pub mod schema;
 pub mod segment;

@@ -122,7 +122,9 @@ fn freeze(inner: &Inner) -> Result<Option<Frozen>> {
 /// Writes the graph snapshot of `lsn` under a temporary name, syncs it, renames it in place.
 fn write_identity_snapshot(inner: &Inner, lsn: u64, bytes: &[u8]) -> Result<()> {
     let path = inner.dir.join(identity_snapshot_file(lsn));
-    let temp = inner.dir.join(format!("{}.tmp", identity_snapshot_file(lsn)));
+    let temp = inner
+        .dir
+        .join(format!("{}.tmp", identity_snapshot_file(lsn)));
     let mut file = inner
         .storage
         .create(&temp)

@@ -18,19 +18,19 @@ pub use writer::{EVENT_PROFILE_COLUMN, MAX_COLUMN_NAME_BYTES};
 use crate::error::{Error, Result};
 use crate::identity::IdentityGraph;
 use crate::io::{LockGuard, Storage};
-use crate::mutation::IdentityChange;
-use crate::schema::TableSchema;
-use roaring::RoaringBitmap;
 use crate::manifest::Manifest;
 use crate::memtable::MemLayer;
+use crate::mutation::IdentityChange;
 use crate::options::Options;
 use crate::scan::{filter, Predicate};
 use crate::schema::TableKind;
+use crate::schema::TableSchema;
 use crate::snapshot::{Snapshot, Version};
 use crate::value::Value;
 use crate::wal::{RecoveryReport, Wal};
 use background::Worker;
 use parking_lot::{Mutex, RwLock};
+use roaring::RoaringBitmap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -246,8 +246,17 @@ pub(crate) struct WriteContext<'a> {
     pub deleted_profiles: &'a RoaringBitmap,
 }
 
-/// A batch and the identity changes to log with it, plus a value for the caller.
-pub(crate) type BuiltBatch<T> = (WriteBatch, Vec<IdentityChange>, T);
+/// What a batch builder returns (see [`Database::write_with`]).
+pub(crate) struct BuiltBatch<T> {
+    /// Row writes, validated like any batch.
+    pub batch: WriteBatch,
+    /// Identity changes logged ahead of the rows.
+    pub identity: Vec<IdentityChange>,
+    /// Event rows erased (by an operator split); appended after the batch's own mutations.
+    pub deleted_events: Vec<u32>,
+    /// Returned to the caller.
+    pub value: T,
+}
 
 impl Database {
     /// Builds a batch under the writer lock and commits it atomically with identity changes.
@@ -335,8 +344,12 @@ impl Inner {
                 next_profile_row: writer.next_profile_row,
                 deleted_profiles: &writer.deleted_profiles,
             };
-            let (batch, identity, out) = build(&mut context)?;
-            if batch.is_empty() && identity.is_empty() {
+            let built = build(&mut context)?;
+            let out = built.value;
+            if built.batch.is_empty()
+                && built.identity.is_empty()
+                && built.deleted_events.is_empty()
+            {
                 let receipt = WriteReceipt {
                     lsn: 0,
                     event_rows: Vec::new(),
@@ -344,8 +357,16 @@ impl Inner {
                 return Ok((receipt, out));
             }
             let mut events_of = |profile: u32| self.events_of_profile(profile);
-            let (mut mutations, event_rows) = writer.prepare(&batch, &mut events_of)?;
-            mutations.identity = identity;
+            let (mut mutations, event_rows) = writer.prepare(&built.batch, &mut events_of)?;
+            mutations.identity = built.identity;
+            mutations
+                .mutations
+                .extend(built.deleted_events.into_iter().map(|row| {
+                    crate::mutation::Mutation::Delete {
+                        table: TableKind::Events,
+                        row,
+                    }
+                }));
             let lsn = self.wal.append(&mutations.encode())?;
             writer.apply(lsn, &mutations);
             self.unpublished.store(true, Ordering::Release);

@@ -3,8 +3,8 @@
 use super::writer::WriterState;
 use super::Inner;
 use crate::error::{Error, Result};
-use crate::io::Storage;
 use crate::identity::{decode_snapshot, IdentityGraph};
+use crate::io::Storage;
 use crate::manifest::{
     identity_snapshot_file, parse_identity_snapshot_file, Manifest, MANIFEST_FILE,
 };
