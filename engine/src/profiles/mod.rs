@@ -16,6 +16,11 @@ mod split;
 mod state;
 mod view;
 
+#[cfg(test)]
+mod scenario_tests;
+#[cfg(test)]
+mod test_support;
+
 pub use columns::{
     is_hidden_profile_column, msg_column, ts_column, EVENT_COLUMN, IDENTITY_COLUMN,
     MESSAGE_ID_COLUMN, MSG_PREFIX, PROPERTIES_PREFIX, RESERVED_EVENT_COLUMNS, TIMESTAMP_COLUMN,

@@ -48,11 +48,11 @@ pub struct ProfileView {
     pub identity_profile: u32,
     /// Every identifier, in first-attached order.
     pub identifiers: Vec<IdentifierView>,
-    /// Traits set by identify calls (consent traits excluded).
+    /// Traits set by identify calls (consent traits excluded), by name.
     pub traits: Vec<TraitView>,
-    /// Consent traits (`consent.*`).
+    /// Consent traits (`consent.*`), by name.
     pub consent: Vec<TraitView>,
-    /// Computed traits with a value.
+    /// Computed traits with a value, by name.
     pub computed: Vec<(String, Value)>,
     /// The latest events (by timestamp, newest first), each as its non-NULL columns.
     pub events: Vec<Vec<(String, Value)>>,
@@ -137,6 +137,9 @@ impl Profiles {
             }
         }
         drop(state);
+        view.traits.sort_by(|a, b| a.name.cmp(&b.name));
+        view.consent.sort_by(|a, b| a.name.cmp(&b.name));
+        view.computed.sort_by(|a, b| a.0.cmp(&b.0));
         view.events = latest_events_of(&snapshot, row, latest_events)?;
         Ok(Some(view))
     }
