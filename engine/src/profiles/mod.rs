@@ -19,6 +19,8 @@ mod view;
 #[cfg(test)]
 mod scenario_tests;
 #[cfg(test)]
+mod split_tests;
+#[cfg(test)]
 mod test_support;
 
 pub use columns::{
