@@ -17,6 +17,8 @@ mod state;
 mod view;
 
 #[cfg(test)]
+mod cdnow_tests;
+#[cfg(test)]
 mod prop_tests;
 #[cfg(test)]
 mod scenario_tests;
