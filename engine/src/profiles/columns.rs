@@ -76,7 +76,8 @@ pub(crate) struct Prepared {
 pub(crate) struct Fitter<'a> {
     profiles: &'a TableSchema,
     events: &'a TableSchema,
-    pending: HashMap<(TableKind, String), ColumnType>,
+    /// Columns added by earlier messages of the call: profiles, events.
+    pending: [HashMap<String, ColumnType>; 2],
 }
 
 impl<'a> Fitter<'a> {
@@ -85,18 +86,18 @@ impl<'a> Fitter<'a> {
         Fitter {
             profiles,
             events,
-            pending: HashMap::new(),
+            pending: [HashMap::new(), HashMap::new()],
         }
     }
 
     fn column_type(&self, table: TableKind, name: &str) -> Option<ColumnType> {
-        let schema = match table {
-            TableKind::Profiles => self.profiles,
-            TableKind::Events => self.events,
+        let (schema, pending) = match table {
+            TableKind::Profiles => (self.profiles, &self.pending[0]),
+            TableKind::Events => (self.events, &self.pending[1]),
         };
         schema
             .column_type(name)
-            .or_else(|| self.pending.get(&(table, name.to_owned())).copied())
+            .or_else(|| pending.get(name).copied())
     }
 
     /// Fits one value; a column it would add is noted in `added`.
@@ -135,7 +136,8 @@ impl<'a> Fitter<'a> {
 
     fn commit(&mut self, added: Vec<(TableKind, String, ColumnType)>) {
         for (table, name, column_type) in added {
-            self.pending.insert((table, name), column_type);
+            let slot = usize::from(table == TableKind::Events);
+            self.pending[slot].insert(name, column_type);
         }
     }
 

@@ -270,12 +270,22 @@ impl Agg {
             }
             _ => {
                 let Some(value) = value else { return };
-                let stamped = Stamped {
-                    ts,
-                    msg: msg.to_owned(),
-                    value: value.clone(),
+                // Build the stamped copy only when it would be kept (the common case for
+                // `first` on an in-order stream is to keep the current one).
+                let keeps_current = match self {
+                    Agg::First(Some(best)) => (ts, msg) >= best.key(),
+                    Agg::Last(Some(best)) => (ts, msg) <= best.key(),
+                    Agg::Min(Some(best)) => order(value, best) != Some(Ordering::Less),
+                    Agg::Max(Some(best)) => order(value, best) != Some(Ordering::Greater),
+                    _ => false,
                 };
-                self.merge_one(stamped);
+                if !keeps_current {
+                    self.merge_one(Stamped {
+                        ts,
+                        msg: msg.to_owned(),
+                        value: value.clone(),
+                    });
+                }
             }
         }
     }

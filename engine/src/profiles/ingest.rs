@@ -5,10 +5,10 @@ use super::columns::{
     msg_column, ts_column, Fitter, Prepared, IDENTITY_COLUMN, MSG_PREFIX, TS_PREFIX,
 };
 use super::error::MessageRejection;
-use super::state::{State, NO_ROW};
+use super::state::{message_key, KeySet, State, NO_ROW};
 use crate::db::{BuiltBatch, WriteContext, WriteOp, EVENT_PROFILE_COLUMN};
 use crate::error::Result;
-use crate::identity::{IdentityConfig, IdentityGraph, LinkRecord, Merge, ProfileId};
+use crate::identity::{IdentityConfig, IdentityGraph, LinkOutcome, LinkRecord, Merge, ProfileId};
 use crate::message::Message;
 use crate::mutation::IdentityChange;
 use crate::scan::{filter, Predicate};
@@ -161,16 +161,17 @@ fn resolve_all<'m>(
     let mut accepted = Vec::with_capacity(messages.len());
     let mut identity = Vec::with_capacity(messages.len());
     let mut merges = Vec::new();
-    let mut in_call = HashSet::new();
+    let mut in_call = KeySet::default();
     for &(index, msg) in messages {
-        if state.dedup.contains(&msg.message_id) || !in_call.insert(msg.message_id.as_str()) {
+        let key = message_key(&msg.message_id);
+        if state.dedup.contains(key) || !in_call.insert(key) {
             report.duplicates.push(index);
             continue;
         }
         let prepared = match fitter.prepare(msg, &is_profile_trait) {
             Ok(prepared) => prepared,
             Err(reason) => {
-                in_call.remove(msg.message_id.as_str());
+                in_call.remove(&key);
                 report.rejected.push(RejectedMessage {
                     index,
                     message_id: Some(msg.message_id.clone()),
@@ -189,20 +190,18 @@ fn resolve_all<'m>(
         report.refused_links += resolution.refused.len();
         report.accepted += 1;
         merges.extend(resolution.merged.iter().copied());
-        identity.push(IdentityChange::Link(LinkRecord::new(
-            &msg.message_id,
-            msg.timestamp_micros,
-            &ids,
-            &resolution,
-        )));
+        identity.push(IdentityChange::Link(LinkRecord {
+            message_id: msg.message_id.clone(),
+            timestamp_micros: msg.timestamp_micros,
+            identifiers: ids,
+            outcome: LinkOutcome::of(&resolution),
+        }));
         accepted.push(Accepted {
             msg,
             profile: resolution.profile,
             prepared,
         });
-    }
-    for item in &accepted {
-        state.dedup.insert(&item.msg.message_id);
+        state.dedup.insert(key);
     }
     (accepted, identity, merges)
 }

@@ -11,18 +11,63 @@ use crate::identity::IdentityGraph;
 use crate::schema::TableKind;
 use crate::snapshot::Snapshot;
 use crate::value::Value;
-use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasherDefault, Hasher};
 
 /// "No row" in [`State::rows`].
 pub(crate) const NO_ROW: u32 = u32::MAX;
 
-/// The last `capacity` accepted message ids, as 128-bit hashes (collisions are negligible).
+/// Hasher for keys that are already uniformly distributed hashes: folds them, no mixing.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct FoldHasher(u64);
+
+impl Hasher for FoldHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.0 ^= u64::from_le_bytes(word);
+        }
+    }
+
+    fn write_u128(&mut self, value: u128) {
+        #[expect(clippy::cast_possible_truncation, reason = "folding the halves")]
+        let folded = (value as u64) ^ ((value >> 64) as u64);
+        self.0 ^= folded;
+    }
+}
+
+/// A set of message-id keys (see [`message_key`]).
+pub(crate) type KeySet = HashSet<u128, BuildHasherDefault<FoldHasher>>;
+
+/// A 128-bit key of a message id: two FNV-1a passes with different offsets (collisions
+/// among a window of millions of ids are negligible, about 2^-88).
+pub(crate) fn message_key(message_id: &str) -> u128 {
+    const PRIME: u64 = 0x0000_0100_0000_01b3;
+    let mut a: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut b: u64 = 0x6c62_272e_07bb_0142;
+    for &byte in message_id.as_bytes() {
+        a = (a ^ u64::from(byte)).wrapping_mul(PRIME);
+        b = (b ^ u64::from(byte)).wrapping_mul(PRIME).rotate_left(29);
+    }
+    // Final avalanche so that ids differing in the last byte spread over the table.
+    let mix = |mut x: u64| {
+        x ^= x >> 33;
+        x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        x ^ (x >> 33)
+    };
+    (u128::from(mix(a)) << 64) | u128::from(mix(b ^ a.rotate_left(17)))
+}
+
+/// The last `capacity` accepted message ids, as 128-bit keys.
 #[derive(Debug, Default)]
 pub(crate) struct Dedup {
     capacity: usize,
-    set: HashSet<u128>,
+    set: KeySet,
     order: VecDeque<u128>,
 }
 
@@ -35,27 +80,16 @@ impl Dedup {
         }
     }
 
-    fn key(message_id: &str) -> u128 {
-        let half = |salt: u8| {
-            let mut h = DefaultHasher::new();
-            salt.hash(&mut h);
-            message_id.hash(&mut h);
-            h.finish()
-        };
-        (u128::from(half(1)) << 64) | u128::from(half(2))
+    /// Whether the message with key `key` is in the window.
+    pub fn contains(&self, key: u128) -> bool {
+        self.set.contains(&key)
     }
 
-    /// Whether `message_id` is in the window.
-    pub fn contains(&self, message_id: &str) -> bool {
-        self.set.contains(&Dedup::key(message_id))
-    }
-
-    /// Adds `message_id`, evicting the oldest id when full.
-    pub fn insert(&mut self, message_id: &str) {
+    /// Adds a message key, evicting the oldest when full.
+    pub fn insert(&mut self, key: u128) {
         if self.capacity == 0 {
             return;
         }
-        let key = Dedup::key(message_id);
         if !self.set.insert(key) {
             return;
         }
@@ -103,7 +137,7 @@ impl State {
         };
         let log = &graph.log;
         for k in log.len().saturating_sub(dedup_window)..log.len() {
-            state.dedup.insert(log.message_id(k));
+            state.dedup.insert(message_key(log.message_id(k)));
         }
         state.rows = identity_rows(snapshot)?;
         let traits = state.definitions.traits.clone();
