@@ -19,6 +19,8 @@ mod view;
 #[cfg(test)]
 mod cdnow_tests;
 #[cfg(test)]
+mod perf_tests;
+#[cfg(test)]
 mod prop_tests;
 #[cfg(test)]
 mod scenario_tests;
