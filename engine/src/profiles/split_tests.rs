@@ -270,3 +270,86 @@ fn flush_then_more_ingest_then_reopen_gives_the_same_state() {
         .count();
     assert_eq!(snaps, 1);
 }
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_crash_image_taken_while_open_recovers_every_acknowledged_batch() {
+    let dir = TempDir::new("crash");
+    let options = crate::options::Options {
+        sync_mode: crate::options::SyncMode::EveryCommit,
+        ..crate::options::Options::default()
+    };
+    let p = Profiles::open(
+        dir.path(),
+        options.clone(),
+        super::ProfilesOptions::default(),
+    )
+    .unwrap();
+    p.create_trait(purchases()).unwrap();
+    let lines = history(true);
+    ingest_ok(&p, &lines[..4]);
+    p.database().flush().unwrap();
+    ingest_ok(&p, &lines[4..]);
+    p.remove_link("link").unwrap();
+    let expected = state_of(&p);
+    // Every acknowledged batch was fsynced: a copy of the files now is what a crash leaves.
+    let image = TempDir::new("crash-image");
+    copy_dir(dir.path(), image.path());
+    let recovered =
+        Profiles::open(image.path(), options, super::ProfilesOptions::default()).unwrap();
+    assert_eq!(state_of(&recovered), expected);
+    assert_eq!(recovered.computed_traits(), [purchases()]);
+}
+
+#[test]
+fn a_damaged_identity_snapshot_fails_open_naming_the_file() {
+    let dir = TempDir::new("bad-snap");
+    let p = build(&dir, true);
+    p.database().flush().unwrap();
+    drop(p);
+    let snap = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(Result::ok)
+        .find(|e| e.file_name().to_string_lossy().starts_with("identity-"))
+        .unwrap()
+        .path();
+    let mut bytes = std::fs::read(&snap).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x55;
+    std::fs::write(&snap, bytes).unwrap();
+    let error = Profiles::open(
+        dir.path(),
+        super::test_support::fast_options(),
+        super::ProfilesOptions::default(),
+    )
+    .unwrap_err();
+    assert!(error.to_string().contains("identity-"), "{error}");
+}
+
+#[test]
+fn reapply_config_is_durable_and_splits_by_the_new_limits() {
+    let dir = TempDir::new("reapply");
+    let p = build(&dir, true);
+    assert_eq!(p.snapshot().row_count(TableKind::Profiles), 1);
+    let config = crate::identity::IdentityConfig::default()
+        .with_limit(crate::identity::IdentifierType::Email, 0);
+    p.reapply_config(config.clone()).unwrap();
+    assert_eq!(p.snapshot().row_count(TableKind::Profiles), 2);
+    let before = state_of(&p);
+    drop(p);
+    let p = open(&dir);
+    assert_eq!(state_of(&p), before);
+    assert_eq!(p.with_graph(|g| g.config().clone()), config);
+}
