@@ -142,6 +142,16 @@ fn rebuild(
             }
             let owner = match reassigned.get(message) {
                 Some(after) => plan.row_of(state, ctx.graph.canonical(*after)),
+                None if dead_rows.contains(&old_owner) => {
+                    // Not reported as reassigned, yet its profile is gone: follow the old id.
+                    let old = ProfileId(old_rows[&old_owner]);
+                    let now = ctx.graph.canonical(old);
+                    if report.retired.contains(&now) {
+                        deleted_events.push(event);
+                        continue;
+                    }
+                    plan.row_of(state, now)
+                }
                 None => old_owner,
             };
             if owner != old_owner {
