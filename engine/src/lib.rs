@@ -17,6 +17,7 @@ pub mod memtable;
 pub mod message;
 pub mod mutation;
 pub mod options;
+pub mod profiles;
 pub mod scan;
 pub mod schema;
 pub mod segment;
@@ -31,6 +32,7 @@ pub use db::{
 };
 pub use error::{Error, Result};
 pub use options::{Options, RecoveryMode, SyncMode};
+pub use profiles::{IngestReport, ProfileView, Profiles, ProfilesError, ProfilesOptions};
 pub use schema::{ColumnDef, TableKind, TableSchema};
 pub use snapshot::Snapshot;
 pub use value::{ColumnType, TypeMismatch, Value};
