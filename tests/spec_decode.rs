@@ -213,6 +213,7 @@ fn decode_manifest(bytes: &[u8]) -> ManifestView {
         (0..n).map(|_| (c.str(), c.u8())).collect::<Vec<_>>()
     };
     let schemas = [schema(), schema()];
+    let _identity_snapshot = c.u64();
     assert!(c.done(), "manifest body fully consumed");
     ManifestView {
         flushed_lsn,

@@ -1,4 +1,4 @@
-//! Byte offsets and tags of the chunk format (format version 1), mirrored in `spec/codec.md`.
+//! Byte offsets and tags of the chunk format (format version 1), mirrored in `storage-format.md` ("Column chunks").
 //!
 //! Every multi-byte integer is little-endian. Offsets named `HEADER_*` are absolute offsets
 //! inside the chunk; the others are relative to the start of the part they describe.

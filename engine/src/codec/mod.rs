@@ -1,7 +1,7 @@
 //! On-disk encoding of one column chunk (at most [`MAX_CHUNK_ROWS`] rows), its reader, and the
 //! scan kernels that evaluate predicates over decoded or still-encoded values.
 //!
-//! The byte-level contract is `spec/codec.md`; every offset in it has a constant in [`layout`].
+//! The byte-level contract is `storage-format.md` ("Column chunks"); every offset in it has a constant in [`layout`].
 //! Design choices driven by this hardware: memory streams at ~14 GB/s per core and crc32 at
 //! 10–18 GB/s, but lz4 decodes at only 1.3–3 GB/s. So numbers and dictionary codes are stored
 //! with byte-aligned frame-of-reference or run-length encoding (whichever is smaller), which

@@ -638,7 +638,7 @@ fn every_truncation_is_detected() {
     }
 }
 
-/// Decodes a `for8` chunk with nothing but the offsets of `spec/codec.md`, as an outside reader would.
+/// Decodes a `for8` chunk with nothing but the offsets of `storage-format.md` ("Column chunks"), as an outside reader would.
 #[test]
 fn chunk_decodes_from_the_spec_alone() {
     use super::layout::*;

@@ -1,4 +1,4 @@
-//! Byte layout of dump files; `spec/dump.md` mirrors every constant here.
+//! Byte layout of dump files; `storage-format.md` ("Logical dumps") mirrors every constant here.
 //!
 //! ```text
 //! +----------------------+  offset 0

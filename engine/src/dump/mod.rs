@@ -2,7 +2,7 @@
 //!
 //! A dump is one streaming, versioned, self-describing file: a file header, then checksummed
 //! blocks (creation info, the schema of each table, profile rows, event rows) and an END block
-//! whose totals and chain checksum make truncation detectable. `spec/dump.md` gives the byte
+//! whose totals and chain checksum make truncation detectable. `storage-format.md` ("Logical dumps") gives the byte
 //! layout; [`format`] holds every offset as a named constant.
 //!
 //! - [`write_dump`] writes a [`Snapshot`](crate::Snapshot) deterministically: the same live

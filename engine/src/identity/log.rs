@@ -73,7 +73,7 @@ impl LinkOutcome {
     }
 }
 
-/// Encodes a record (layout in `spec/identity.md`, "Link record").
+/// Encodes a record (layout in `storage-format.md`, "Link records").
 #[must_use]
 pub fn encode_record(record: &LinkRecord) -> Vec<u8> {
     let mut out = Vec::with_capacity(32 + record.message_id.len() + 24 * record.identifiers.len());

@@ -2,7 +2,7 @@
 //! email, phone, device id, custom types) to a profile, merging profiles that turn out to be
 //! the same person within per-type limits, and explaining, splitting and persisting the result.
 //!
-//! Rules and byte layouts: `spec/identity.md`.
+//! Rules and byte layouts: `docs/profiles.md` and `storage-format.md`.
 
 mod config;
 mod error;

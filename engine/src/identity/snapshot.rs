@@ -1,6 +1,6 @@
 //! Snapshot: the whole graph (rules, identifiers, profile ids, log, history) as bytes.
 //!
-//! Layout in `spec/identity.md`, "Snapshot". The per-profile counts and identifier lists are
+//! Layout in `storage-format.md`, "Graph snapshots". The per-profile counts and identifier lists are
 //! not stored: they are recomputed from the node origins, which both shrinks the snapshot and
 //! removes a way for it to be inconsistent. Decoding checks the CRC first, then every index
 //! and the shape of the profile forest, so damaged bytes give an error, never a panic or a

@@ -2,7 +2,7 @@
 //!
 //! Every accepted message becomes one event row (identify and alias included, so an operator
 //! split can rebuild traits from the events). Identify traits are also candidates for the
-//! profile's trait columns, under the latest-timestamp rule (see `spec/profiles.md`).
+//! profile's trait columns, under the latest-timestamp rule (see `docs/profiles.md`).
 
 use super::error::MessageRejection;
 use crate::db::{EVENT_PROFILE_COLUMN, MAX_COLUMN_NAME_BYTES};

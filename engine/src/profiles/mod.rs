@@ -2,7 +2,7 @@
 //! resolution, the latest-timestamp trait rule, computed traits, operator splits and the
 //! profile view.
 //!
-//! Rules and formats: `spec/profiles.md`.
+//! Rules and formats: `docs/profiles.md`.
 
 mod admin;
 mod columns;

@@ -1,4 +1,4 @@
-//! Byte layout of WAL files and record framing; `spec/wal.md` mirrors every constant here.
+//! Byte layout of WAL files and record framing; `storage-format.md` ("Write-ahead log") mirrors every constant here.
 //!
 //! Decoding never panics and never allocates from an untrusted length: every read is a checked
 //! slice of the buffer it was given.

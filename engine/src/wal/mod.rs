@@ -2,7 +2,7 @@
 //!
 //! Records are opaque payloads numbered by consecutive [`Lsn`]s starting at 1. They are framed
 //! with a checksummed header and appended to files `wal-{first_lsn:020}.log`; the byte layout,
-//! the recovery rules and the crash analysis are in `spec/wal.md`.
+//! the recovery rules and the crash analysis are in `storage-format.md` ("Write-ahead log").
 //!
 //! Durability follows [`SyncMode`]. Under [`SyncMode::EveryCommit`], concurrent committers share
 //! one `fdatasync` (group commit): appends go to an in-memory buffer, and whichever committer

@@ -1,5 +1,5 @@
 //! Opening an existing log: validate every file, replay records, cut torn tails and (in Salvage
-//! mode) corruption. The rules are stated in `spec/wal.md`, "Recovery".
+//! mode) corruption. The rules are stated in `storage-format.md` ("Write-ahead log"), "Recovery".
 
 use super::error::{io_err, WalError};
 use super::format::{decode_file_header, decode_record, HeaderError, RecordError, FILE_HEADER_LEN};
@@ -295,7 +295,7 @@ fn check_header<F>(
     Ok(Ok(first_lsn))
 }
 
-/// Torn tail or corruption, per the rules in `spec/wal.md`.
+/// Torn tail or corruption, per the rules in `storage-format.md` ("Write-ahead log").
 fn classify_bad_record(
     err: &RecordError,
     rest: &[u8],
