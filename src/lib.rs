@@ -1,12 +1,13 @@
 //! ProfileDB: an embeddable, columnar customer-profile database.
 //!
-//! Open a [`Database`], write profile attributes and events, and read consistent
-//! [`Snapshot`]s. The storage engine is re-exported as [`engine`], the SQL layer as [`query`].
+//! Ingest Segment-spec messages through [`Profiles`] (identity resolution, traits, computed
+//! traits), or write rows directly through a [`Database`]; read consistent [`Snapshot`]s. The storage engine is re-exported as [`engine`], the SQL layer as [`query`].
 
 pub use profiledb_engine as engine;
 pub use profiledb_engine::{
-    ColumnType, Database, DatabaseStats, Error, Options, RecoveryMode, Result, Snapshot, SyncMode,
-    TableKind, Value, WriteBatch, WriteReceipt,
+    ColumnType, Database, DatabaseStats, Error, IngestReport, Options, ProfileView, Profiles,
+    ProfilesError, ProfilesOptions, RecoveryMode, Result, Snapshot, SyncMode, TableKind, Value,
+    WriteBatch, WriteReceipt,
 };
 pub use profiledb_query as query;
 
