@@ -32,7 +32,9 @@ pub use db::{
 };
 pub use error::{Error, Result};
 pub use options::{Options, RecoveryMode, SyncMode};
-pub use profiles::{IngestReport, ProfileView, Profiles, ProfilesError, ProfilesOptions};
+pub use profiles::{
+    IdentityRow, IngestReport, ProfileView, Profiles, ProfilesError, ProfilesOptions,
+};
 pub use schema::{ColumnDef, TableKind, TableSchema};
 pub use snapshot::Snapshot;
 pub use value::{ColumnType, TypeMismatch, Value};

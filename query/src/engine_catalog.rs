@@ -202,3 +202,30 @@ impl TableSource for EngineTable<'_> {
             .map_err(engine_error)
     }
 }
+
+/// The `identities` table (`profile_id`, `type`, `value`, `first_seen`, `last_seen`) of a
+/// profiles database, for [`SnapshotCatalog::with_table`].
+///
+/// # Errors
+/// Only if the identity graph yields a row that does not fit the table (an internal bug).
+pub fn identities_table(
+    profiles: &profiledb_engine::Profiles,
+) -> Result<crate::MemTable, QueryError> {
+    let mut table = crate::MemTable::new(vec![
+        (PROFILE_ID.to_owned(), ColumnType::Int64),
+        ("type".to_owned(), ColumnType::String),
+        ("value".to_owned(), ColumnType::String),
+        ("first_seen".to_owned(), ColumnType::Timestamp),
+        ("last_seen".to_owned(), ColumnType::Timestamp),
+    ]);
+    for row in profiles.identities() {
+        table.push_row(vec![
+            Value::Int64(i64::from(row.profile_id)),
+            Value::String(row.kind),
+            Value::String(row.value),
+            Value::Timestamp(row.first_seen),
+            Value::Timestamp(row.last_seen),
+        ])?;
+    }
+    Ok(table)
+}

@@ -38,7 +38,7 @@ pub mod session;
 pub mod temporal;
 
 pub use catalog::{AccessPath, Catalog, TableSource};
-pub use engine_catalog::SnapshotCatalog;
+pub use engine_catalog::{identities_table, SnapshotCatalog};
 pub use error::{Position, QueryError};
 pub use memtable::{MemCatalog, MemTable};
 pub use parser::{parse, Statement};

@@ -9,6 +9,7 @@ mod columns;
 mod computed;
 mod definitions;
 mod error;
+mod identities;
 mod ingest;
 mod maintain;
 mod scratch;
@@ -37,6 +38,7 @@ pub use columns::{
 pub use computed::{Aggregate, ComputedTrait, Condition, BEHAVIOURAL_TYPES, DAY_MICROS};
 pub use definitions::{Definitions, DEFINITIONS_FILE};
 pub use error::{MessageRejection, ProfilesError, ProfilesResult};
+pub use identities::IdentityRow;
 pub use ingest::{IngestReport, RejectedMessage};
 pub use scratch::recompute_from_scratch;
 pub use view::{format_timestamp, IdentifierView, ProfileView, TraitView, CONSENT_PREFIX};
