@@ -1,0 +1,15 @@
+//! Live segments: stored segment definitions whose membership is materialized and kept
+//! current as writes arrive and as time passes, with a durable change feed and per-profile
+//! explanations. See `spec/live.md` for the design and the log format.
+
+mod analysis;
+mod error;
+mod feed;
+mod manager;
+mod record;
+mod restrict;
+mod schedule;
+
+pub use error::LiveError;
+pub use feed::Change;
+pub use manager::{LiveSegments, UpkeepReport, SEGMENT_LOG_DIR};
