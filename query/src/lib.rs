@@ -41,7 +41,10 @@ pub mod temporal;
 pub use catalog::{AccessPath, Catalog, TableSource};
 pub use engine_catalog::SnapshotCatalog;
 pub use error::{Position, QueryError};
-pub use live::{Change, LiveError, LiveSegments, UpkeepReport};
+pub use live::{
+    Change, ConditionResult, Explanation, LiveBatch, LiveDatabase, LiveError, LiveSegmentStore,
+    LiveSegments, UpkeepReport,
+};
 pub use memtable::{MemCatalog, MemTable};
 pub use parser::{parse, Statement};
 pub use predicate::{CompareOp, LeafPredicate};

@@ -125,9 +125,9 @@ pub(crate) fn analyze(
 
 /// Whether the plan outputs a `profile_id` column of type int64.
 fn returns_profile_ids(plan: &SelectPlan<'_>) -> bool {
-    plan.output.iter().any(|(n, t)| {
-        n == PROFILE_ID && matches!(t, Some(profiledb_engine::ColumnType::Int64))
-    })
+    plan.output
+        .iter()
+        .any(|(n, t)| n == PROFILE_ID && matches!(t, Some(profiledb_engine::ColumnType::Int64)))
 }
 
 /// Notes every segment the planner asks about, to learn a definition's dependencies.
@@ -150,11 +150,15 @@ impl SegmentStore for Recorder<'_> {
     }
 
     fn put(&mut self, _definition: SegmentDefinition) -> Result<(), QueryError> {
-        Err(QueryError::Internal("segments are read-only while planning".into()))
+        Err(QueryError::Internal(
+            "segments are read-only while planning".into(),
+        ))
     }
 
     fn remove(&mut self, _name: &str) -> Result<bool, QueryError> {
-        Err(QueryError::Internal("segments are read-only while planning".into()))
+        Err(QueryError::Internal(
+            "segments are read-only while planning".into(),
+        ))
     }
 
     fn members(&self, name: &str) -> Option<RoaringBitmap> {
@@ -171,13 +175,11 @@ pub(crate) fn plan_table(plan: &SelectPlan<'_>) -> Option<TableKind> {
     match &plan.table {
         BoundTable::Segment(_) => Some(TableKind::Profiles),
         BoundTable::Dual(_) => None,
-        BoundTable::Catalog(_) => {
-            match plan.table_label.split(" AS ").next().unwrap_or_default() {
-                "profiles" => Some(TableKind::Profiles),
-                "events" => Some(TableKind::Events),
-                _ => None,
-            }
-        }
+        BoundTable::Catalog(_) => match plan.table_label.split(" AS ").next().unwrap_or_default() {
+            "profiles" => Some(TableKind::Profiles),
+            "events" => Some(TableKind::Events),
+            _ => None,
+        },
     }
 }
 

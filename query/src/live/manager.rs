@@ -154,11 +154,15 @@ impl SegmentStore for StoreView<'_> {
     }
 
     fn put(&mut self, _definition: SegmentDefinition) -> Result<(), QueryError> {
-        Err(QueryError::Internal("segments are read-only while planning".into()))
+        Err(QueryError::Internal(
+            "segments are read-only while planning".into(),
+        ))
     }
 
     fn remove(&mut self, _name: &str) -> Result<bool, QueryError> {
-        Err(QueryError::Internal("segments are read-only while planning".into()))
+        Err(QueryError::Internal(
+            "segments are read-only while planning".into(),
+        ))
     }
 
     fn members(&self, name: &str) -> Option<RoaringBitmap> {
@@ -269,7 +273,14 @@ impl LiveSegments {
     fn reconcile(&mut self, snapshot: &Snapshot) -> Result<(), LiveError> {
         let mut ops = Vec::new();
         for name in &self.order {
-            refresh_full(&mut self.segments, &self.index, snapshot, name, self.clock, &mut ops)?;
+            refresh_full(
+                &mut self.segments,
+                &self.index,
+                snapshot,
+                name,
+                self.clock,
+                &mut ops,
+            )?;
         }
         self.db_lsn = snapshot.last_lsn();
         self.commit(ops)
@@ -310,7 +321,10 @@ impl LiveSegments {
         let catalog = SnapshotCatalog::new(snapshot).with_now(self.clock);
         let analysis = analyze(name, sql, &catalog, &StoreView(&self.segments), self.clock)?;
         let cyclic = analysis.depends_on.contains(name)
-            || self.dependents(name).iter().any(|d| analysis.depends_on.contains(d));
+            || self
+                .dependents(name)
+                .iter()
+                .any(|d| analysis.depends_on.contains(d));
         if cyclic {
             return Err(LiveError::Cycle(name.to_owned()));
         }
@@ -354,7 +368,14 @@ impl LiveSegments {
         let (segments, index, clock) = (&mut self.segments, &self.index, self.clock);
         refresh_full(segments, index, snapshot, name, clock, ops)?;
         for dependent in self.dependents(name) {
-            refresh_full(&mut self.segments, &self.index, snapshot, &dependent, clock, ops)?;
+            refresh_full(
+                &mut self.segments,
+                &self.index,
+                snapshot,
+                &dependent,
+                clock,
+                ops,
+            )?;
         }
         Ok(())
     }
@@ -399,7 +420,11 @@ impl LiveSegments {
             let Some(state) = self.segments.get(candidate) else {
                 continue;
             };
-            if candidate != name && state.depends_on.iter().any(|d| reached.contains(d.as_str()))
+            if candidate != name
+                && state
+                    .depends_on
+                    .iter()
+                    .any(|d| reached.contains(d.as_str()))
             {
                 reached.insert(candidate);
                 out.push(candidate.clone());
@@ -522,7 +547,14 @@ impl LiveSegments {
                 .fold(RoaringBitmap::new(), |acc, c| acc | c);
             let moved = if needs_full(state, round, &upstream) {
                 report.full_evaluations += 1;
-                refresh_full(&mut self.segments, &self.index, snapshot, &name, round.at, ops)?
+                refresh_full(
+                    &mut self.segments,
+                    &self.index,
+                    snapshot,
+                    &name,
+                    round.at,
+                    ops,
+                )?
             } else {
                 let mut set = upstream;
                 if round.write {
@@ -665,15 +697,25 @@ impl LiveSegments {
         &self.index
     }
 
-    /// Records the database position and clock, then syncs and closes the log (a later open
-    /// then needs no reconciliation).
+    /// Records the database position and clock and syncs the log, so that opening at this
+    /// database state needs no reconciliation.
+    ///
+    /// # Errors
+    /// Log I/O failures.
+    pub fn checkpoint(&mut self, snapshot: &Snapshot) -> Result<(), LiveError> {
+        self.check_usable()?;
+        self.db_lsn = snapshot.last_lsn();
+        self.log(Vec::new())?;
+        self.wal.sync()?;
+        Ok(())
+    }
+
+    /// [`Self::checkpoint`], then closes the log.
     ///
     /// # Errors
     /// Log I/O failures.
     pub fn close(mut self, snapshot: &Snapshot) -> Result<(), LiveError> {
-        self.check_usable()?;
-        self.db_lsn = snapshot.last_lsn();
-        self.log(Vec::new())?;
+        self.checkpoint(snapshot)?;
         self.wal.close()?;
         Ok(())
     }
@@ -758,7 +800,9 @@ fn refresh_partial(
     let moved = record_changes(segments, name, &selected, Some(set), at, ops);
     if let (Some(edges), Some(state)) = (edges, segments.get_mut(name)) {
         for profile in set {
-            state.schedule.set(profile, edges.get(&profile).copied().flatten());
+            state
+                .schedule
+                .set(profile, edges.get(&profile).copied().flatten());
         }
     }
     Ok(moved)

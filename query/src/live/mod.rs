@@ -3,13 +3,17 @@
 //! explanations. See `spec/live.md` for the design and the log format.
 
 mod analysis;
+mod database;
 mod error;
+mod explain;
 mod feed;
 mod manager;
 mod record;
 mod restrict;
 mod schedule;
 
+pub use database::{LiveBatch, LiveDatabase, LiveSegmentStore};
 pub use error::LiveError;
+pub use explain::{ConditionResult, Explanation};
 pub use feed::Change;
 pub use manager::{LiveSegments, UpkeepReport, SEGMENT_LOG_DIR};

@@ -92,7 +92,10 @@ impl Record {
             ops.push(decode_op(&mut r)?);
         }
         if r.remaining() != 0 {
-            return Err(format!("{} unexpected bytes after the last op", r.remaining()));
+            return Err(format!(
+                "{} unexpected bytes after the last op",
+                r.remaining()
+            ));
         }
         Ok(Record {
             db_lsn,
@@ -103,6 +106,7 @@ impl Record {
     }
 
     /// Number of changes the record carries.
+    #[cfg(test)]
     pub(crate) fn change_count(&self) -> u64 {
         self.ops
             .iter()

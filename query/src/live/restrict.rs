@@ -112,7 +112,11 @@ impl EventIndex {
     }
 
     /// Drops dead rows of `profiles` and moves re-owned rows; returns the profiles that gained.
-    fn verify(&mut self, snapshot: &Snapshot, profiles: &RoaringBitmap) -> Result<Vec<u32>, LiveError> {
+    fn verify(
+        &mut self,
+        snapshot: &Snapshot,
+        profiles: &RoaringBitmap,
+    ) -> Result<Vec<u32>, LiveError> {
         if !Self::has_events(snapshot) {
             return Ok(Vec::new());
         }
@@ -120,10 +124,8 @@ impl EventIndex {
         let live = snapshot.live_rows(TableKind::Events);
         let alive = &rows & live;
         let owners = snapshot.fetch(TableKind::Events, EVENT_PROFILE_COLUMN, &alive)?;
-        let owner_of: HashMap<u32, Option<u32>> = alive
-            .iter()
-            .zip(owners.iter().map(owner_id))
-            .collect();
+        let owner_of: HashMap<u32, Option<u32>> =
+            alive.iter().zip(owners.iter().map(owner_id)).collect();
         let mut gained = Vec::new();
         for profile in profiles {
             let Some(list) = self.by_profile.remove(&profile) else {

@@ -138,7 +138,10 @@ mod tests {
         // ts >= now - 30 days: the row ages out when now passes ts + 30 days.
         let edge = row_edge(&Value::Timestamp(0), &[-30 * day], 0);
         assert_eq!(edge, Some(30 * day));
-        assert_eq!(row_edge(&Value::Timestamp(0), &[-30 * day], 30 * day), Some(30 * day + 1));
+        assert_eq!(
+            row_edge(&Value::Timestamp(0), &[-30 * day], 30 * day),
+            Some(30 * day + 1)
+        );
         assert_eq!(row_edge(&Value::Timestamp(0), &[-30 * day], 31 * day), None);
         assert_eq!(row_edge(&Value::Null, &[0], 0), None);
     }
