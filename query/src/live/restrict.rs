@@ -45,14 +45,14 @@ impl EventIndex {
         touched: &mut RoaringBitmap,
     ) -> Result<(), LiveError> {
         self.add_new_rows(snapshot, touched)?;
-        let mut work: Vec<u32> = touched.iter().collect();
-        let mut verified = RoaringBitmap::new();
-        while !work.is_empty() {
-            let batch: RoaringBitmap = work.drain(..).filter(|p| verified.insert(*p)).collect();
-            for gained in self.verify(snapshot, &batch)? {
-                if touched.insert(gained) || !verified.contains(gained) {
-                    work.push(gained);
-                }
+        // Events never change owner or disappear while their profile lives: merges move the
+        // events of the absorbed profile, which is deleted, and deletes take the events along.
+        // So only touched profiles that are gone need their rows re-read.
+        let gone = &*touched - snapshot.live_rows(TableKind::Profiles);
+        if !gone.is_empty() {
+            // Rows are re-filed straight to their current owner, which is live.
+            for gained in self.verify(snapshot, &gone)? {
+                touched.insert(gained);
             }
         }
         Ok(())

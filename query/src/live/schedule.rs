@@ -26,6 +26,10 @@ pub(crate) struct Schedule {
 impl Schedule {
     /// Sets (or with `None` clears) the next edge of `profile`.
     pub(crate) fn set(&mut self, profile: u32, next: Option<i64>) {
+        // Most re-evaluations leave a profile's edge where it was: skip the tree updates.
+        if self.next_of.get(&profile) == next.as_ref() {
+            return;
+        }
         if let Some(old) = self.next_of.remove(&profile) {
             self.due.remove(&(old, profile));
         }
