@@ -7,6 +7,7 @@ mod database;
 mod error;
 mod explain;
 mod feed;
+mod hash;
 mod manager;
 mod record;
 mod restrict;

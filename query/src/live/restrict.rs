@@ -13,6 +13,7 @@ use profiledb_engine::{ColumnType, Snapshot, TableKind, Value, EVENT_PROFILE_COL
 use roaring::RoaringBitmap;
 
 use super::error::LiveError;
+use super::hash::IdMap;
 use crate::catalog::{AccessPath, Catalog, TableSource};
 use crate::error::QueryError;
 use crate::predicate::LeafPredicate;
@@ -24,7 +25,7 @@ use crate::predicate::LeafPredicate;
 /// are found by re-reading the owner of the touched profiles' indexed rows.
 #[derive(Debug, Default)]
 pub(crate) struct EventIndex {
-    by_profile: HashMap<u32, Vec<u32>>,
+    by_profile: IdMap<u32, Vec<u32>>,
     /// Highest event row indexed so far.
     watermark: Option<u32>,
 }

@@ -7,12 +7,13 @@
 //! edge again) keeps the segment exact for any window length, touching only profiles whose
 //! rows actually cross a window edge.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 use profiledb_engine::{TableKind, Value};
 use roaring::RoaringBitmap;
 
 use super::analysis::TimeLeaf;
+use super::hash::IdMap;
 use super::restrict::RestrictedCatalog;
 use crate::error::QueryError;
 
@@ -20,7 +21,7 @@ use crate::error::QueryError;
 #[derive(Debug, Default)]
 pub(crate) struct Schedule {
     due: BTreeSet<(i64, u32)>,
-    next_of: HashMap<u32, i64>,
+    next_of: IdMap<u32, i64>,
 }
 
 impl Schedule {
@@ -71,9 +72,9 @@ pub(crate) fn next_edges(
     catalog: &RestrictedCatalog<'_>,
     only: &RoaringBitmap,
     now: i64,
-) -> Result<HashMap<u32, Option<i64>>, QueryError> {
+) -> Result<IdMap<u32, Option<i64>>, QueryError> {
     let profiles = catalog.restricted(TableKind::Profiles).rows() & only;
-    let mut next: HashMap<u32, Option<i64>> = profiles.iter().map(|p| (p, None)).collect();
+    let mut next: IdMap<u32, Option<i64>> = profiles.iter().map(|p| (p, None)).collect();
     for leaf in leaves {
         let table = catalog.restricted(leaf.table);
         let values = table.column(&leaf.column)?;
