@@ -27,6 +27,7 @@ pub mod error;
 pub mod exec;
 pub mod format;
 pub mod like;
+pub mod live;
 pub mod memtable;
 pub mod parser;
 pub mod plan;
@@ -40,6 +41,10 @@ pub mod temporal;
 pub use catalog::{AccessPath, Catalog, TableSource};
 pub use engine_catalog::{identities_table, SnapshotCatalog};
 pub use error::{Position, QueryError};
+pub use live::{
+    Change, ConditionResult, Explanation, LiveBatch, LiveDatabase, LiveError, LiveSegmentStore,
+    LiveSegments, UpkeepReport,
+};
 pub use memtable::{MemCatalog, MemTable};
 pub use parser::{parse, Statement};
 pub use predicate::{CompareOp, LeafPredicate};
