@@ -145,3 +145,47 @@ fn a_directory_without_a_database_is_an_error() {
     std::fs::create_dir_all(dir.path()).unwrap();
     assert!(check_database(dir.path()).is_err());
 }
+
+/// A database written by ingestion (identity snapshot, computed-trait definitions) is healthy,
+/// and a damaged identity snapshot is reported.
+#[test]
+fn ingested_database_passes_and_a_damaged_identity_snapshot_is_found() {
+    use crate::profiles::{Aggregate, ComputedTrait, Profiles, ProfilesOptions};
+    let dir = TempDir::new("check-ingested");
+    let options = crate::Options {
+        sync_mode: crate::SyncMode::Never,
+        ..crate::Options::default()
+    };
+    let profiles = Profiles::open(dir.path(), options, ProfilesOptions::default()).unwrap();
+    profiles
+        .create_trait(ComputedTrait {
+            name: "orders".into(),
+            aggregate: Aggregate::Count,
+            event_filter: Vec::new(),
+            window: None,
+        })
+        .unwrap();
+    profiles
+        .ingest_lines(&[
+            r#"{"type":"identify","userId":"u1","anonymousId":"a1","traits":{"email":"a@example.com"},"messageId":"m1","timestamp":"2026-01-01T00:00:00Z"}"#,
+            r#"{"type":"track","userId":"u1","event":"Order Completed","messageId":"m2","timestamp":"2026-01-02T00:00:00Z"}"#,
+        ])
+        .unwrap();
+    profiles.database().flush().unwrap();
+    profiles.close().unwrap();
+    let report = check_database(dir.path()).unwrap();
+    assert!(report.is_healthy(), "{:?}", report.problems);
+
+    let snapshot = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "snap"))
+        .expect("a flush writes the identity snapshot");
+    flip(&snapshot, 30);
+    let report = check_database(dir.path()).unwrap();
+    assert!(
+        report.problems.iter().any(|p| p.file == snapshot),
+        "{:?}",
+        report.problems
+    );
+}

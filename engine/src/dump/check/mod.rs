@@ -191,6 +191,11 @@ fn check_segments(
                 segments::check_segment(storage, &dir.join(&name), Some((entry, manifest)), report);
                 listed.insert(name);
             }
+            if manifest.identity_snapshot != 0 {
+                let name = crate::manifest::identity_snapshot_file(manifest.identity_snapshot);
+                check_identity_snapshot(storage, &dir.join(&name), report);
+                listed.insert(name);
+            }
         }
         None => {
             for name in names
@@ -205,6 +210,27 @@ fn check_segments(
     listed
 }
 
+/// Decodes the identity-graph snapshot the manifest names (checksum and every invariant).
+fn check_identity_snapshot(storage: &dyn Storage, path: &Path, report: &mut CheckReport) {
+    match storage.read(path) {
+        Ok(bytes) => {
+            report.read(bytes.len() as u64);
+            if let Err(e) = crate::identity::decode_snapshot(&bytes) {
+                report.problem(
+                    path,
+                    None,
+                    format!("identity snapshot does not decode: {e}"),
+                );
+            }
+        }
+        Err(e) => report.problem(
+            path,
+            None,
+            format!("identity snapshot named by the manifest cannot be read: {e}"),
+        ),
+    }
+}
+
 /// Reports files a healthy database directory does not hold.
 fn flag_unexpected(
     dir: &Path,
@@ -213,7 +239,11 @@ fn flag_unexpected(
     report: &mut CheckReport,
 ) {
     for name in names {
-        if name == MANIFEST_FILE || name == LOCK_FILE || listed.contains(name) {
+        if name == MANIFEST_FILE
+            || name == LOCK_FILE
+            || name == crate::profiles::DEFINITIONS_FILE
+            || listed.contains(name)
+        {
             continue;
         }
         let message = if name.ends_with(".tmp") {
