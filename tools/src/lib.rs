@@ -8,6 +8,7 @@ mod error;
 mod output;
 
 pub use error::ToolError;
+pub use output::ResultFormat;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -36,6 +37,22 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Cmd {
+    /// Run SQL: one statement, statements from stdin, or an interactive shell
+    #[command(
+        long_about = "Run SQL against the database.\n\n\
+            With STATEMENT, runs it (several may be separated by `;`). Without one, reads \
+            statements ending in `;` from stdin when it is not a terminal (stopping at the first \
+            error), or starts an interactive shell with line editing and history \
+            (\\help lists its commands: \\d, \\segments, \\timing, \\q).",
+        after_help = "Example: profiledb sql \"SELECT plan, COUNT(*) FROM profiles GROUP BY plan\" --format csv"
+    )]
+    Sql {
+        /// The statement to run; omit it for a shell or a script on stdin
+        statement: Option<String>,
+        /// How to write result rows
+        #[arg(long, value_enum, default_value_t = ResultFormat::Table)]
+        format: ResultFormat,
+    },
     /// Show row counts, files and per-column storage (types, encodings, compression)
     #[command(after_help = "Example: profiledb --data ./crm stats")]
     Stats,
@@ -92,6 +109,7 @@ impl Cli {
 pub fn run(cli: &Cli) -> Result<Outcome, ToolError> {
     let data = cli.data_dir();
     match &cli.command {
+        Cmd::Sql { statement, format } => commands::sql::run(&data, statement.as_deref(), *format),
         Cmd::Stats => commands::stats::run(&data),
         Cmd::Compact => commands::compact::run(&data),
         Cmd::Check => commands::check::run(&data),
