@@ -36,6 +36,10 @@ pub(crate) fn run(
 /// Runs the statement(s) of the command-line argument.
 fn run_argument(runner: &mut Runner<'_>, sql: &str) -> Result<(), ToolError> {
     let mut out = BufWriter::new(io::stdout().lock());
+    if sql.trim_start().starts_with('\\') {
+        meta::run(sql.trim(), runner, &mut out)?;
+        return out.flush().map_err(ToolError::io("write to stdout"));
+    }
     let parts = split::split(sql);
     if parts.complete.is_empty() && parts.rest.is_none() {
         return Err(ToolError::usage("the statement is empty"));
