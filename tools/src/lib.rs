@@ -69,6 +69,15 @@ pub enum Cmd {
         after_help = "Example: profiledb import people.csv --id customer_id --schema zip:string"
     )]
     Import(ImportArgs),
+    /// Show one whole profile as JSON: attributes and latest events
+    #[command(after_help = "Example: profiledb profile profile_id:42")]
+    Profile {
+        /// `profile_id:N`, or an identifier such as `email:alice@example.com` or `user_id:42`
+        identifier: String,
+        /// How many of the latest events to include
+        #[arg(long, value_name = "N", default_value_t = 20)]
+        events: usize,
+    },
     /// Show row counts, files and per-column storage (types, encodings, compression)
     #[command(after_help = "Example: profiledb --data ./crm stats")]
     Stats,
@@ -181,6 +190,7 @@ pub fn run(cli: &Cli) -> Result<Outcome, ToolError> {
     match &cli.command {
         Cmd::Sql { statement, format } => commands::sql::run(&data, statement.as_deref(), *format),
         Cmd::Import(args) => commands::import::run(&data, args),
+        Cmd::Profile { identifier, events } => commands::profile::run(&data, identifier, *events),
         Cmd::Stats => commands::stats::run(&data),
         Cmd::Compact => commands::compact::run(&data),
         Cmd::Check => commands::check::run(&data),

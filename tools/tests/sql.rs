@@ -167,3 +167,28 @@ fn backslash_d_lists_columns_with_types() {
     );
     assert!(stdout.contains("Time: "), "{stdout}");
 }
+
+#[test]
+fn profile_by_profile_id_prints_attributes_and_latest_events() {
+    let _serial = serial();
+    let tmp = TempDir::new("profile-id");
+    let data = tmp.path().join("db");
+    small_db(&data);
+    let stdout = ok(&profiledb(&data, &["profile", "profile_id:2"]));
+    let json: Json = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(json["profile_id"], 2);
+    assert_eq!(json["attributes"]["email"], "carol@example.com");
+    assert_eq!(json["attributes"]["signed_up"], "2026-06-01T00:00:03Z");
+    assert_eq!(json["event_count"], 1);
+    assert_eq!(json["latest_events"][0]["event"], "Order Completed");
+    assert_eq!(json["latest_events"][0]["revenue"], 2.5);
+    assert!(stdout.starts_with("{\n  \"profile_id\": 2,"), "{stdout}");
+
+    let missing = profiledb(&data, &["profile", "profile_id:99"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(text(&missing.stderr).contains("no profile found for profile_id:99"));
+    assert_eq!(
+        profiledb(&data, &["profile", "bogus"]).status.code(),
+        Some(2)
+    );
+}
