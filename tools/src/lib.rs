@@ -153,7 +153,7 @@ pub struct ImportArgs {
     #[arg(long)]
     pub strict: bool,
     /// Rows per write; each completed batch is acknowledged (kept if the import is interrupted)
-    #[arg(long, value_name = "ROWS", default_value_t = 10_000)]
+    #[arg(long, value_name = "ROWS", default_value_t = 1_000)]
     pub batch_size: usize,
 }
 

@@ -1,7 +1,7 @@
 //! `profiledb import`: CSV rows into profiles or events, NDJSON Tracking Spec messages
 //! through identity resolution.
 //!
-//! Rows are written in batches (`--batch-size`, 10,000 by default), each one
+//! Rows are written in batches (`--batch-size`, 1,000 by default: the engine writes several small batches faster than one large one), each one
 //! `Database::write`, with the WAL synced every 200 ms and once more at the end. A batch is
 //! *acknowledged* when its write returns: the progress line and the summary count only
 //! acknowledged rows, and an import that is interrupted (Ctrl-C, a crash) keeps every
