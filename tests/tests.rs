@@ -2,4 +2,12 @@
 
 mod util;
 
+mod concurrency;
+mod corruption;
+mod engine_bugs;
+mod erasure;
+mod fault_injection;
+mod model;
+mod roundtrip;
 mod smoke;
+mod spec_decode;

@@ -17,6 +17,7 @@ pub mod memtable;
 pub mod message;
 pub mod mutation;
 pub mod options;
+pub mod profiles;
 pub mod scan;
 pub mod schema;
 pub mod segment;
@@ -26,10 +27,12 @@ pub mod wal;
 pub mod wire;
 
 pub use db::{
-    Database, DatabaseStats, WriteBatch, WriteReceipt, EVENT_PROFILE_COLUMN, MAX_COLUMN_NAME_BYTES,
+    Database, DatabaseStats, WriteBatch, WriteReceipt, EVENT_PROFILE_COLUMN, LOCK_FILE,
+    MAX_COLUMN_NAME_BYTES, WAL_DIR,
 };
 pub use error::{Error, Result};
 pub use options::{Options, RecoveryMode, SyncMode};
+pub use profiles::{IngestReport, ProfileView, Profiles, ProfilesError, ProfilesOptions};
 pub use schema::{ColumnDef, TableKind, TableSchema};
 pub use snapshot::Snapshot;
 pub use value::{ColumnType, TypeMismatch, Value};

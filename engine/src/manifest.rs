@@ -51,6 +51,26 @@ pub struct Manifest {
     pub profiles_schema: TableSchema,
     /// Column lists of the events table.
     pub events_schema: TableSchema,
+    /// Name part of the live identity-graph snapshot file (`identity-<n:020>.snap`, written at
+    /// the flush that reached `flushed_lsn = n`); 0 = no snapshot (empty graph).
+    pub identity_snapshot: u64,
+}
+
+/// File name of the identity-graph snapshot numbered `n` (see [`Manifest::identity_snapshot`]).
+#[must_use]
+pub fn identity_snapshot_file(n: u64) -> String {
+    format!("identity-{n:020}.snap")
+}
+
+/// The number of an identity-graph snapshot file name, if `name` is one.
+#[must_use]
+pub fn parse_identity_snapshot_file(name: &str) -> Option<u64> {
+    let digits = name.strip_prefix("identity-")?.strip_suffix(".snap")?;
+    if digits.len() == 20 && digits.bytes().all(|b| b.is_ascii_digit()) {
+        digits.parse().ok()
+    } else {
+        None
+    }
 }
 
 impl Manifest {
@@ -78,6 +98,7 @@ impl Manifest {
         for table in TableKind::ALL {
             encode_schema(&mut body, self.schema(table));
         }
+        body.u64(self.identity_snapshot);
         let body = body.into_bytes();
         let mut w = ByteWriter::new();
         w.raw(&MAGIC);
@@ -198,6 +219,7 @@ fn decode_body(body: &[u8]) -> Result<Manifest, WireError> {
     }
     let profiles_schema = decode_schema(&mut r)?;
     let events_schema = decode_schema(&mut r)?;
+    let identity_snapshot = r.u64()?;
     if r.remaining() != 0 {
         return Err(r.error("trailing bytes in the manifest body"));
     }
@@ -208,6 +230,7 @@ fn decode_body(body: &[u8]) -> Result<Manifest, WireError> {
         segments,
         profiles_schema,
         events_schema,
+        identity_snapshot,
     })
 }
 
@@ -245,6 +268,7 @@ mod tests {
                     table: TableKind::Events,
                 },
             ],
+            identity_snapshot: 41,
             ..Manifest::default()
         };
         manifest

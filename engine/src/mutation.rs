@@ -2,7 +2,15 @@
 //!
 //! One WAL record holds one [`Batch`]: the batch is applied whole or not at all, which is how
 //! a profile merge or an erasure (several rows in two tables) stays atomic across a crash.
+//!
+//! A batch may also carry identity-graph changes (kinds 3 and 4): they are encoded before the
+//! row mutations, so replay applies them to the graph first, and a message's link record and
+//! the rows it wrote commit together.
 
+use crate::identity::{
+    decode_record, decode_snapshot, encode_record, Identifier, IdentifierType, IdentityConfig,
+    IdentityError, IdentityGraph, LinkRecord,
+};
 use crate::schema::TableKind;
 use crate::value::Value;
 use crate::wire::{ByteReader, ByteWriter, WireError};
@@ -13,6 +21,51 @@ pub const BATCH_FORMAT_VERSION: u8 = 1;
 const KIND_UPSERT: u8 = 1;
 const KIND_DELETE: u8 = 2;
 const KIND_DEFINE_COLUMN: u8 = 5;
+/// A link record (`identity::encode_record`), length-prefixed.
+const KIND_LINK: u8 = 3;
+/// An operator action on the identity graph, length-prefixed.
+const KIND_IDENTITY_ACTION: u8 = 4;
+
+const ACTION_REMOVE_LINK: u8 = 1;
+const ACTION_BLOCK_VALUE: u8 = 2;
+const ACTION_REAPPLY_CONFIG: u8 = 3;
+
+/// An operator action on the identity graph, logged so replay redoes it in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdentityAction {
+    /// `IdentityGraph::remove_link(message_id)`.
+    RemoveLink(String),
+    /// `IdentityGraph::block_value(identifier)`.
+    BlockValue(Identifier),
+    /// `IdentityGraph::reapply_config(config)`.
+    ReapplyConfig(IdentityConfig),
+}
+
+impl IdentityAction {
+    /// Applies the action to `graph` (used by WAL replay and by the live path alike).
+    ///
+    /// # Errors
+    /// [`IdentityError::Config`] for an inconsistent configuration.
+    pub fn apply(
+        &self,
+        graph: &mut IdentityGraph,
+    ) -> Result<crate::identity::SplitReport, IdentityError> {
+        match self {
+            IdentityAction::RemoveLink(message_id) => Ok(graph.remove_link(message_id)),
+            IdentityAction::BlockValue(identifier) => Ok(graph.block_value(identifier)),
+            IdentityAction::ReapplyConfig(config) => graph.reapply_config(config.clone()),
+        }
+    }
+}
+
+/// A change to the identity graph carried by a batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdentityChange {
+    /// One resolved message (replayed with `IdentityGraph::replay`).
+    Link(LinkRecord),
+    /// An operator split or rule change.
+    Action(IdentityAction),
+}
 
 /// One change to one row.
 #[derive(Debug, Clone, PartialEq)]
@@ -59,6 +112,8 @@ impl Mutation {
 /// Mutations committed together, atomically.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Batch {
+    /// Identity-graph changes, applied (on replay) before the row mutations, in order.
+    pub identity: Vec<IdentityChange>,
     /// The mutations, applied in order.
     pub mutations: Vec<Mutation>,
 }
@@ -69,7 +124,11 @@ impl Batch {
     pub fn encode(&self) -> Vec<u8> {
         let mut w = ByteWriter::new();
         w.u8(BATCH_FORMAT_VERSION);
-        w.u32(u32::try_from(self.mutations.len()).expect("batch below 4 G mutations"));
+        let count = self.identity.len() + self.mutations.len();
+        w.u32(u32::try_from(count).expect("batch below 4 G mutations"));
+        for change in &self.identity {
+            encode_identity(&mut w, change);
+        }
         for mutation in &self.mutations {
             encode_mutation(&mut w, mutation);
         }
@@ -93,14 +152,25 @@ impl Batch {
         if count > r.remaining() / 6 {
             return Err(r.error("mutation count exceeds the data"));
         }
-        let mut mutations = Vec::with_capacity(count);
+        let mut batch = Batch {
+            identity: Vec::new(),
+            mutations: Vec::with_capacity(count),
+        };
         for _ in 0..count {
-            mutations.push(decode_mutation(&mut r)?);
+            match r.u8()? {
+                kind @ (KIND_LINK | KIND_IDENTITY_ACTION) => {
+                    if !batch.mutations.is_empty() {
+                        return Err(r.error("identity change after a row mutation"));
+                    }
+                    batch.identity.push(decode_identity(&mut r, kind)?);
+                }
+                kind => batch.mutations.push(decode_mutation(&mut r, kind)?),
+            }
         }
         if r.remaining() != 0 {
             return Err(r.error("trailing bytes after the last mutation"));
         }
-        Ok(Batch { mutations })
+        Ok(batch)
     }
 }
 
@@ -135,8 +205,7 @@ fn encode_mutation(w: &mut ByteWriter, mutation: &Mutation) {
     }
 }
 
-fn decode_mutation(r: &mut ByteReader<'_>) -> Result<Mutation, WireError> {
-    let kind = r.u8()?;
+fn decode_mutation(r: &mut ByteReader<'_>, kind: u8) -> Result<Mutation, WireError> {
     let table = TableKind::from_tag(r.u8()?).ok_or_else(|| r.error("unknown table tag"))?;
     let row = r.u32()?;
     match kind {
@@ -167,12 +236,87 @@ fn decode_mutation(r: &mut ByteReader<'_>) -> Result<Mutation, WireError> {
     }
 }
 
+fn encode_identity(w: &mut ByteWriter, change: &IdentityChange) {
+    let (kind, payload) = match change {
+        IdentityChange::Link(record) => (KIND_LINK, encode_record(record)),
+        IdentityChange::Action(action) => (KIND_IDENTITY_ACTION, encode_action(action)),
+    };
+    w.u8(kind);
+    w.u32(u32::try_from(payload.len()).expect("identity change below 4 GiB"));
+    w.raw(&payload);
+}
+
+fn encode_action(action: &IdentityAction) -> Vec<u8> {
+    let mut w = ByteWriter::new();
+    match action {
+        IdentityAction::RemoveLink(message_id) => {
+            w.u8(ACTION_REMOVE_LINK);
+            w.str(message_id);
+        }
+        IdentityAction::BlockValue(identifier) => {
+            w.u8(ACTION_BLOCK_VALUE);
+            w.str(identifier.kind.name());
+            w.str(&identifier.value);
+        }
+        IdentityAction::ReapplyConfig(config) => {
+            // The snapshot of an empty graph is the documented encoding of a configuration.
+            let graph = IdentityGraph::new(config.clone()).expect("logged configs are valid");
+            w.u8(ACTION_REAPPLY_CONFIG);
+            w.raw(&graph.encode_snapshot());
+        }
+    }
+    w.into_bytes()
+}
+
+fn decode_identity(r: &mut ByteReader<'_>, kind: u8) -> Result<IdentityChange, WireError> {
+    let payload = r.bytes()?;
+    if kind == KIND_LINK {
+        let record = decode_record(payload).map_err(|_| r.error("corrupt link record"))?;
+        return Ok(IdentityChange::Link(record));
+    }
+    let mut a = ByteReader::new(payload);
+    let action = match a.u8()? {
+        ACTION_REMOVE_LINK => IdentityAction::RemoveLink(a.str()?.to_owned()),
+        ACTION_BLOCK_VALUE => {
+            let kind = IdentifierType::from_name(a.str()?);
+            IdentityAction::BlockValue(Identifier::new(kind, a.str()?))
+        }
+        ACTION_REAPPLY_CONFIG => {
+            let graph = decode_snapshot(a.take(a.remaining())?)
+                .map_err(|_| r.error("corrupt configuration in identity action"))?;
+            IdentityAction::ReapplyConfig(graph.config().clone())
+        }
+        _ => return Err(r.error("unknown identity action")),
+    };
+    if a.remaining() != 0 {
+        return Err(r.error("trailing bytes in identity action"));
+    }
+    Ok(IdentityChange::Action(action))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn sample() -> Batch {
         Batch {
+            identity: vec![
+                IdentityChange::Link(LinkRecord {
+                    message_id: "m1".into(),
+                    timestamp_micros: 5,
+                    identifiers: vec![Identifier::user_id("u1")],
+                    outcome: crate::identity::LinkOutcome {
+                        profile: crate::identity::ProfileId(0),
+                        created: true,
+                        merged: Vec::new(),
+                    },
+                }),
+                IdentityChange::Action(IdentityAction::RemoveLink("m1".into())),
+                IdentityChange::Action(IdentityAction::BlockValue(Identifier::email("a@b.c"))),
+                IdentityChange::Action(IdentityAction::ReapplyConfig(
+                    IdentityConfig::default().with_custom_type("crm", "crm_id"),
+                )),
+            ],
             mutations: vec![
                 Mutation::Upsert {
                     table: TableKind::Profiles,

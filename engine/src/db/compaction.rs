@@ -88,14 +88,16 @@ fn write_compacted(
     id: u64,
     inputs: &[Arc<Segment>],
 ) -> Result<Arc<Segment>> {
-    let live = merged.live_rows(table).clone();
     let deleted = merged.deleted_rows(table).clone();
+    // Deleted rows keep their positions (with no value in any column) so that rows stay
+    // consecutive and chunk-aligned: scans then map chunk positions to rows by an offset.
+    let positions = merged.live_rows(table) | &deleted;
     let mut writer = SegmentWriter::create(
         inner.storage.as_ref(),
         &inner.dir,
         id,
         table,
-        live.clone(),
+        positions.clone(),
         deleted,
     )?;
     for definition in merged.schema(table).columns() {
@@ -106,7 +108,7 @@ fn write_compacted(
         let present = parts
             .iter()
             .fold(roaring::RoaringBitmap::new(), |acc, p| acc | &p.visible);
-        let values = merged.fetch(table, &definition.name, &live)?;
+        let values = merged.fetch(table, &definition.name, &positions)?;
         writer.write_column(&definition.name, definition.column_type, present, values)?;
     }
     let max_lsn = inputs.iter().map(|s| s.max_lsn()).max().unwrap_or(0);

@@ -3,8 +3,10 @@
 //! Steps and what a crash at each leaves (see `storage-format.md`, "Commit protocol"):
 //! 1. freeze the sealed memory layers and rotate the WAL (under the writer lock, so every
 //!    record up to the frozen LSN is in older WAL files);
-//! 2. write one segment per table, each under a temporary name, synced, then renamed;
-//! 3. store a new manifest listing them with `flushed_lsn` = the frozen LSN;
+//! 2. write one segment per table, each under a temporary name, synced, then renamed, and
+//!    the identity graph as of the frozen LSN to `identity-<lsn>.snap` the same way;
+//! 3. store a new manifest listing them with `flushed_lsn` = the frozen LSN (the previous
+//!    graph snapshot file is deleted after that);
 //! 4. publish a version with the segments in place of the frozen layers;
 //! 5. delete WAL files whose records are all at or below the frozen LSN.
 //!
@@ -12,12 +14,16 @@
 //! everything; after 3, replay skips the flushed records and step 5 is redone by a later flush.
 
 use super::Inner;
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::manifest::identity_snapshot_file;
 use crate::memtable::{MemLayer, MemTable};
 use crate::schema::{TableKind, TableSchema};
 use crate::segment::{Segment, SegmentWriter};
 use crate::value::Value;
 use std::sync::Arc;
+
+/// The value of positions a column does not set.
+static NULL: Value = Value::Null;
 
 pub(super) fn flush(inner: &Inner) -> Result<()> {
     let mut manifest = inner.maintenance.lock();
@@ -47,6 +53,11 @@ pub(super) fn flush(inner: &Inner) -> Result<()> {
         written.push(Arc::new(Segment::open(inner.storage.as_ref(), &path)?));
     }
     let mut next_manifest = manifest.clone();
+    if let Some(graph) = &frozen.graph_snapshot {
+        write_identity_snapshot(inner, frozen.lsn, graph)?;
+        next_manifest.identity_snapshot = frozen.lsn;
+    }
+    let previous_snapshot = manifest.identity_snapshot;
     next_manifest.flushed_lsn = frozen.lsn;
     next_manifest.next_event_row = frozen.next_event_row;
     next_manifest.profiles_schema = frozen.profiles_schema.clone();
@@ -59,6 +70,11 @@ pub(super) fn flush(inner: &Inner) -> Result<()> {
         }));
     next_manifest.store(inner.storage.as_ref(), &inner.dir)?;
     *manifest = next_manifest;
+    if previous_snapshot != 0 && previous_snapshot != manifest.identity_snapshot {
+        let old = inner.dir.join(identity_snapshot_file(previous_snapshot));
+        // Best effort: an old snapshot left behind is removed as an orphan at the next open.
+        let _ = inner.storage.remove(&old);
+    }
     {
         let _writer = inner.writer.lock();
         inner.swap_version(|version| {
@@ -76,6 +92,8 @@ struct Frozen {
     next_event_row: u32,
     profiles_schema: TableSchema,
     events_schema: TableSchema,
+    /// The encoded identity graph as of `lsn`; `None` while the graph is empty.
+    graph_snapshot: Option<Vec<u8>>,
 }
 
 /// Moves every sealed memory layer into the version's `flushing` list and rotates the WAL.
@@ -98,7 +116,35 @@ fn freeze(inner: &Inner) -> Result<Option<Frozen>> {
         next_event_row: writer.next_event_row,
         profiles_schema: writer.profiles_schema.clone(),
         events_schema: writer.events_schema.clone(),
+        graph_snapshot: (writer.graph.log_len() > 0
+            || *writer.graph.config() != crate::identity::IdentityConfig::default())
+        .then(|| writer.graph.encode_snapshot()),
     }))
+}
+
+/// Writes the graph snapshot of `lsn` under a temporary name, syncs it, renames it in place.
+fn write_identity_snapshot(inner: &Inner, lsn: u64, bytes: &[u8]) -> Result<()> {
+    let path = inner.dir.join(identity_snapshot_file(lsn));
+    let temp = inner
+        .dir
+        .join(format!("{}.tmp", identity_snapshot_file(lsn)));
+    let mut file = inner
+        .storage
+        .create(&temp)
+        .map_err(Error::io("create identity snapshot", &temp))?;
+    file.append(bytes)
+        .map_err(Error::io("write identity snapshot", &temp))?;
+    file.sync_data()
+        .map_err(Error::io("sync identity snapshot", &temp))?;
+    drop(file);
+    inner
+        .storage
+        .rename(&temp, &path)
+        .map_err(Error::io("rename identity snapshot", &temp))?;
+    inner
+        .storage
+        .sync_dir(&inner.dir)
+        .map_err(Error::io("sync directory", &inner.dir))
 }
 
 fn write_memory_segment(
@@ -124,8 +170,8 @@ fn write_memory_segment(
         };
         let mut cells = column.iter().peekable();
         let values = rows.iter().map(|row| match cells.peek() {
-            Some((r, _)) if *r == row => cells.next().map_or(Value::Null, |(_, v)| v.clone()),
-            _ => Value::Null,
+            Some((r, _)) if *r == row => cells.next().map_or(&NULL, |(_, v)| v),
+            _ => &NULL,
         });
         writer.write_column(
             &definition.name,

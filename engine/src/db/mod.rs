@@ -11,21 +11,27 @@ mod flush;
 mod open;
 mod writer;
 
+pub(crate) use batch::WriteOp;
 pub use batch::{WriteBatch, WriteReceipt};
+pub use open::{LOCK_FILE, WAL_DIR};
 pub use writer::{EVENT_PROFILE_COLUMN, MAX_COLUMN_NAME_BYTES};
 
 use crate::error::{Error, Result};
+use crate::identity::IdentityGraph;
 use crate::io::{LockGuard, Storage};
 use crate::manifest::Manifest;
 use crate::memtable::MemLayer;
+use crate::mutation::IdentityChange;
 use crate::options::Options;
 use crate::scan::{filter, Predicate};
 use crate::schema::TableKind;
+use crate::schema::TableSchema;
 use crate::snapshot::{Snapshot, Version};
 use crate::value::Value;
 use crate::wal::{RecoveryReport, Wal};
 use background::Worker;
 use parking_lot::{Mutex, RwLock};
+use roaring::RoaringBitmap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -226,6 +232,58 @@ impl Database {
     }
 }
 
+/// What a batch builder sees under the writer lock (see [`Database::write_with`]).
+pub(crate) struct WriteContext<'a> {
+    /// The identity graph, to be changed by the builder alongside the batch it returns.
+    pub graph: &'a mut IdentityGraph,
+    /// Every write applied so far.
+    pub snapshot: &'a Snapshot,
+    /// Current profiles schema (the batch's values must fit it).
+    pub profiles_schema: &'a TableSchema,
+    /// Current events schema.
+    pub events_schema: &'a TableSchema,
+    /// The first profile row id never used.
+    pub next_profile_row: u32,
+    /// Deleted profile rows (they can never be written again).
+    pub deleted_profiles: &'a RoaringBitmap,
+}
+
+/// What a batch builder returns (see [`Database::write_with`]).
+pub(crate) struct BuiltBatch<T> {
+    /// Row writes, validated like any batch.
+    pub batch: WriteBatch,
+    /// Identity changes logged ahead of the rows.
+    pub identity: Vec<IdentityChange>,
+    /// Event rows erased (by an operator split); appended after the batch's own mutations.
+    pub deleted_events: Vec<u32>,
+    /// Returned to the caller.
+    pub value: T,
+}
+
+impl Database {
+    /// Builds a batch under the writer lock and commits it atomically with identity changes.
+    ///
+    /// `build` may change the identity graph; it must then return a batch that validates,
+    /// because the graph change cannot be undone (the database reports the error and the
+    /// in-memory graph stays ahead of the log until reopened).
+    pub(crate) fn write_with<T>(
+        &self,
+        build: impl FnOnce(&mut WriteContext<'_>) -> Result<BuiltBatch<T>>,
+    ) -> Result<(WriteReceipt, T)> {
+        self.inner.write_with(build)
+    }
+
+    /// Runs `f` on the identity graph under the writer lock.
+    pub(crate) fn with_graph<T>(&self, f: impl FnOnce(&IdentityGraph) -> T) -> T {
+        f(&self.inner.writer.lock().graph)
+    }
+
+    /// The storage the database writes through.
+    pub(crate) fn storage(&self) -> &Arc<dyn Storage> {
+        &self.inner.storage
+    }
+}
+
 impl Drop for Database {
     fn drop(&mut self) {
         if let Some(worker) = self.worker.take() {
@@ -266,6 +324,59 @@ impl Inner {
         self.wal.wait_durable(lsn)?;
         self.request_flush_if_full();
         Ok(WriteReceipt { lsn, event_rows })
+    }
+
+    fn write_with<T>(
+        &self,
+        build: impl FnOnce(&mut WriteContext<'_>) -> Result<BuiltBatch<T>>,
+    ) -> Result<(WriteReceipt, T)> {
+        if let Some(error) = self.background_error.lock().take() {
+            return Err(error);
+        }
+        let (lsn, event_rows, out) = {
+            let mut guard = self.writer.lock();
+            self.publish_locked(&mut guard);
+            let snapshot = Snapshot::new(self.current.read().clone());
+            let writer = &mut *guard;
+            let mut context = WriteContext {
+                graph: &mut writer.graph,
+                snapshot: &snapshot,
+                profiles_schema: &writer.profiles_schema,
+                events_schema: &writer.events_schema,
+                next_profile_row: writer.next_profile_row,
+                deleted_profiles: &writer.deleted_profiles,
+            };
+            let built = build(&mut context)?;
+            let out = built.value;
+            if built.batch.is_empty()
+                && built.identity.is_empty()
+                && built.deleted_events.is_empty()
+            {
+                let receipt = WriteReceipt {
+                    lsn: 0,
+                    event_rows: Vec::new(),
+                };
+                return Ok((receipt, out));
+            }
+            let mut events_of = |profile: u32| self.events_of_profile(profile);
+            let (mut mutations, event_rows) = writer.prepare(&built.batch, &mut events_of)?;
+            mutations.identity = built.identity;
+            mutations
+                .mutations
+                .extend(built.deleted_events.into_iter().map(|row| {
+                    crate::mutation::Mutation::Delete {
+                        table: TableKind::Events,
+                        row,
+                    }
+                }));
+            let lsn = self.wal.append(&mutations.encode())?;
+            writer.apply(lsn, mutations);
+            self.unpublished.store(true, Ordering::Release);
+            (lsn, event_rows, out)
+        };
+        self.wal.wait_durable(lsn)?;
+        self.request_flush_if_full();
+        Ok((WriteReceipt { lsn, event_rows }, out))
     }
 
     /// Event rows of `profile` in the latest published version.
@@ -337,7 +448,7 @@ impl Inner {
     /// Seals the writer's head into a memory layer and publishes a new version.
     /// Called with the writer lock held, so versions are swapped by one thread at a time.
     fn publish_locked(&self, writer: &mut WriterState) {
-        if !self.unpublished.swap(false, Ordering::AcqRel) {
+        if !self.unpublished.load(Ordering::Acquire) {
             return;
         }
         let current = self.current.read().clone();
@@ -354,6 +465,10 @@ impl Inner {
         }
         next.last_lsn = writer.last_applied_lsn;
         *self.current.write() = Arc::new(next);
+        // Cleared only once the new version is visible: a reader that sees the flag down must
+        // also see every write acknowledged before it (writes cannot interleave: we hold the
+        // writer lock).
+        self.unpublished.store(false, Ordering::Release);
     }
 
     /// Replaces the published version; called with the writer lock held.

@@ -3,8 +3,11 @@
 use super::writer::WriterState;
 use super::Inner;
 use crate::error::{Error, Result};
+use crate::identity::{decode_snapshot, IdentityGraph};
 use crate::io::Storage;
-use crate::manifest::{Manifest, MANIFEST_FILE};
+use crate::manifest::{
+    identity_snapshot_file, parse_identity_snapshot_file, Manifest, MANIFEST_FILE,
+};
 use crate::mutation::Batch;
 use crate::options::Options;
 use crate::schema::TableKind;
@@ -44,6 +47,7 @@ pub(super) fn open(storage: Arc<dyn Storage>, dir: &Path, options: Options) -> R
     remove_orphans(storage.as_ref(), dir, &manifest)?;
     let segments = open_segments(storage.as_ref(), dir, &manifest)?;
     let mut writer = writer_from_segments(&manifest, &segments);
+    writer.graph = load_identity_snapshot(storage.as_ref(), dir, &manifest)?;
     let wal_dir = dir.join(WAL_DIR);
     storage
         .create_dir_all(&wal_dir)
@@ -59,9 +63,8 @@ pub(super) fn open(storage: Arc<dyn Storage>, dir: &Path, options: Options) -> R
         wal_options,
         manifest.flushed_lsn,
         |lsn, payload| {
-            let batch = Batch::decode(payload)?;
-            writer.apply(lsn, batch);
-            Ok::<(), crate::wire::WireError>(())
+            let batch = Batch::decode(payload).map_err(ReplayError::Wire)?;
+            writer.replay(lsn, batch).map_err(ReplayError::Identity)
         },
     )?;
     writer.last_applied_lsn = writer.last_applied_lsn.max(manifest.flushed_lsn);
@@ -91,6 +94,15 @@ pub(super) fn open(storage: Arc<dyn Storage>, dir: &Path, options: Options) -> R
     Ok(inner)
 }
 
+/// Why a WAL record could not be re-applied at open.
+#[derive(Debug, thiserror::Error)]
+enum ReplayError {
+    #[error(transparent)]
+    Wire(crate::wire::WireError),
+    #[error(transparent)]
+    Identity(crate::identity::IdentityError),
+}
+
 fn prepare_directory(storage: &dyn Storage, dir: &Path, options: &Options) -> Result<()> {
     let has_manifest = storage.len(&dir.join(MANIFEST_FILE)).is_ok();
     if has_manifest {
@@ -115,7 +127,9 @@ fn remove_orphans(storage: &dyn Storage, dir: &Path, manifest: &Manifest) -> Res
     for name in names {
         let orphan_segment = layout::parse_file_name(&name)
             .is_some_and(|id| !manifest.segments.iter().any(|s| s.id == id));
-        if name.ends_with(".tmp") || orphan_segment {
+        let orphan_snapshot =
+            parse_identity_snapshot_file(&name).is_some_and(|n| n != manifest.identity_snapshot);
+        if name.ends_with(".tmp") || orphan_segment || orphan_snapshot {
             let path = dir.join(&name);
             storage
                 .remove(&path)
@@ -129,6 +143,22 @@ fn remove_orphans(storage: &dyn Storage, dir: &Path, manifest: &Manifest) -> Res
             .map_err(Error::io("sync directory", dir))?;
     }
     Ok(())
+}
+
+/// The identity graph as of `flushed_lsn`: the manifest's snapshot, or empty.
+fn load_identity_snapshot(
+    storage: &dyn Storage,
+    dir: &Path,
+    manifest: &Manifest,
+) -> Result<IdentityGraph> {
+    if manifest.identity_snapshot == 0 {
+        return Ok(IdentityGraph::default());
+    }
+    let path = dir.join(identity_snapshot_file(manifest.identity_snapshot));
+    let bytes = storage
+        .read(&path)
+        .map_err(Error::io("read identity snapshot", &path))?;
+    decode_snapshot(&bytes).map_err(|e| Error::corrupt(&path, 0, e.to_string()))
 }
 
 fn open_segments(

@@ -5,8 +5,9 @@
 
 use super::batch::{WriteBatch, WriteOp};
 use crate::error::{Error, Result};
+use crate::identity::{IdentityError, IdentityGraph};
 use crate::memtable::MemLayerBuilder;
-use crate::mutation::{Batch, Mutation};
+use crate::mutation::{Batch, IdentityChange, Mutation};
 use crate::schema::{TableKind, TableSchema};
 use crate::value::{ColumnType, Value};
 use roaring::RoaringBitmap;
@@ -28,6 +29,8 @@ pub(crate) struct WriterState {
     pub next_profile_row: u32,
     pub deleted_profiles: RoaringBitmap,
     pub last_applied_lsn: u64,
+    /// The identity graph; changed together with the rows, under the same lock.
+    pub graph: IdentityGraph,
 }
 
 impl WriterState {
@@ -180,7 +183,13 @@ impl WriterState {
                 }
             }
         }
-        Ok((Batch { mutations }, event_rows))
+        Ok((
+            Batch {
+                identity: Vec::new(),
+                mutations,
+            },
+            event_rows,
+        ))
     }
 
     fn require_live(&self, profile: u32, deleted_here: &RoaringBitmap) -> Result<()> {
@@ -222,7 +231,24 @@ impl WriterState {
         Ok(out)
     }
 
-    /// Applies a validated (or replayed) batch logged at `lsn`.
+    /// Applies a batch read back from the WAL: its identity changes first (the live path
+    /// made them before logging), then its rows.
+    pub fn replay(&mut self, lsn: u64, batch: Batch) -> Result<(), IdentityError> {
+        for change in &batch.identity {
+            match change {
+                IdentityChange::Link(record) => {
+                    self.graph.replay(record)?;
+                }
+                IdentityChange::Action(action) => {
+                    action.apply(&mut self.graph)?;
+                }
+            }
+        }
+        self.apply(lsn, batch);
+        Ok(())
+    }
+
+    /// Applies the row mutations of a validated (or replayed) batch logged at `lsn`.
     pub fn apply(&mut self, lsn: u64, batch: Batch) {
         for mutation in batch.mutations {
             match &mutation {

@@ -239,21 +239,10 @@ fn bool_matcher(predicate: &Predicate) -> Option<Matcher> {
     })
 }
 
-fn compare<T: PartialOrd>(op: CompareOp, left: &T, right: &T) -> bool {
-    match op {
-        CompareOp::Eq => left == right,
-        CompareOp::NotEq => left != right,
-        CompareOp::Less => left < right,
-        CompareOp::LessOrEqual => left <= right,
-        CompareOp::Greater => left > right,
-        CompareOp::GreaterOrEqual => left >= right,
-    }
-}
-
 impl IntTest {
     pub(crate) fn accepts(&self, v: i64) -> bool {
         match self {
-            IntTest::Compare(op, rhs) => compare(*op, &v, rhs),
+            IntTest::Compare(op, rhs) => op.holds(v, *rhs),
             IntTest::Between(lo, hi) => *lo <= v && v <= *hi,
             IntTest::In(items) => items.contains(&v),
         }
@@ -295,7 +284,7 @@ impl IntTest {
 impl FloatTest {
     pub(crate) fn accepts(&self, v: f64) -> bool {
         match self {
-            FloatTest::Compare(op, rhs) => compare(*op, &v, rhs),
+            FloatTest::Compare(op, rhs) => op.holds(v, *rhs),
             FloatTest::Between(lo, hi) => *lo <= v && v <= *hi,
             FloatTest::In(items) => items.contains(&v),
         }
@@ -325,7 +314,7 @@ impl TextTest {
     /// Whether a string satisfies the test.
     pub(crate) fn accepts(&self, s: &str) -> bool {
         match self {
-            TextTest::Compare(op, rhs) => compare(*op, &s, &rhs.as_str()),
+            TextTest::Compare(op, rhs) => op.holds(s, rhs.as_str()),
             TextTest::Between(lo, hi) => lo.as_str() <= s && s <= hi.as_str(),
             TextTest::In(items) => items.binary_search_by(|i| i.as_str().cmp(s)).is_ok(),
             TextTest::Like {

@@ -89,21 +89,25 @@ impl<'a> SegmentWriter<'a> {
     ///
     /// # Errors
     /// I/O errors, or a value whose type differs from `column_type`.
-    pub fn write_column(
+    pub fn write_column<V: std::borrow::Borrow<Value>>(
         &mut self,
         name: &str,
         column_type: ColumnType,
         present: RoaringBitmap,
-        values: impl IntoIterator<Item = Value>,
+        values: impl IntoIterator<Item = V>,
     ) -> Result<()> {
         let mut chunks = Vec::new();
         let mut builder = ChunkBuilder::new(column_type);
         let mut written: u64 = 0;
         for value in values {
-            let value = value.coerce_to(column_type, name)?;
-            builder
-                .push(&value)
-                .map_err(|e| Error::corrupt(&self.temp_path, self.offset, e.to_string()))?;
+            let value = value.borrow();
+            // Values arrive fitted to the column; converting (and copying) is the rare case.
+            let pushed = if value.column_type().is_some_and(|t| t != column_type) {
+                builder.push(&value.clone().coerce_to(column_type, name)?)
+            } else {
+                builder.push(value)
+            };
+            pushed.map_err(|e| Error::corrupt(&self.temp_path, self.offset, e.to_string()))?;
             written += 1;
             if builder.len() == ROWS_PER_CHUNK {
                 let full = std::mem::replace(&mut builder, ChunkBuilder::new(column_type));

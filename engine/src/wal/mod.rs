@@ -13,7 +13,7 @@
 //! for. Reopening runs recovery, which restores a consistent log.
 
 mod error;
-mod format;
+pub(crate) mod format;
 mod group_commit;
 mod log_file;
 mod options;

@@ -10,6 +10,7 @@
 mod segments;
 mod wal;
 
+use crate::db::{LOCK_FILE, WAL_DIR};
 use crate::error::Error;
 use crate::io::{FsStorage, Storage};
 use crate::manifest::{Manifest, MANIFEST_FILE};
@@ -17,11 +18,6 @@ use crate::segment::layout;
 use std::collections::HashSet;
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
-
-/// Name of the lock file a database directory holds (created by opening the database).
-const LOCK_FILE: &str = "LOCK";
-/// Directory of the WAL files inside a database directory.
-const WAL_DIR: &str = "wal";
 
 /// One problem found by [`check_database`].
 #[derive(Debug, Clone, PartialEq, Eq)]

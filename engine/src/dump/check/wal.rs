@@ -1,37 +1,15 @@
-//! Read-only check of the WAL files.
-//!
-//! The wal module exposes no read-only scanner (its recovery truncates and deletes), so the
-//! framing constants below mirror `engine/src/wal/format.rs` and `spec/wal.md`. Keep them in
-//! step; the check tests fail when they drift, since they read logs the real writer wrote.
+//! Read-only check of the WAL files, with the WAL's own decoders (recovery would truncate
+//! and delete; a check must not change anything).
 
 use super::CheckReport;
 use crate::io::Storage;
 use crate::mutation::Batch;
-use crate::wal::MAX_PAYLOAD_LEN;
+use crate::wal::format::{
+    decode_file_header, decode_record, parse_file_name, HeaderError, RecordError,
+    FILE_FIRST_LSN_OFFSET, FILE_HEADER_CRC_OFFSET, FILE_HEADER_LEN, FILE_VERSION_OFFSET,
+    RECORD_HEADER_LEN,
+};
 use std::path::{Path, PathBuf};
-
-/// WAL file header: magic.
-const FILE_MAGIC: [u8; 8] = *b"PRFDBWAL";
-/// WAL file header: the format version this check understands.
-const FORMAT_VERSION: u16 = 1;
-/// WAL file header: offset of the format version (u16).
-const FILE_VERSION_OFFSET: usize = 8;
-/// WAL file header: offset of the first LSN (u64).
-const FILE_FIRST_LSN_OFFSET: usize = 10;
-/// WAL file header: offset of the crc32 of the bytes before it (u32).
-const FILE_HEADER_CRC_OFFSET: usize = 18;
-/// WAL file header length.
-const FILE_HEADER_LEN: usize = 22;
-/// Record header: offset of the payload length (u32).
-const REC_LEN_OFFSET: usize = 0;
-/// Record header: offset of the LSN (u64).
-const REC_LSN_OFFSET: usize = 4;
-/// Record header: offset of the crc32 of bytes `0..REC_HEADER_CRC_OFFSET` (u32).
-const REC_HEADER_CRC_OFFSET: usize = 12;
-/// Record header: offset of the crc32 of the header fields and the payload (u32).
-const REC_CRC_OFFSET: usize = 16;
-/// Record header length.
-const RECORD_HEADER_LEN: usize = 20;
 
 /// A WAL file found in the directory.
 struct WalFile {
@@ -95,27 +73,6 @@ pub(super) fn check_wal(
     }
 }
 
-/// `wal-{20 digits}.log` → first LSN.
-fn parse_file_name(name: &str) -> Option<u64> {
-    let digits = name.strip_prefix("wal-")?.strip_suffix(".log")?;
-    if digits.len() != 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    digits.parse().ok()
-}
-
-fn u16_at(buf: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_le_bytes(buf.get(at..at + 2)?.try_into().ok()?))
-}
-
-fn u32_at(buf: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_le_bytes(buf.get(at..at + 4)?.try_into().ok()?))
-}
-
-fn u64_at(buf: &[u8], at: usize) -> Option<u64> {
-    Some(u64::from_le_bytes(buf.get(at..at + 8)?.try_into().ok()?))
-}
-
 /// Checks one file; returns the LSN the next file should start at when this one is clean.
 fn check_file(
     storage: &dyn Storage,
@@ -142,7 +99,8 @@ fn check_file(
         let rest = &data[pos..];
         let record = match decode_record(rest) {
             Ok(record) => record,
-            Err((message, reaches_end)) => {
+            Err(error) => {
+                let (message, reaches_end) = describe(&error, rest);
                 report.problem(
                     &file.path,
                     Some(pos as u64),
@@ -180,27 +138,18 @@ fn torn_note(message: String, torn: bool) -> String {
 }
 
 fn check_header(data: &[u8], name_lsn: u64) -> Result<(), (u64, String)> {
-    let header = data
-        .get(..FILE_HEADER_LEN)
-        .ok_or_else(|| (0, format!("incomplete file header ({} bytes)", data.len())))?;
-    if header[..FILE_VERSION_OFFSET] != FILE_MAGIC {
-        return Err((0, "not a WAL file (bad magic)".to_owned()));
-    }
-    let version = u16_at(header, FILE_VERSION_OFFSET).unwrap_or(0);
-    if version != FORMAT_VERSION {
-        return Err((
+    let first_lsn = decode_file_header(data).map_err(|e| match e {
+        HeaderError::Short => (0, format!("incomplete file header ({} bytes)", data.len())),
+        HeaderError::BadMagic => (0, "not a WAL file (bad magic)".to_owned()),
+        HeaderError::UnsupportedVersion(version) => (
             FILE_VERSION_OFFSET as u64,
             format!("unsupported WAL format version {version}"),
-        ));
-    }
-    let stored = u32_at(header, FILE_HEADER_CRC_OFFSET).unwrap_or(0);
-    if crc32fast::hash(&header[..FILE_HEADER_CRC_OFFSET]) != stored {
-        return Err((
+        ),
+        HeaderError::BadChecksum => (
             FILE_HEADER_CRC_OFFSET as u64,
             "file header checksum mismatch".to_owned(),
-        ));
-    }
-    let first_lsn = u64_at(header, FILE_FIRST_LSN_OFFSET).unwrap_or(0);
+        ),
+    })?;
     if first_lsn != name_lsn || first_lsn == 0 {
         return Err((
             FILE_FIRST_LSN_OFFSET as u64,
@@ -210,54 +159,14 @@ fn check_header(data: &[u8], name_lsn: u64) -> Result<(), (u64, String)> {
     Ok(())
 }
 
-/// A framed record.
-struct Record<'a> {
-    lsn: u64,
-    payload: &'a [u8],
-    encoded_len: usize,
-}
-
-/// Decodes the record at the start of `buf`; on failure, why and whether the bad record runs
-/// to the end of the buffer (the shape of a torn write).
-fn decode_record(buf: &[u8]) -> Result<Record<'_>, (String, bool)> {
-    let header = buf.get(..RECORD_HEADER_LEN).ok_or_else(|| {
-        (
-            format!("incomplete record header ({} bytes)", buf.len()),
-            true,
-        )
-    })?;
-    let fields = &header[..REC_HEADER_CRC_OFFSET];
-    if u32_at(header, REC_HEADER_CRC_OFFSET) != Some(crc32fast::hash(fields)) {
-        let zero_tail = buf.iter().all(|&b| b == 0);
-        return Err(("record header checksum mismatch".to_owned(), zero_tail));
-    }
-    let len = u32_at(header, REC_LEN_OFFSET).unwrap_or(0) as usize;
-    let lsn = u64_at(header, REC_LSN_OFFSET).unwrap_or(0);
-    if len > MAX_PAYLOAD_LEN {
-        return Err((
-            format!("record payload length {len} exceeds the limit"),
-            false,
-        ));
-    }
-    let encoded_len = RECORD_HEADER_LEN + len;
-    let payload = buf.get(RECORD_HEADER_LEN..encoded_len).ok_or_else(|| {
-        (
-            format!("incomplete record ({} of {encoded_len} bytes)", buf.len()),
-            true,
-        )
-    })?;
-    let mut hasher = crc32fast::Hasher::new();
-    hasher.update(fields);
-    hasher.update(payload);
-    if u32_at(header, REC_CRC_OFFSET) != Some(hasher.finalize()) {
-        return Err((
-            "record checksum mismatch".to_owned(),
-            encoded_len == buf.len(),
-        ));
-    }
-    Ok(Record {
-        lsn,
-        payload,
-        encoded_len,
-    })
+/// Why the record at the start of `rest` is bad, and whether it has the shape of a torn
+/// write (it runs to the end of the file, or the rest of the file is zeros).
+fn describe(error: &RecordError, rest: &[u8]) -> (String, bool) {
+    let reaches_end = match error {
+        RecordError::ShortHeader | RecordError::ShortPayload { .. } => true,
+        RecordError::BadHeaderChecksum => rest.iter().all(|&b| b == 0),
+        RecordError::LengthTooLarge(_) => false,
+        RecordError::BadChecksum { encoded_len } => *encoded_len == rest.len(),
+    };
+    (error.reason(rest.len()), reaches_end)
 }

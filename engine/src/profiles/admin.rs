@@ -1,0 +1,148 @@
+//! Creating and dropping computed traits, and advancing their clock.
+
+use super::columns::{is_hidden_profile_column, Fitter};
+use super::computed::ComputedTrait;
+use super::error::{ProfilesError, ProfilesResult};
+use super::ingest::identifier_columns;
+use super::maintain::write_computed;
+use super::Profiles;
+use crate::db::{BuiltBatch, EVENT_PROFILE_COLUMN, MAX_COLUMN_NAME_BYTES};
+use crate::schema::TableKind;
+use crate::value::Value;
+use crate::WriteBatch;
+
+impl Profiles {
+    /// Defines a computed trait, computes it for every profile from the stored events, and
+    /// maintains it at every ingest from now on. The definition is durable on return.
+    ///
+    /// # Errors
+    /// [`ProfilesError::InvalidTrait`] (bad or taken name, empty property, non-positive
+    /// window), or I/O errors.
+    pub fn create_trait(&self, definition: ComputedTrait) -> ProfilesResult<()> {
+        let mut state = self.state.lock();
+        self.check_definition(&definition, &state.definitions.traits)?;
+        let mut definitions = state.definitions.clone();
+        definitions.traits.push(definition.clone());
+        definitions.store(self.db.storage().as_ref(), self.db.dir())?;
+        state.definitions = definitions;
+        let index = state.definitions.traits.len() - 1;
+        let now = state.definitions.clock;
+        self.db.write_with(|ctx| {
+            state.load_trait(ctx.snapshot, index, &definition, now)?;
+            let mut batch = WriteBatch::new();
+            let mut fitter = Fitter::new(ctx.profiles_schema, ctx.events_schema);
+            let rows: Vec<u32> = state.computed.keys().copied().collect();
+            write_computed(&mut state, rows, &mut batch, &mut fitter);
+            Ok(plain(batch))
+        })?;
+        Ok(())
+    }
+
+    fn check_definition(
+        &self,
+        definition: &ComputedTrait,
+        existing: &[ComputedTrait],
+    ) -> ProfilesResult<()> {
+        let name = &definition.name;
+        let taken_by_data = self
+            .db
+            .snapshot()
+            .schema(TableKind::Profiles)
+            .column(name)
+            .is_some();
+        let identifiers = self.db.with_graph(|g| identifier_columns(g.config()));
+        let reason = if name.is_empty() || name.len() > MAX_COLUMN_NAME_BYTES {
+            "names must have 1 to 1024 bytes"
+        } else if is_hidden_profile_column(name) || name == EVENT_PROFILE_COLUMN {
+            "the name is reserved"
+        } else if identifiers.contains(name) {
+            "the name is an identifier column"
+        } else if existing.iter().any(|t| &t.name == name) || taken_by_data {
+            "a trait or profile column with this name exists"
+        } else if definition.aggregate.property().is_some_and(str::is_empty) {
+            "the aggregated property is empty"
+        } else if definition.window.is_some_and(|w| w <= 0) {
+            "the window must be positive"
+        } else {
+            return Ok(());
+        };
+        Err(ProfilesError::InvalidTrait {
+            name: name.clone(),
+            reason: reason.to_owned(),
+        })
+    }
+
+    /// Forgets a computed trait and clears its column.
+    ///
+    /// # Errors
+    /// [`ProfilesError::InvalidTrait`] for an unknown name, or I/O errors.
+    pub fn drop_trait(&self, name: &str) -> ProfilesResult<()> {
+        let mut state = self.state.lock();
+        let Some(index) = state.definitions.traits.iter().position(|t| t.name == name) else {
+            return Err(ProfilesError::InvalidTrait {
+                name: name.to_owned(),
+                reason: "no such computed trait".to_owned(),
+            });
+        };
+        let mut definitions = state.definitions.clone();
+        definitions.traits.remove(index);
+        definitions.store(self.db.storage().as_ref(), self.db.dir())?;
+        state.definitions = definitions;
+        self.db.write_with(|_| {
+            let mut batch = WriteBatch::new();
+            for (row, slots) in &mut state.computed {
+                if index < slots.len() {
+                    let slot = slots.remove(index);
+                    if !slot.written.is_null() {
+                        batch.upsert_profile(*row, vec![(name.to_owned(), Value::Null)]);
+                    }
+                }
+            }
+            Ok(plain(batch))
+        })?;
+        Ok(())
+    }
+
+    /// Moves the trait clock forward to `now` (µs): windowed traits drop the days that left
+    /// their window and their columns are rewritten. A clock that would go back is ignored.
+    ///
+    /// # Errors
+    /// I/O errors.
+    pub fn advance_clock(&self, now: i64) -> ProfilesResult<()> {
+        let mut state = self.state.lock();
+        if now <= state.definitions.clock {
+            return Ok(());
+        }
+        let mut definitions = state.definitions.clone();
+        definitions.clock = now;
+        definitions.store(self.db.storage().as_ref(), self.db.dir())?;
+        state.definitions = definitions;
+        let traits = state.definitions.traits.clone();
+        if !traits.iter().any(|t| t.window.is_some()) {
+            return Ok(());
+        }
+        self.db.write_with(|ctx| {
+            for slots in state.computed.values_mut() {
+                for (slot, definition) in slots.iter_mut().zip(&traits) {
+                    slot.state.age(definition, now);
+                }
+            }
+            let mut batch = WriteBatch::new();
+            let mut fitter = Fitter::new(ctx.profiles_schema, ctx.events_schema);
+            let rows: Vec<u32> = state.computed.keys().copied().collect();
+            write_computed(&mut state, rows, &mut batch, &mut fitter);
+            Ok(plain(batch))
+        })?;
+        Ok(())
+    }
+}
+
+/// A batch without identity changes or erased events.
+pub(crate) fn plain(batch: WriteBatch) -> BuiltBatch<()> {
+    BuiltBatch {
+        batch,
+        identity: Vec::new(),
+        deleted_events: Vec::new(),
+        value: (),
+    }
+}

@@ -1,0 +1,250 @@
+//! Column names and the conversion of one message into fitted event and trait values.
+//!
+//! Every accepted message becomes one event row (identify and alias included, so an operator
+//! split can rebuild traits from the events). Identify traits are also candidates for the
+//! profile's trait columns, under the latest-timestamp rule (see `spec/profiles.md`).
+
+use super::error::MessageRejection;
+use crate::db::{EVENT_PROFILE_COLUMN, MAX_COLUMN_NAME_BYTES};
+use crate::message::{Message, MessageKind};
+use crate::schema::{TableKind, TableSchema};
+use crate::value::{ColumnType, Value};
+use std::collections::HashMap;
+
+/// Profiles column holding the identity-graph profile id the row belongs to.
+pub const IDENTITY_COLUMN: &str = "_identity";
+/// Prefix of the hidden profiles column holding when a trait was last set (Timestamp).
+pub const TS_PREFIX: &str = "_ts.";
+/// Prefix of the hidden profiles column holding which message last set a trait (String).
+pub const MSG_PREFIX: &str = "_msg.";
+/// Prefix of identify/group traits stored on event rows.
+pub const TRAITS_PREFIX: &str = "traits.";
+/// Prefix given to a property whose name collides with a reserved event column.
+pub const PROPERTIES_PREFIX: &str = "properties.";
+
+/// Event column: the call type (`track`, `identify`, …).
+pub const TYPE_COLUMN: &str = "type";
+/// Event column: track event name or page/screen name.
+pub const EVENT_COLUMN: &str = "event";
+/// Event column: the message timestamp (Timestamp).
+pub const TIMESTAMP_COLUMN: &str = "timestamp";
+/// Event column: the message id.
+pub const MESSAGE_ID_COLUMN: &str = "message_id";
+
+/// Event columns set by ProfileDB itself; properties with these names get [`PROPERTIES_PREFIX`].
+pub const RESERVED_EVENT_COLUMNS: [&str; 9] = [
+    TYPE_COLUMN,
+    EVENT_COLUMN,
+    TIMESTAMP_COLUMN,
+    MESSAGE_ID_COLUMN,
+    "user_id",
+    "anonymous_id",
+    "group_id",
+    "previous_id",
+    EVENT_PROFILE_COLUMN,
+];
+
+/// The `_ts.` column of trait `key`.
+#[must_use]
+pub fn ts_column(key: &str) -> String {
+    format!("{TS_PREFIX}{key}")
+}
+
+/// The `_msg.` column of trait `key`.
+#[must_use]
+pub fn msg_column(key: &str) -> String {
+    format!("{MSG_PREFIX}{key}")
+}
+
+/// Whether `name` is one of the hidden bookkeeping columns of the profiles table.
+#[must_use]
+pub fn is_hidden_profile_column(name: &str) -> bool {
+    name == IDENTITY_COLUMN || name.starts_with(TS_PREFIX) || name.starts_with(MSG_PREFIX)
+}
+
+/// A message turned into column values, fitted to the schemas.
+#[derive(Debug, Clone)]
+pub(crate) struct Prepared {
+    /// The event row (without `profile_id`).
+    pub event: Vec<(String, Value)>,
+    /// Identify traits that compete for the profile's trait columns.
+    pub traits: Vec<(String, Value)>,
+}
+
+/// Fits values to the schemas as the write will, remembering columns added earlier in the
+/// same call, so a message that would fail the batch is rejected alone.
+pub(crate) struct Fitter<'a> {
+    profiles: &'a TableSchema,
+    events: &'a TableSchema,
+    /// Columns added by earlier messages of the call: profiles, events.
+    pending: [HashMap<String, ColumnType>; 2],
+}
+
+impl<'a> Fitter<'a> {
+    /// A fitter over the current schemas.
+    pub fn new(profiles: &'a TableSchema, events: &'a TableSchema) -> Self {
+        Fitter {
+            profiles,
+            events,
+            pending: [HashMap::new(), HashMap::new()],
+        }
+    }
+
+    fn column_type(&self, table: TableKind, name: &str) -> Option<ColumnType> {
+        let (schema, pending) = match table {
+            TableKind::Profiles => (self.profiles, &self.pending[0]),
+            TableKind::Events => (self.events, &self.pending[1]),
+        };
+        schema
+            .column_type(name)
+            .or_else(|| pending.get(name).copied())
+    }
+
+    /// Fits one value; a column it would add is noted in `added`.
+    fn fit(
+        &self,
+        table: TableKind,
+        name: &str,
+        value: Value,
+        added: &mut Vec<(TableKind, String, ColumnType)>,
+    ) -> Result<Value, MessageRejection> {
+        check_name(name)?;
+        let known = self.column_type(table, name).or_else(|| {
+            added
+                .iter()
+                .find(|(t, n, _)| *t == table && n == name)
+                .map(|(_, _, c)| *c)
+        });
+        match known {
+            Some(column_type) => Ok(value.coerce_to(column_type, name)?),
+            None => {
+                if let Some(column_type) = value.column_type() {
+                    added.push((table, name.to_owned(), column_type));
+                }
+                Ok(value)
+            }
+        }
+    }
+
+    /// Fits a value the caller computed (not from a message); `None` if it does not fit.
+    pub fn fit_derived(&mut self, table: TableKind, name: &str, value: Value) -> Option<Value> {
+        let mut added = Vec::new();
+        let fitted = self.fit(table, name, value, &mut added).ok()?;
+        self.commit(added);
+        Some(fitted)
+    }
+
+    fn commit(&mut self, added: Vec<(TableKind, String, ColumnType)>) {
+        for (table, name, column_type) in added {
+            let slot = usize::from(table == TableKind::Events);
+            self.pending[slot].insert(name, column_type);
+        }
+    }
+
+    /// Converts and fits `msg`; `is_profile_trait` says which identify traits go to the
+    /// profile (identifier keys and computed-trait names do not).
+    pub fn prepare(
+        &mut self,
+        msg: &Message,
+        is_profile_trait: &dyn Fn(&str) -> bool,
+    ) -> Result<Prepared, MessageRejection> {
+        let mut added = Vec::new();
+        let mut event = Vec::with_capacity(6 + msg.properties.len() + msg.traits.len());
+        for (name, value) in event_values(msg) {
+            let fitted = self.fit(TableKind::Events, &name, value, &mut added)?;
+            event.push((name, fitted));
+        }
+        let mut traits = Vec::new();
+        if msg.kind == MessageKind::Identify {
+            for (key, value) in &msg.traits {
+                // NULL never clears a trait: an event row cannot tell "set to null" from
+                // "absent", and splits rebuild traits from event rows.
+                if value.is_null() || !is_profile_trait(key) {
+                    continue;
+                }
+                check_trait_key(key)?;
+                let fitted = self.fit(TableKind::Profiles, key, value.clone(), &mut added)?;
+                self.fit(
+                    TableKind::Profiles,
+                    &ts_column(key),
+                    Value::Timestamp(0),
+                    &mut added,
+                )?;
+                self.fit(
+                    TableKind::Profiles,
+                    &msg_column(key),
+                    Value::String(String::new()),
+                    &mut added,
+                )?;
+                traits.push((key.clone(), fitted));
+            }
+        }
+        self.commit(added);
+        Ok(Prepared { event, traits })
+    }
+}
+
+/// The event row of a message, before fitting.
+fn event_values(msg: &Message) -> Vec<(String, Value)> {
+    let mut out = Vec::with_capacity(6 + msg.properties.len() + msg.traits.len());
+    let text = |s: &str| Value::String(s.to_owned());
+    out.push((TYPE_COLUMN.to_owned(), text(msg.kind.name())));
+    if let Some(event) = &msg.event {
+        out.push((EVENT_COLUMN.to_owned(), text(event)));
+    }
+    out.push((
+        TIMESTAMP_COLUMN.to_owned(),
+        Value::Timestamp(msg.timestamp_micros),
+    ));
+    out.push((MESSAGE_ID_COLUMN.to_owned(), text(&msg.message_id)));
+    let ids = [
+        ("user_id", &msg.user_id),
+        ("anonymous_id", &msg.anonymous_id),
+        ("group_id", &msg.group_id),
+        ("previous_id", &msg.previous_id),
+    ];
+    for (name, id) in ids {
+        if let Some(id) = id {
+            out.push((name.to_owned(), text(id)));
+        }
+    }
+    for (key, value) in &msg.properties {
+        let name = if RESERVED_EVENT_COLUMNS.contains(&key.as_str()) {
+            format!("{PROPERTIES_PREFIX}{key}")
+        } else {
+            key.clone()
+        };
+        out.push((name, value.clone()));
+    }
+    if matches!(msg.kind, MessageKind::Identify | MessageKind::Group) {
+        for (key, value) in &msg.traits {
+            out.push((format!("{TRAITS_PREFIX}{key}"), value.clone()));
+        }
+    }
+    out
+}
+
+fn check_name(name: &str) -> Result<(), MessageRejection> {
+    let reason = if name.is_empty() {
+        "column names cannot be empty"
+    } else if name.len() > MAX_COLUMN_NAME_BYTES {
+        "column names are limited to 1024 bytes"
+    } else {
+        return Ok(());
+    };
+    Err(MessageRejection::Name {
+        name: name.to_owned(),
+        reason,
+    })
+}
+
+fn check_trait_key(key: &str) -> Result<(), MessageRejection> {
+    if is_hidden_profile_column(key) || key == EVENT_PROFILE_COLUMN {
+        return Err(MessageRejection::Name {
+            name: key.to_owned(),
+            reason: "trait names `profile_id`, `_identity`, `_ts.*` and `_msg.*` are reserved",
+        });
+    }
+    // The bookkeeping columns must fit too: `_ts.` + key within the name limit.
+    check_name(&msg_column(key))
+}

@@ -1,0 +1,518 @@
+//! Turning a call's messages into one atomic batch: link records, events, trait upserts,
+//! identifier columns, merges and computed traits.
+
+use super::columns::{
+    msg_column, ts_column, Fitter, Prepared, IDENTITY_COLUMN, MSG_PREFIX, TS_PREFIX,
+};
+use super::error::MessageRejection;
+use super::state::{message_key, KeySet, State, NO_ROW};
+use crate::db::{BuiltBatch, WriteContext, WriteOp, EVENT_PROFILE_COLUMN};
+use crate::error::Result;
+use crate::identity::{IdentityConfig, IdentityGraph, LinkOutcome, LinkRecord, Merge, ProfileId};
+use crate::message::Message;
+use crate::mutation::IdentityChange;
+use crate::scan::{filter, Predicate};
+use crate::schema::TableKind;
+use crate::snapshot::Snapshot;
+use crate::value::Value;
+use crate::WriteBatch;
+use roaring::RoaringBitmap;
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+/// What one `ingest` call did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct IngestReport {
+    /// Messages written.
+    pub accepted: usize,
+    /// Indices of messages skipped because their `messageId` was already ingested.
+    pub duplicates: Vec<usize>,
+    /// Messages rejected, with the reason; the rest of the call was kept.
+    pub rejected: Vec<RejectedMessage>,
+    /// Profiles created.
+    pub profiles_created: usize,
+    /// Profile merges performed.
+    pub merges: usize,
+    /// Links the identity limits refused.
+    pub refused_links: usize,
+    /// Identifier values dropped as malformed or blocked (the messages were kept).
+    pub ignored_identifiers: usize,
+    /// WAL sequence number of the batch (0 when nothing was written).
+    pub lsn: u64,
+}
+
+/// One rejected message of an `ingest` call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RejectedMessage {
+    /// Its position in the call's input.
+    pub index: usize,
+    /// Its `messageId`, when it had one.
+    pub message_id: Option<String>,
+    /// Why it was rejected.
+    pub reason: MessageRejection,
+}
+
+/// A value with the (timestamp, message id) that set it: the trait merge rule keeps the
+/// greatest pair.
+#[derive(Debug, Clone)]
+pub(crate) struct Candidate {
+    pub value: Value,
+    pub ts: i64,
+    pub msg: String,
+}
+
+impl Candidate {
+    fn beats(&self, ts: i64, msg: &str) -> bool {
+        (self.ts, self.msg.as_str()) > (ts, msg)
+    }
+}
+
+/// An accepted message on its way into the batch.
+struct Accepted<'m> {
+    msg: &'m Message,
+    profile: ProfileId,
+    prepared: Prepared,
+}
+
+/// Names that are identifier columns, not traits: built-in type names, custom type names
+/// and their trait keys, and the `email`/`phone` trait keys.
+pub(crate) fn identifier_columns(config: &IdentityConfig) -> HashSet<String> {
+    let mut out: HashSet<String> = config
+        .all_types()
+        .iter()
+        .map(|t| t.name().to_owned())
+        .collect();
+    for custom in &config.custom_types {
+        out.insert(custom.name.clone());
+        out.insert(custom.trait_key.clone());
+    }
+    out
+}
+
+/// Builds the batch of one call (run under the writer lock).
+pub(crate) fn build(
+    ctx: &mut WriteContext<'_>,
+    state: &mut State,
+    messages: &[(usize, &Message)],
+    report: &mut IngestReport,
+) -> Result<BuiltBatch<()>> {
+    let (accepted, identity, merges) = resolve_all(ctx, state, messages, report);
+    let mut plan = Plan::new(ctx.next_profile_row, ctx.deleted_profiles);
+    let mut candidates: HashMap<(u32, String), Candidate> = HashMap::new();
+    let mut touched: BTreeMap<u32, ProfileId> = BTreeMap::new();
+    let absorbed = plan.absorb(state, ctx.graph, &merges);
+    for (absorbed_row, survivor) in &absorbed {
+        let row = plan.row_of(state, ctx.graph.canonical(*survivor));
+        touched.insert(row, ctx.graph.canonical(*survivor));
+        for (key, candidate) in stored_traits(ctx.snapshot, *absorbed_row)? {
+            offer(&mut candidates, row, key, candidate);
+        }
+        merge_computed(state, *absorbed_row, row);
+    }
+    let mut events = Vec::with_capacity(accepted.len());
+    for item in accepted {
+        let final_profile = ctx.graph.canonical(item.profile);
+        let row = plan.row_of(state, final_profile);
+        touched.insert(row, final_profile);
+        for (key, value) in item.prepared.traits {
+            let candidate = Candidate {
+                value,
+                ts: item.msg.timestamp_micros,
+                msg: item.msg.message_id.clone(),
+            };
+            offer(&mut candidates, row, key, candidate);
+        }
+        events.push((row, item.prepared.event));
+    }
+    let mut fitter = Fitter::new(ctx.profiles_schema, ctx.events_schema);
+    plan.write_new_rows();
+    plan.write_traits(ctx.snapshot, candidates)?;
+    plan.write_identifiers(ctx.snapshot, ctx.graph, &touched, &mut fitter)?;
+    let mut computed_rows = super::maintain::add_events(state, &events);
+    computed_rows.extend(touched.keys().copied());
+    super::maintain::write_computed(state, computed_rows, &mut plan.batch, &mut fitter);
+    for (row, event) in events {
+        plan.batch.append_event(row, event);
+    }
+    plan.move_absorbed(ctx.snapshot, &absorbed, state, ctx.graph)?;
+    Ok(BuiltBatch {
+        batch: plan.batch,
+        identity,
+        deleted_events: Vec::new(),
+        value: (),
+    })
+}
+
+/// Dedups, validates and resolves every message, in order.
+fn resolve_all<'m>(
+    ctx: &mut WriteContext<'_>,
+    state: &mut State,
+    messages: &[(usize, &'m Message)],
+    report: &mut IngestReport,
+) -> (Vec<Accepted<'m>>, Vec<IdentityChange>, Vec<Merge>) {
+    let identifier_keys = identifier_columns(ctx.graph.config());
+    let computed: HashSet<&str> = state
+        .definitions
+        .traits
+        .iter()
+        .map(|t| t.name.as_str())
+        .collect();
+    let is_profile_trait = |k: &str| !identifier_keys.contains(k) && !computed.contains(k);
+    let mut fitter = Fitter::new(ctx.profiles_schema, ctx.events_schema);
+    let mut accepted = Vec::with_capacity(messages.len());
+    let mut identity = Vec::with_capacity(messages.len());
+    let mut merges = Vec::new();
+    let mut in_call = KeySet::default();
+    for &(index, msg) in messages {
+        let key = message_key(&msg.message_id);
+        if state.dedup.contains(key) || !in_call.insert(key) {
+            report.duplicates.push(index);
+            continue;
+        }
+        let prepared = match fitter.prepare(msg, &is_profile_trait) {
+            Ok(prepared) => prepared,
+            Err(reason) => {
+                in_call.remove(&key);
+                report.rejected.push(RejectedMessage {
+                    index,
+                    message_id: Some(msg.message_id.clone()),
+                    reason,
+                });
+                continue;
+            }
+        };
+        let (ids, dropped) = ctx.graph.identifiers_of(msg);
+        let resolution = ctx
+            .graph
+            .resolve(&ids, &msg.message_id, msg.timestamp_micros);
+        report.ignored_identifiers += dropped.len();
+        report.profiles_created += usize::from(resolution.created);
+        report.merges += resolution.merged.len();
+        report.refused_links += resolution.refused.len();
+        report.accepted += 1;
+        merges.extend(resolution.merged.iter().copied());
+        identity.push(IdentityChange::Link(LinkRecord {
+            message_id: msg.message_id.clone(),
+            timestamp_micros: msg.timestamp_micros,
+            identifiers: ids,
+            outcome: LinkOutcome::of(&resolution),
+        }));
+        accepted.push(Accepted {
+            msg,
+            profile: resolution.profile,
+            prepared,
+        });
+        state.dedup.insert(key);
+    }
+    (accepted, identity, merges)
+}
+
+/// Keeps the better of two candidates for one (row, trait).
+pub(crate) fn offer(
+    candidates: &mut HashMap<(u32, String), Candidate>,
+    row: u32,
+    key: String,
+    candidate: Candidate,
+) {
+    match candidates.entry((row, key)) {
+        std::collections::hash_map::Entry::Occupied(mut slot) => {
+            if candidate.beats(slot.get().ts, &slot.get().msg) {
+                slot.insert(candidate);
+            }
+        }
+        std::collections::hash_map::Entry::Vacant(slot) => {
+            slot.insert(candidate);
+        }
+    }
+}
+
+/// The traits of a stored profile row with their `_ts`/`_msg` stamps.
+pub(crate) fn stored_traits(snapshot: &Snapshot, row: u32) -> Result<Vec<(String, Candidate)>> {
+    let values = snapshot.row(TableKind::Profiles, row)?.unwrap_or_default();
+    let lookup = |name: &str| {
+        values
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+    };
+    let mut out = Vec::new();
+    for (name, value) in &values {
+        let (Some(key), Value::Timestamp(ts)) = (name.strip_prefix(TS_PREFIX), value) else {
+            continue;
+        };
+        let msg = match lookup(&format!("{MSG_PREFIX}{key}")) {
+            Some(Value::String(m)) => m,
+            _ => String::new(),
+        };
+        let value = lookup(key).unwrap_or(Value::Null);
+        out.push((
+            key.to_owned(),
+            Candidate {
+                value,
+                ts: *ts,
+                msg,
+            },
+        ));
+    }
+    Ok(out)
+}
+
+/// Moves the computed-trait states of an absorbed row into its survivor's row.
+fn merge_computed(state: &mut State, absorbed_row: u32, row: u32) {
+    let Some(taken) = state.computed.remove(&absorbed_row) else {
+        return;
+    };
+    let count = state.definitions.traits.len();
+    let slots = state.slots_mut(row, count);
+    for (mine, theirs) in slots.iter_mut().zip(&taken) {
+        mine.state.merge(&theirs.state);
+    }
+}
+
+/// The batch under construction and the rows it allocates.
+pub(crate) struct Plan<'a> {
+    pub batch: WriteBatch,
+    next_row: u32,
+    deleted: &'a RoaringBitmap,
+    new_rows: Vec<(u32, ProfileId)>,
+}
+
+impl<'a> Plan<'a> {
+    pub fn new(next_row: u32, deleted: &'a RoaringBitmap) -> Self {
+        Plan {
+            batch: WriteBatch::new(),
+            next_row,
+            deleted,
+            new_rows: Vec::new(),
+        }
+    }
+
+    /// The live row of identity profile `p`, allocated (and mapped) when it has none.
+    pub fn row_of(&mut self, state: &mut State, p: ProfileId) -> u32 {
+        if let Some(row) = state.row(p.0) {
+            if !self.deleted.contains(row) {
+                return row;
+            }
+        }
+        let row = self.next_row;
+        self.next_row = self.next_row.saturating_add(1);
+        state.set_row(p.0, row);
+        self.new_rows.push((row, p));
+        row
+    }
+
+    /// Unmaps absorbed profiles; returns (absorbed row, absorbing profile) for those with rows.
+    pub fn absorb(
+        &mut self,
+        state: &mut State,
+        graph: &IdentityGraph,
+        merges: &[Merge],
+    ) -> Vec<(u32, ProfileId)> {
+        let mut out = Vec::new();
+        for merge in merges {
+            if let Some(row) = state.row(merge.absorbed.0) {
+                state.set_row(merge.absorbed.0, NO_ROW);
+                if !self.deleted.contains(row) {
+                    out.push((row, graph.canonical(merge.survivor)));
+                }
+            }
+        }
+        out
+    }
+
+    /// Writes `_identity` on rows allocated by this call.
+    pub fn write_new_rows(&mut self) {
+        for (row, p) in std::mem::take(&mut self.new_rows) {
+            self.batch.upsert_profile(
+                row,
+                vec![(IDENTITY_COLUMN.to_owned(), Value::Int64(i64::from(p.0)))],
+            );
+        }
+    }
+
+    /// Writes each winning trait that beats the value stored for its row.
+    pub fn write_traits(
+        &mut self,
+        snapshot: &Snapshot,
+        candidates: HashMap<(u32, String), Candidate>,
+    ) -> Result<()> {
+        let mut by_key: HashMap<String, Vec<(u32, Candidate)>> = HashMap::new();
+        for ((row, key), candidate) in candidates {
+            by_key.entry(key).or_default().push((row, candidate));
+        }
+        let mut per_row: BTreeMap<u32, Vec<(String, Value)>> = BTreeMap::new();
+        for (key, mut items) in by_key {
+            items.sort_unstable_by_key(|(row, _)| *row);
+            let stored = stored_stamps(snapshot, &key, &items)?;
+            for ((row, candidate), stamp) in items.into_iter().zip(stored) {
+                if stamp.is_some_and(|(ts, msg)| !candidate.beats(ts, &msg)) {
+                    continue;
+                }
+                let cells = per_row.entry(row).or_default();
+                cells.push((ts_column(&key), Value::Timestamp(candidate.ts)));
+                cells.push((msg_column(&key), Value::String(candidate.msg)));
+                cells.push((key.clone(), candidate.value));
+            }
+        }
+        for (row, cells) in per_row {
+            self.batch.upsert_profile(row, cells);
+        }
+        Ok(())
+    }
+
+    /// Sets each identifier column of the touched profiles to the value of that type seen
+    /// last (greatest `last_seen`, then greatest value), where it changed.
+    pub fn write_identifiers(
+        &mut self,
+        snapshot: &Snapshot,
+        graph: &IdentityGraph,
+        touched: &BTreeMap<u32, ProfileId>,
+        fitter: &mut Fitter<'_>,
+    ) -> Result<()> {
+        let mut wanted: BTreeMap<String, Vec<(u32, Value)>> = BTreeMap::new();
+        for (&row, &profile) in touched {
+            for (column, value) in identifier_values(graph, profile) {
+                wanted.entry(column).or_default().push((row, value));
+            }
+        }
+        let mut per_row: BTreeMap<u32, Vec<(String, Value)>> = BTreeMap::new();
+        for (column, items) in wanted {
+            let rows: RoaringBitmap = items.iter().map(|(r, _)| *r).collect();
+            let stored = fetch_or_null(snapshot, &column, &rows)?;
+            for ((row, value), old) in items.into_iter().zip(stored) {
+                if value == old {
+                    continue;
+                }
+                if let Some(fitted) = fitter.fit_derived(TableKind::Profiles, &column, value) {
+                    per_row
+                        .entry(row)
+                        .or_default()
+                        .push((column.clone(), fitted));
+                }
+            }
+        }
+        for (row, cells) in per_row {
+            self.batch.upsert_profile(row, cells);
+        }
+        Ok(())
+    }
+
+    /// Moves absorbed rows' events to their survivors and deletes the absorbed rows.
+    pub fn move_absorbed(
+        &mut self,
+        snapshot: &Snapshot,
+        absorbed: &[(u32, ProfileId)],
+        state: &mut State,
+        graph: &IdentityGraph,
+    ) -> Result<()> {
+        if absorbed.is_empty() {
+            return Ok(());
+        }
+        let owners: Vec<u32> = absorbed.iter().map(|(r, _)| *r).collect();
+        let events = events_of_rows(snapshot, &owners)?;
+        for &(row, survivor) in absorbed {
+            let to = self.row_of(state, graph.canonical(survivor));
+            let rows = events.get(&row).cloned().unwrap_or_default();
+            if !rows.is_empty() {
+                self.batch.ops.push(WriteOp::MoveEvents { rows, to });
+            }
+            self.batch
+                .ops
+                .push(WriteOp::DeleteProfileRow { profile: row });
+        }
+        self.write_new_rows();
+        Ok(())
+    }
+}
+
+/// (column, value) of each identifier type the profile holds.
+pub(crate) fn identifier_values(graph: &IdentityGraph, profile: ProfileId) -> Vec<(String, Value)> {
+    let mut best: BTreeMap<String, (i64, String)> = BTreeMap::new();
+    for record in graph.identifiers_of_profile(profile) {
+        let column = record.identifier.kind.name().to_owned();
+        let candidate = (record.last_seen, record.identifier.value);
+        match best.get(&column) {
+            Some(current) if *current >= candidate => {}
+            _ => {
+                best.insert(column, candidate);
+            }
+        }
+    }
+    best.into_iter()
+        .map(|(column, (_, value))| (column, Value::String(value)))
+        .collect()
+}
+
+/// Stored (`_ts`, `_msg`) of trait `key` for the rows of `items` (in their order).
+fn stored_stamps(
+    snapshot: &Snapshot,
+    key: &str,
+    items: &[(u32, Candidate)],
+) -> Result<Vec<Option<(i64, String)>>> {
+    let rows: RoaringBitmap = items.iter().map(|(r, _)| *r).collect();
+    let ts = fetch_or_null(snapshot, &ts_column(key), &rows)?;
+    let msg = fetch_or_null(snapshot, &msg_column(key), &rows)?;
+    let by_row: HashMap<u32, Option<(i64, String)>> = rows
+        .iter()
+        .zip(ts.into_iter().zip(msg))
+        .map(|(row, (t, m))| {
+            let stamp = match (t, m) {
+                (Value::Timestamp(t), Value::String(m)) => Some((t, m)),
+                (Value::Timestamp(t), _) => Some((t, String::new())),
+                _ => None,
+            };
+            (row, stamp)
+        })
+        .collect();
+    Ok(items
+        .iter()
+        .map(|(row, _)| by_row.get(row).cloned().flatten())
+        .collect())
+}
+
+/// Values of a profiles column for `rows` in ascending row order (NULL when unknown column).
+pub(crate) fn fetch_or_null(
+    snapshot: &Snapshot,
+    column: &str,
+    rows: &RoaringBitmap,
+) -> Result<Vec<Value>> {
+    if snapshot
+        .schema(TableKind::Profiles)
+        .column(column)
+        .is_none()
+    {
+        return Ok(vec![Value::Null; rows.len() as usize]);
+    }
+    snapshot.fetch(TableKind::Profiles, column, rows)
+}
+
+/// Event rows of each profile row in `owners`.
+pub(crate) fn events_of_rows(
+    snapshot: &Snapshot,
+    owners: &[u32],
+) -> Result<HashMap<u32, Vec<u32>>> {
+    let mut out: HashMap<u32, Vec<u32>> = HashMap::new();
+    if owners.is_empty()
+        || snapshot
+            .schema(TableKind::Events)
+            .column(EVENT_PROFILE_COLUMN)
+            .is_none()
+    {
+        return Ok(out);
+    }
+    let list = owners.iter().map(|r| Value::Int64(i64::from(*r))).collect();
+    let (rows, _) = filter(
+        snapshot,
+        TableKind::Events,
+        EVENT_PROFILE_COLUMN,
+        &Predicate::InList(list),
+    )?;
+    let owner_values = snapshot.fetch(TableKind::Events, EVENT_PROFILE_COLUMN, &rows)?;
+    for (row, owner) in rows.iter().zip(owner_values) {
+        if let Value::Int64(p) = owner {
+            if let Ok(p) = u32::try_from(p) {
+                out.entry(p).or_default().push(row);
+            }
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,72 @@
+//! Incremental maintenance of computed traits and writing their values as profile columns.
+
+use super::columns::Fitter;
+use super::state::State;
+use crate::schema::TableKind;
+use crate::value::Value;
+use crate::WriteBatch;
+use std::collections::BTreeSet;
+
+/// Adds the call's events (row, values) to the computed-trait states; returns the rows whose
+/// state changed.
+pub(crate) fn add_events(
+    state: &mut State,
+    events: &[(u32, Vec<(String, Value)>)],
+) -> BTreeSet<u32> {
+    let mut changed = BTreeSet::new();
+    let count = state.definitions.traits.len();
+    if count == 0 {
+        return changed;
+    }
+    let now = state.definitions.clock;
+    let definitions = state.definitions.traits.clone();
+    for (row, event) in events {
+        if !definitions.iter().any(|d| d.matches(event)) {
+            continue;
+        }
+        let slots = state.slots_mut(*row, count);
+        for (slot, definition) in slots.iter_mut().zip(&definitions) {
+            if slot.state.add(definition, event, now) {
+                changed.insert(*row);
+            }
+        }
+    }
+    changed
+}
+
+/// Upserts the computed-trait columns of `rows` whose value differs from the last written.
+pub(crate) fn write_computed(
+    state: &mut State,
+    rows: impl IntoIterator<Item = u32>,
+    batch: &mut WriteBatch,
+    fitter: &mut Fitter<'_>,
+) {
+    let now = state.definitions.clock;
+    let definitions = &state.definitions.traits;
+    if definitions.is_empty() {
+        return;
+    }
+    for row in rows {
+        let Some(slots) = state.computed.get_mut(&row) else {
+            continue;
+        };
+        let mut cells = Vec::new();
+        for (slot, definition) in slots.iter_mut().zip(definitions) {
+            let value = slot.state.value(definition, now);
+            if value == slot.written {
+                continue;
+            }
+            // A value of another type than the column's is left out (the column keeps the
+            // last value that fitted); definitions are checked at creation to avoid this.
+            if let Some(fitted) =
+                fitter.fit_derived(TableKind::Profiles, &definition.name, value.clone())
+            {
+                cells.push((definition.name.clone(), fitted));
+                slot.written = value;
+            }
+        }
+        if !cells.is_empty() {
+            batch.upsert_profile(row, cells);
+        }
+    }
+}

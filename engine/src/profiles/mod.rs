@@ -1,0 +1,260 @@
+//! Profiles: ingestion of Tracking Spec messages into the database, with identity
+//! resolution, the latest-timestamp trait rule, computed traits, operator splits and the
+//! profile view.
+//!
+//! Rules and formats: `spec/profiles.md`.
+
+mod admin;
+mod columns;
+mod computed;
+mod definitions;
+mod error;
+mod ingest;
+mod maintain;
+mod scratch;
+mod split;
+mod state;
+mod view;
+
+#[cfg(test)]
+mod cdnow_tests;
+#[cfg(test)]
+mod perf_tests;
+#[cfg(test)]
+mod prop_tests;
+#[cfg(test)]
+mod scenario_tests;
+#[cfg(test)]
+mod split_tests;
+#[cfg(test)]
+mod test_support;
+
+pub use columns::{
+    is_hidden_profile_column, msg_column, ts_column, EVENT_COLUMN, IDENTITY_COLUMN,
+    MESSAGE_ID_COLUMN, MSG_PREFIX, PROPERTIES_PREFIX, RESERVED_EVENT_COLUMNS, TIMESTAMP_COLUMN,
+    TRAITS_PREFIX, TS_PREFIX, TYPE_COLUMN,
+};
+pub use computed::{Aggregate, ComputedTrait, Condition, BEHAVIOURAL_TYPES, DAY_MICROS};
+pub use definitions::{Definitions, DEFINITIONS_FILE};
+pub use error::{MessageRejection, ProfilesError, ProfilesResult};
+pub use ingest::{IngestReport, RejectedMessage};
+pub use scratch::recompute_from_scratch;
+pub use view::{format_timestamp, IdentifierView, ProfileView, TraitView, CONSENT_PREFIX};
+
+use crate::db::{BuiltBatch, Database};
+use crate::identity::{IdentityConfig, IdentityGraph};
+use crate::message::{parse_message_line, Message};
+use crate::options::Options;
+use crate::snapshot::Snapshot;
+use parking_lot::Mutex;
+use state::State;
+use std::path::Path;
+
+/// Below this many lines, parsing on one thread is cheaper than starting others.
+const PARALLEL_PARSE_MIN_LINES: usize = 2_048;
+
+/// Parses lines, on several threads for large calls (parsing is a third of ingest time).
+fn parse_all<S: AsRef<str> + Sync>(
+    lines: &[S],
+) -> Vec<Result<Message, crate::message::MessageError>> {
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    if threads < 2 || lines.len() < PARALLEL_PARSE_MIN_LINES {
+        return lines
+            .iter()
+            .map(|l| parse_message_line(l.as_ref()))
+            .collect();
+    }
+    let chunk = lines.len().div_ceil(threads.min(8));
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = lines
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|l| parse_message_line(l.as_ref()))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap_or_default())
+            .collect()
+    })
+}
+
+/// Default number of recent message ids remembered for deduplication.
+pub const DEFAULT_DEDUP_WINDOW: usize = 1_000_000;
+
+/// Settings of the profiles layer.
+#[derive(Debug, Clone)]
+pub struct ProfilesOptions {
+    /// How many of the most recent accepted message ids are deduplicated exactly.
+    pub dedup_window: usize,
+    /// Identity rules; when they differ from the stored graph's, they are re-applied to the
+    /// whole history at open (a durable operator action).
+    pub identity: Option<IdentityConfig>,
+}
+
+impl Default for ProfilesOptions {
+    fn default() -> Self {
+        ProfilesOptions {
+            dedup_window: DEFAULT_DEDUP_WINDOW,
+            identity: None,
+        }
+    }
+}
+
+/// A database used as a customer-profile store: messages in, profiles out.
+pub struct Profiles {
+    db: Database,
+    state: Mutex<State>,
+}
+
+impl std::fmt::Debug for Profiles {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Profiles")
+            .field("db", &self.db)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Profiles {
+    /// Opens (or creates) the database in `dir` and rebuilds the profiles state.
+    ///
+    /// # Errors
+    /// Engine errors, a corrupt definitions file, or an invalid identity configuration.
+    pub fn open(
+        dir: impl AsRef<Path>,
+        options: Options,
+        profiles: ProfilesOptions,
+    ) -> ProfilesResult<Profiles> {
+        Profiles::from_database(Database::open(dir, options)?, profiles)
+    }
+
+    /// Wraps an open database (every profile write should then go through this handle).
+    ///
+    /// # Errors
+    /// As [`Profiles::open`].
+    pub fn from_database(db: Database, options: ProfilesOptions) -> ProfilesResult<Profiles> {
+        let definitions = Definitions::load(db.storage().as_ref(), db.dir())?;
+        let snapshot = db.snapshot();
+        let state = db.with_graph(|graph| {
+            State::rebuild(&snapshot, graph, definitions, options.dedup_window)
+        })?;
+        drop(snapshot);
+        let profiles = Profiles {
+            db,
+            state: Mutex::new(state),
+        };
+        profiles.sync_computed()?;
+        if let Some(config) = options.identity {
+            if profiles.db.with_graph(|g| *g.config() != config) {
+                profiles.reapply_config(config)?;
+            }
+        }
+        Ok(profiles)
+    }
+
+    /// The underlying database (for queries, flush, stats).
+    #[must_use]
+    pub fn database(&self) -> &Database {
+        &self.db
+    }
+
+    /// Closes the database, making everything acknowledged durable.
+    ///
+    /// # Errors
+    /// As [`Database::close`].
+    pub fn close(self) -> ProfilesResult<()> {
+        Ok(self.db.close()?)
+    }
+
+    /// A consistent read view.
+    #[must_use]
+    pub fn snapshot(&self) -> Snapshot {
+        self.db.snapshot()
+    }
+
+    /// Runs `f` on the identity graph (explain, identifiers, merge history).
+    pub fn with_graph<T>(&self, f: impl FnOnce(&IdentityGraph) -> T) -> T {
+        self.db.with_graph(f)
+    }
+
+    /// Ingests validated messages in one atomic batch: duplicates are skipped, messages whose
+    /// values do not fit their columns are rejected with the reason, the rest is written.
+    ///
+    /// # Errors
+    /// Engine errors (nothing of the call is then acknowledged).
+    pub fn ingest(&self, messages: &[Message]) -> ProfilesResult<IngestReport> {
+        let indexed: Vec<(usize, &Message)> = messages.iter().enumerate().collect();
+        self.ingest_indexed(&indexed, IngestReport::default())
+    }
+
+    /// Parses and ingests NDJSON message lines; lines that do not parse are rejected with
+    /// their index and the parse error.
+    ///
+    /// # Errors
+    /// As [`Profiles::ingest`].
+    pub fn ingest_lines<S: AsRef<str> + Sync>(&self, lines: &[S]) -> ProfilesResult<IngestReport> {
+        let mut report = IngestReport::default();
+        let mut parsed = Vec::with_capacity(lines.len());
+        for (index, result) in parse_all(lines).into_iter().enumerate() {
+            match result {
+                Ok(message) => parsed.push((index, message)),
+                Err(error) => report.rejected.push(RejectedMessage {
+                    index,
+                    message_id: None,
+                    reason: error.into(),
+                }),
+            }
+        }
+        let indexed: Vec<(usize, &Message)> = parsed.iter().map(|(i, m)| (*i, m)).collect();
+        let mut report = self.ingest_indexed(&indexed, report)?;
+        report.rejected.sort_by_key(|r| r.index);
+        Ok(report)
+    }
+
+    fn ingest_indexed(
+        &self,
+        messages: &[(usize, &Message)],
+        mut report: IngestReport,
+    ) -> ProfilesResult<IngestReport> {
+        let mut state = self.state.lock();
+        let (receipt, ()) = self
+            .db
+            .write_with(|ctx| ingest::build(ctx, &mut state, messages, &mut report))?;
+        report.lsn = receipt.lsn;
+        Ok(report)
+    }
+
+    /// Writes computed-trait values that differ from the stored columns (after open).
+    fn sync_computed(&self) -> ProfilesResult<()> {
+        let mut state = self.state.lock();
+        self.db.write_with(|ctx| {
+            let mut batch = crate::WriteBatch::new();
+            let mut fitter = columns::Fitter::new(ctx.profiles_schema, ctx.events_schema);
+            let rows: Vec<u32> = state.computed.keys().copied().collect();
+            maintain::write_computed(&mut state, rows, &mut batch, &mut fitter);
+            Ok(BuiltBatch {
+                batch,
+                identity: Vec::new(),
+                deleted_events: Vec::new(),
+                value: (),
+            })
+        })?;
+        Ok(())
+    }
+
+    /// The computed-trait definitions, in creation order.
+    #[must_use]
+    pub fn computed_traits(&self) -> Vec<ComputedTrait> {
+        self.state.lock().definitions.traits.clone()
+    }
+
+    /// The clock windowed traits are evaluated at (µs since the epoch).
+    #[must_use]
+    pub fn clock(&self) -> i64 {
+        self.state.lock().definitions.clock
+    }
+}
