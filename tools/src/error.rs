@@ -1,6 +1,7 @@
 //! The error type of the tools, each with a hint of what the operator can do.
 
 use profiledb::engine::dump::DumpError;
+use profiledb::engine::ProfilesError;
 use profiledb::query::QueryError;
 use profiledb::Error as EngineError;
 use std::io;
@@ -35,6 +36,15 @@ pub enum ToolError {
         /// The OS error.
         #[source]
         source: io::Error,
+    },
+    /// The profiles layer (ingestion, computed traits, profile view) failed.
+    #[error("{context}: {source}")]
+    Profiles {
+        /// What the command was doing.
+        context: String,
+        /// The profiles error.
+        #[source]
+        source: ProfilesError,
     },
     /// The command line asks for something impossible (exit 2, like clap's usage errors).
     #[error("{message}")]
@@ -84,6 +94,12 @@ impl ToolError {
     pub(crate) fn engine(context: impl Into<String>) -> impl FnOnce(EngineError) -> ToolError {
         let context = context.into();
         move |source| ToolError::Engine { context, source }
+    }
+
+    /// Wraps a profiles-layer error with what was being done.
+    pub(crate) fn profiles(context: impl Into<String>) -> impl FnOnce(ProfilesError) -> ToolError {
+        let context = context.into();
+        move |source| ToolError::Profiles { context, source }
     }
 
     /// Wraps a dump error with what was being done.
@@ -137,6 +153,10 @@ impl ToolError {
             ToolError::Io { .. } => Some("check the path and its permissions"),
             ToolError::Usage { .. } => Some("see `profiledb help` for the commands and their flags"),
             ToolError::Query { .. } => None,
+            ToolError::Profiles { source, .. } => match source {
+                ProfilesError::Engine(e) => engine_hint(e),
+                _ => None,
+            },
             ToolError::ProfileNotFound { .. } => Some(
                 "identifiers look like `email:alice@example.com`, `user_id:42` or `profile_id:7`",
             ),

@@ -37,6 +37,23 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Cmd {
+    /// Build a realistic sample database and take a tour of it (start here)
+    #[command(
+        long_about = "Build a sample customer database in --data and take a short tour of it.\n\n\
+            Generates the history of --profiles people as Tracking Spec messages (anonymous \
+            browsing on several devices, sign-ups, logins, orders, email engagement, consent, a \
+            few shared devices and placeholder emails), ingests them through identity \
+            resolution, defines computed traits and segments, and reports what happened with \
+            the SQL it ran. The data is the same on every run. Refuses a non-empty --data \
+            directory unless it holds an earlier demo database, which it replaces.",
+        after_help = "Example: profiledb demo --profiles 20000"
+    )]
+    Demo {
+        /// How many people to generate
+        #[arg(long, value_name = "N", default_value_t = 200_000,
+              value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
+        profiles: u32,
+    },
     /// Run SQL: one statement, statements from stdin, or an interactive shell
     #[command(
         long_about = "Run SQL against the database.\n\n\
@@ -188,6 +205,7 @@ impl Cli {
 pub fn run(cli: &Cli) -> Result<Outcome, ToolError> {
     let data = cli.data_dir();
     match &cli.command {
+        Cmd::Demo { profiles } => commands::demo::run(&data, *profiles),
         Cmd::Sql { statement, format } => commands::sql::run(&data, statement.as_deref(), *format),
         Cmd::Import(args) => commands::import::run(&data, args),
         Cmd::Profile { identifier, events } => commands::profile::run(&data, identifier, *events),

@@ -2,6 +2,7 @@
 
 pub(crate) mod check;
 pub(crate) mod compact;
+pub(crate) mod demo;
 pub(crate) mod dump;
 pub(crate) mod import;
 pub(crate) mod profile;

@@ -29,7 +29,9 @@ struct Journey<'p> {
 /// The messages of `person`, as NDJSON lines in time order.
 pub(crate) fn messages(seed: u64, person: &Person) -> Vec<String> {
     let mut rng = Rng::new(seed ^ 0x5EED, u64::from(person.index));
-    let start = DEMO_NOW - HISTORY_DAYS * DAY + rng.below((HISTORY_DAYS * DAY / 2) as u64) as i64;
+    // First seen between 120 and 10 days ago, on a whole second.
+    let first_seen_days_ago = 10 + rng.below((HISTORY_DAYS - 10) as u64) as i64;
+    let start = DEMO_NOW - first_seen_days_ago * DAY + rng.below(86_400) as i64 * 1_000_000;
     let mut journey = Journey {
         person,
         rng,
@@ -49,14 +51,18 @@ pub(crate) fn messages(seed: u64, person: &Person) -> Vec<String> {
 }
 
 impl Journey<'_> {
-    /// Moves the clock forward by a few minutes to a few days.
+    /// Moves the clock forward: within a visit (seconds to minutes) or to a later visit
+    /// (up to ten days), never past the demo's "now".
     fn tick(&mut self) -> String {
-        let gap = if self.rng.chance(0.7) {
-            self.rng.below(3_600) as i64 * 1_000_000
+        let seconds = if self.rng.chance(0.6) {
+            1 + self.rng.below(1_800)
         } else {
-            self.rng.below(5 * 86_400) as i64 * 1_000_000
+            self.rng.below(10 * 86_400)
         };
-        self.now = (self.now + gap).min(DEMO_NOW - 1_000_000);
+        let next = self.now + seconds as i64 * 1_000_000;
+        if next < DEMO_NOW {
+            self.now = next;
+        }
         rfc3339(self.now)
     }
 

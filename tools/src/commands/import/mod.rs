@@ -10,6 +10,7 @@
 
 mod csv_rows;
 mod input;
+mod messages;
 mod plan;
 mod progress;
 mod records;
@@ -70,9 +71,7 @@ pub(crate) fn run(data: &Path, args: &ImportArgs) -> Result<Outcome, ToolError> 
             };
             csv_rows::run(data, input, row_kind, &options, &settings)
         }
-        ImportKind::Messages => Err(ToolError::usage(
-            "importing messages needs the ingestion API, which this build does not have yet",
-        )),
+        ImportKind::Messages => messages::run(data, input, &settings),
     }
 }
 
@@ -151,7 +150,7 @@ fn rejects_path(input: &Path) -> PathBuf {
     }
 }
 
-fn import_options(create: bool) -> Options {
+pub(crate) fn import_options(create: bool) -> Options {
     Options {
         sync_mode: SyncMode::EveryMillis(SYNC_EVERY_MILLIS),
         create_if_missing: create,

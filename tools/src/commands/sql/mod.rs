@@ -2,7 +2,7 @@
 
 mod driver;
 mod meta;
-mod runner;
+pub(crate) mod runner;
 mod shell;
 mod split;
 
