@@ -1,9 +1,9 @@
 //! `profiledb demo`: builds a realistic sample database through the ingestion pipeline and
 //! takes a short tour of it.
 //!
-//! People browse anonymously on one to three devices; most sign up (identify + "Signed Up"),
-//! log in on their other devices, order, open and click emails, choose their consent and
-//! sometimes upgrade. A few share a device with someone else, a few type placeholder emails.
+//! People browse anonymously on one to three devices; most sign up (an identify call with
+//! their traits and consent choices), log in on their other devices, order, open and click
+//! emails, sometimes change their consent or upgrade. A few share a device with someone else, a few type placeholder emails.
 //! All of it is generated as Tracking Spec messages by a deterministic generator and ingested
 //! through identity resolution; computed traits and SQL segments then describe the result.
 
@@ -29,6 +29,8 @@ use std::time::{Duration, Instant};
 
 /// The generator's seed: the demo data is the same everywhere.
 const SEED: u64 = 20_260_601;
+/// In-memory data flushed to segments in the background beyond this size.
+const FLUSH_THRESHOLD_BYTES: usize = 16 << 20;
 
 pub(crate) fn run(data: &Path, people: u32) -> Result<Outcome, ToolError> {
     let started = Instant::now();
@@ -38,6 +40,8 @@ pub(crate) fn run(data: &Path, people: u32) -> Result<Outcome, ToolError> {
     // Nothing here is precious until the end: the final flush writes synced segments.
     let options = Options {
         sync_mode: SyncMode::Never,
+        // Smaller in-memory layers keep each ingest call's publication cheap (measured).
+        flush_threshold_bytes: FLUSH_THRESHOLD_BYTES,
         ..Options::default()
     };
     let profiles = Profiles::open(data, options, ProfilesOptions::default()).map_err(

@@ -106,7 +106,7 @@ fn identities(out: &mut Out, r: &Report<'_>) -> Result<(), ToolError> {
         thousands(ids.placeholder_emails)
     ))?;
     out.line(format!(
-        "  profiles after        {:>10}  (for {} people generated)",
+        "  profiles after        {:>10}  (for {} people; a visitor who never signs up stays one profile per device)",
         thousands(r.profiles),
         thousands(u64::from(l.people))
     ))

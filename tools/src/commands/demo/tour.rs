@@ -12,8 +12,8 @@ pub(crate) fn segments() -> Vec<SegmentSpec> {
     vec![
         spec(
             "high_value",
-            "customers who spent $500 or more",
-            "SELECT profile_id FROM profiles WHERE lifetime_revenue >= 500",
+            "customers who spent $250 or more",
+            "SELECT profile_id FROM profiles WHERE lifetime_revenue >= 250",
         ),
         spec(
             "recent_buyers",
@@ -22,8 +22,8 @@ pub(crate) fn segments() -> Vec<SegmentSpec> {
         ),
         spec(
             "engaged_subscribers",
-            "opened 2+ emails in 30 days and consented to email",
-            "SELECT profile_id FROM profiles WHERE emails_opened_30d >= 2 AND \"consent.email\" = true",
+            "opened an email in 30 days and consent to email",
+            "SELECT profile_id FROM profiles WHERE emails_opened_30d >= 1 AND \"consent.email\" = true",
         ),
         spec(
             "lapsing_paid",
@@ -38,27 +38,28 @@ pub(crate) fn segments() -> Vec<SegmentSpec> {
         ),
         spec(
             "multi_device",
-            "seen on two or more devices",
-            "SELECT profile_id FROM profiles WHERE profile_id IN (SELECT profile_id FROM events \
-             WHERE type IN ('page', 'screen') GROUP BY profile_id \
-             HAVING COUNT(DISTINCT anonymous_id) >= 2)",
+            "customers seen on two or more devices",
+            "SELECT profile_id FROM profiles WHERE devices >= 2 AND user_id IS NOT NULL",
+        ),
+        spec(
+            "upgraded",
+            "moved from free to pro (an events subquery)",
+            "SELECT profile_id FROM profiles WHERE profile_id IN \
+             (SELECT profile_id FROM events WHERE event = 'Plan Upgraded')",
         ),
     ]
 }
 
 /// Questions answered after the segments, shown with their results.
-pub(crate) const QUERIES: [(&str, &str); 3] = [
+pub(crate) const QUERIES: [(&str, &str); 2] = [
     (
-        "events by type",
-        "SELECT type, COUNT(*) AS events FROM events GROUP BY type ORDER BY events DESC",
+        "orders in the last 30 days",
+        "SELECT COUNT(*) AS orders, CAST(SUM(revenue) AS BIGINT) AS revenue FROM events \
+         WHERE event = 'Order Completed' AND timestamp >= now() - INTERVAL '30 days'",
     ),
     (
-        "revenue by country",
-        "SELECT country, COUNT(*) AS customers, SUM(lifetime_revenue) AS revenue \
+        "customers by country",
+        "SELECT country, COUNT(*) AS customers, CAST(SUM(lifetime_revenue) AS BIGINT) AS revenue \
          FROM profiles WHERE user_id IS NOT NULL GROUP BY country ORDER BY revenue DESC LIMIT 5",
-    ),
-    (
-        "plans",
-        "SELECT plan, COUNT(*) AS profiles FROM profiles GROUP BY plan ORDER BY profiles DESC",
     ),
 ];

@@ -37,6 +37,16 @@ pub(crate) fn definitions() -> Vec<(ComputedTrait, &'static str, ColumnType)> {
             ColumnType::Int64,
         ),
         (
+            computed(
+                "devices",
+                Aggregate::CountDistinct("anonymous_id".into()),
+                Vec::new(),
+                None,
+            ),
+            "devices = COUNT(DISTINCT anonymous_id) FROM events",
+            ColumnType::Int64,
+        ),
+        (
             computed("last_seen", Aggregate::Max("timestamp".into()), Vec::new(), None),
             "last_seen = MAX(timestamp) FROM events",
             ColumnType::Timestamp,
