@@ -124,7 +124,7 @@ fn account(rng: &mut Rng, index: u32) -> Account {
         email,
         first_name,
         last_name,
-        country: *rng.pick(&COUNTRIES),
+        country: COUNTRIES[rng.below(COUNTRIES.len() as u64) as usize],
         plan,
         email_consent: rng.chance(0.7),
         ads_consent: rng.chance(0.4),
