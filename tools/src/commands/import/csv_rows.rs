@@ -11,6 +11,7 @@ use super::writer::{check_profile, BatchWriter};
 use super::{open_for_writing, open_if_exists, Settings};
 use crate::error::ToolError;
 use crate::Outcome;
+use profiledb::engine::profiles::IDENTITY_COLUMN;
 use profiledb::{ColumnType, Database, TableKind};
 use std::collections::HashMap;
 use std::io::BufRead;
@@ -37,6 +38,9 @@ pub(crate) fn run(
         input
     };
     let existing = open_if_exists(data)?;
+    if let Some(db) = &existing {
+        refuse_ingested(db, data)?;
+    }
     let table = match kind {
         RowKind::Profiles => TableKind::Profiles,
         RowKind::Events => TableKind::Events,
@@ -68,6 +72,25 @@ pub(crate) fn run(
     } else {
         Outcome::Clean
     })
+}
+
+/// Rows of a database built from messages belong to the ingestion pipeline (identity graph,
+/// trait stamps, computed traits): direct row writes would bypass it.
+fn refuse_ingested(db: &Database, data: &Path) -> Result<(), ToolError> {
+    let ingested = db
+        .snapshot()
+        .schema(TableKind::Profiles)
+        .column(IDENTITY_COLUMN)
+        .is_some();
+    if ingested {
+        return Err(ToolError::BadInput {
+            context: data.display().to_string(),
+            message: "this database is built from Tracking Spec messages; import CSV rows into \
+                      another database, or send them as NDJSON identify/track messages"
+                .to_owned(),
+        });
+    }
+    Ok(())
 }
 
 /// Column types the database already has (they win over inference).

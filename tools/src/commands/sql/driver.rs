@@ -22,15 +22,27 @@ pub(crate) struct Driver<'d> {
     /// Input position of the buffer's first character.
     buffer_at: (u64, u64),
     lines_read: u64,
+    /// Typed at a prompt: positions count from each statement's first line, not the session's.
+    interactive: bool,
 }
 
 impl<'d> Driver<'d> {
+    /// A driver for a script: error positions are lines of the whole input.
     pub(crate) fn new(runner: Runner<'d>) -> Self {
         Driver {
             runner,
             buffer: String::new(),
             buffer_at: (1, 1),
             lines_read: 0,
+            interactive: false,
+        }
+    }
+
+    /// A driver for the shell: error positions are relative to the statement.
+    pub(crate) fn interactive(runner: Runner<'d>) -> Self {
+        Driver {
+            interactive: true,
+            ..Driver::new(runner)
         }
     }
 
@@ -46,6 +58,9 @@ impl<'d> Driver<'d> {
 
     /// Takes one line of input (without its line break).
     pub(crate) fn feed(&mut self, line: &str, out: &mut dyn Write) -> Result<Flow, ToolError> {
+        if self.interactive && !self.is_pending() {
+            self.lines_read = 0;
+        }
         self.lines_read += 1;
         if !self.is_pending() && line.trim_start().starts_with('\\') {
             self.buffer.clear();
@@ -72,7 +87,7 @@ impl<'d> Driver<'d> {
             let origin = Origin {
                 line,
                 column,
-                in_script: true,
+                in_script: !self.interactive,
             };
             if let Err(error) = self.runner.run(&piece.text, origin, out) {
                 self.buffer.clear();

@@ -25,7 +25,7 @@ pub(crate) fn run(
         let mut runner = Runner::new(&db, format);
         match statement {
             Some(sql) => run_argument(&mut runner, sql),
-            None if io::stdin().is_terminal() => shell::run(&mut Driver::new(runner)),
+            None if io::stdin().is_terminal() => shell::run(&mut Driver::interactive(runner)),
             None => run_stdin(Driver::new(runner)),
         }
     };
