@@ -20,7 +20,7 @@ fn main() -> ExitCode {
             if let Some(hint) = error.hint() {
                 let _ = writeln!(stderr, "hint: {hint}");
             }
-            ExitCode::from(1)
+            ExitCode::from(error.exit_code())
         }
     }
 }

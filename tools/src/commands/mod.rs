@@ -2,8 +2,12 @@
 
 pub(crate) mod check;
 pub(crate) mod compact;
+pub(crate) mod demo;
 pub(crate) mod dump;
+pub(crate) mod import;
+pub(crate) mod profile;
 pub(crate) mod restore;
+pub(crate) mod sql;
 pub(crate) mod stats;
 
 use crate::error::ToolError;

@@ -1,4 +1,9 @@
-//! Small formatting helpers shared by the commands.
+//! Output: query results as tables, CSV or JSON, and small formatting helpers.
+
+mod csv;
+mod json;
+mod table;
+pub(crate) mod value;
 
 use crate::error::ToolError;
 use std::io::{self, BufWriter, StdoutLock, Write};
@@ -35,5 +40,30 @@ pub(crate) fn human_bytes(bytes: u64) -> String {
         format!("{bytes} B")
     } else {
         format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+/// How query results are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum ResultFormat {
+    /// Aligned columns with a header and a row count.
+    #[default]
+    Table,
+    /// A header row, then one RFC 4180 record per row.
+    Csv,
+    /// One JSON object per row and line.
+    Json,
+}
+
+/// Writes `result` in `format`.
+pub(crate) fn write_result(
+    out: &mut dyn Write,
+    format: ResultFormat,
+    result: &profiledb::query::QueryResult,
+) -> io::Result<()> {
+    match format {
+        ResultFormat::Table => table::write_table(out, result),
+        ResultFormat::Csv => self::csv::write_csv(out, result),
+        ResultFormat::Json => json::write_json(out, result),
     }
 }
