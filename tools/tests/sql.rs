@@ -192,3 +192,37 @@ fn profile_by_profile_id_prints_attributes_and_latest_events() {
         Some(2)
     );
 }
+
+#[test]
+fn a_segment_created_in_one_session_is_kept_and_current_in_the_next() {
+    let _serial = serial();
+    let tmp = TempDir::new("sql-segments");
+    let data = tmp.path().join("db");
+    small_db(&data);
+    ok(&profiledb(
+        &data,
+        &[
+            "sql",
+            "CREATE SEGMENT pro_users AS SELECT profile_id FROM profiles WHERE plan = 'pro'",
+        ],
+    ));
+    let before = ok(&profiledb(
+        &data,
+        &["sql", "SELECT COUNT(*) FROM pro_users", "--format", "csv"],
+    ));
+    let listed = ok(&profiledb(
+        &data,
+        &["sql", "SHOW SEGMENTS", "--format", "csv"],
+    ));
+    assert!(listed.contains("pro_users"), "{listed}");
+    ok(&profiledb(&data, &["sql", "DROP SEGMENT pro_users"]));
+    let after = profiledb(&data, &["sql", "SELECT COUNT(*) FROM pro_users"]);
+    assert_eq!(after.status.code(), Some(1), "{}", text(&after.stderr));
+    assert!(
+        before
+            .lines()
+            .nth(1)
+            .is_some_and(|count| count.parse::<u64>().is_ok()),
+        "{before}"
+    );
+}

@@ -6,11 +6,12 @@ pub(crate) mod runner;
 mod shell;
 mod split;
 
-use super::{close, open_existing};
 use crate::error::ToolError;
 use crate::output::ResultFormat;
 use crate::Outcome;
 use driver::{Driver, Flow};
+use profiledb::query::live::LiveDatabase;
+use profiledb::Options;
 use runner::{Origin, Runner};
 use std::io::{self, BufRead, BufWriter, IsTerminal, Write};
 use std::path::Path;
@@ -20,7 +21,7 @@ pub(crate) fn run(
     statement: Option<&str>,
     format: ResultFormat,
 ) -> Result<Outcome, ToolError> {
-    let db = open_existing(data)?;
+    let db = open_live(data)?;
     let result = {
         let mut runner = Runner::new(&db, format);
         match statement {
@@ -29,8 +30,23 @@ pub(crate) fn run(
             None => run_stdin(Driver::new(runner)),
         }
     };
-    close(db)?;
+    db.close().map_err(|source| ToolError::Query {
+        statement_line: None,
+        source: source.into(),
+    })?;
     result.map(|()| Outcome::Clean)
+}
+
+/// Opens the existing database in `data` with its live segments (never creates one).
+fn open_live(data: &Path) -> Result<LiveDatabase, ToolError> {
+    let options = Options {
+        create_if_missing: false,
+        ..Options::default()
+    };
+    LiveDatabase::open(data, options).map_err(|source| ToolError::Query {
+        statement_line: None,
+        source: source.into(),
+    })
 }
 
 /// Runs the statement(s) of the command-line argument.

@@ -2,8 +2,8 @@
 
 use crate::error::ToolError;
 use crate::output::{value::rfc3339, write_result, ResultFormat};
+use profiledb::query::live::LiveDatabase;
 use profiledb::query::{self, QueryError, QueryResult, Session, SnapshotCatalog, StatementOutcome};
-use profiledb::Database;
 use std::io::{self, Write};
 use std::time::{Duration, Instant};
 
@@ -27,19 +27,19 @@ impl Origin {
     };
 }
 
-/// A SQL session over an open database: the pinned clock, segments, output settings.
+/// A SQL session over an open database: the pinned clock, live segments, output settings.
 pub(crate) struct Runner<'d> {
-    db: &'d Database,
+    db: &'d LiveDatabase,
     session: Session,
     pub(crate) format: ResultFormat,
     pub(crate) timing: bool,
 }
 
 impl<'d> Runner<'d> {
-    pub(crate) fn new(db: &'d Database, format: ResultFormat) -> Self {
+    pub(crate) fn new(db: &'d LiveDatabase, format: ResultFormat) -> Self {
         Runner {
             db,
-            session: Session::new(),
+            session: db.session(),
             format,
             timing: false,
         }
@@ -66,15 +66,14 @@ impl<'d> Runner<'d> {
 
     /// Parses, plans and executes `sql` on a fresh snapshot.
     pub(crate) fn execute(&mut self, sql: &str) -> Result<StatementOutcome, QueryError> {
-        let snapshot = self.db.snapshot();
-        let catalog = SnapshotCatalog::new(&snapshot);
-        query::execute(&catalog, &mut self.session, sql)
+        // Segment statements go to the live segments: they persist and stay current.
+        self.db.execute(&mut self.session, sql)
     }
 
     /// Every table with its columns and types, as a result (`\d`), optionally one table only.
     pub(crate) fn describe(&self, only: Option<&str>) -> QueryResult {
         use profiledb::query::Catalog;
-        let snapshot = self.db.snapshot();
+        let snapshot = self.db.database().snapshot();
         let catalog = SnapshotCatalog::new(&snapshot);
         let text = profiledb::ColumnType::String;
         let mut result = QueryResult {
