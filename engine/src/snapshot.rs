@@ -255,6 +255,31 @@ impl Snapshot {
         column: &str,
         rows: &RoaringBitmap,
     ) -> Result<Vec<Value>> {
+        self.fetch_with(table, column, rows, false)
+    }
+
+    /// Like [`Snapshot::fetch`], but keeps the decoded chunks in the segments' caches, so the
+    /// next query reading them skips checksums and decoding. For queries; bulk readers (dumps,
+    /// compaction) use [`Snapshot::fetch`] so they do not pin whole tables in memory.
+    ///
+    /// # Errors
+    /// [`Error::UnknownColumn`], or corruption found while decoding.
+    pub fn fetch_cached(
+        &self,
+        table: TableKind,
+        column: &str,
+        rows: &RoaringBitmap,
+    ) -> Result<Vec<Value>> {
+        self.fetch_with(table, column, rows, true)
+    }
+
+    fn fetch_with(
+        &self,
+        table: TableKind,
+        column: &str,
+        rows: &RoaringBitmap,
+        cache: bool,
+    ) -> Result<Vec<Value>> {
         let mut found: Vec<(u32, Value)> = Vec::new();
         for part in self.column_parts(table, column)? {
             let wanted = rows & &part.visible;
@@ -262,6 +287,9 @@ impl Snapshot {
                 continue;
             }
             match part.source {
+                PartSource::Segment { segment, column } if cache => {
+                    found.extend(segment.read_values_cached(column, &wanted)?);
+                }
                 PartSource::Segment { segment, column } => {
                     found.extend(segment.read_values(column, &wanted)?);
                 }

@@ -145,8 +145,8 @@ fn leaf(
     need_unknown: bool,
 ) -> Result<(Outcome, String), QueryError> {
     let source = plan.table.source();
-    let (rows, path) = source.filter(column, predicate)?;
-    let true_rows = rows & domain;
+    // Storage sees the domain: chunks without rows in play are skipped, sparse ones probed.
+    let (true_rows, path) = source.filter_within(column, predicate, domain)?;
     let unknown = match (need_unknown, unknown) {
         (false, _) => RoaringBitmap::new(),
         (true, LeafUnknown::ColumnNulls) => source.null_rows(column)? & domain,
