@@ -4,8 +4,8 @@
 //! equality/range predicates ≤ 10 ms, and a behavioural condition ("ordered at least twice in
 //! the last 30 days") with 2 trait predicates ≤ 20 ms; each ≥ 10× faster than DuckDB on the
 //! same data (`benches/duckdb_compare.py`). The dataset is built once under
-//! `target/bench-data/` (see `common::cdp_dataset`). Set `PROFILEDB_BENCH_EVENTS` to use fewer
-//! events (e.g. for a quick run); the default is 100 M.
+//! `target/bench-data/` (see `common::cdp_dataset`). `PROFILEDB_BENCH_PROFILES` and
+//! `PROFILEDB_BENCH_EVENTS` choose a smaller dataset for a quick run (defaults 10 M and 100 M).
 //!
 //! The SQL and the result counts are written to `target/criterion/queries/queries.json` so the
 //! DuckDB comparison runs exactly the same statements and can check that the answers agree.
@@ -63,6 +63,13 @@ fn events() -> u64 {
         .unwrap_or(100_000_000)
 }
 
+fn profiles() -> u32 {
+    std::env::var("PROFILEDB_BENCH_PROFILES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000_000)
+}
+
 fn count(catalog: &SnapshotCatalog<'_>, session: &mut Session, sql: &str) -> i64 {
     match execute(catalog, session, sql).expect("query") {
         StatementOutcome::Rows(result) => match result.rows.first().and_then(|r| r.first()) {
@@ -74,8 +81,8 @@ fn count(catalog: &SnapshotCatalog<'_>, session: &mut Session, sql: &str) -> i64
 }
 
 fn queries(c: &mut Criterion) {
-    let events = events();
-    let dir = common::cdp_dataset(10_000_000, 20, events);
+    let (profiles, events) = (profiles(), events());
+    let dir = common::cdp_dataset(profiles, 20, events);
     let db = Database::open(&dir, common::bulk_options()).expect("open");
     let snapshot = db.snapshot();
     let catalog = SnapshotCatalog::new(&snapshot);
@@ -99,7 +106,7 @@ fn queries(c: &mut Criterion) {
     std::fs::write(
         out.join("queries.json"),
         format!(
-            "{{\"now\": \"{NOW_SQL}\", \"profiles\": 10000000, \"events\": {events}, \
+            "{{\"now\": \"{NOW_SQL}\", \"profiles\": {profiles}, \"events\": {events}, \
              \"queries\": [\n  {}\n]}}\n",
             manifest.join(",\n  ")
         ),

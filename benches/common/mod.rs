@@ -287,11 +287,12 @@ impl Iterator for EventStream {
             pick -= weight;
         }
         let span = EVENT_SPAN_DAYS * DAY_MICROS;
-        let base = NOW_MICROS - span + (i128::from(span) * i128::from(i) / i128::from(self.total)) as i64;
+        let base =
+            NOW_MICROS - span + (i128::from(span) * i128::from(i) / i128::from(self.total)) as i64;
         let jitter = rng.below(7_200_000_000) as i64 - 3_600_000_000;
         let timestamp = (base + jitter).min(NOW_MICROS - 1);
-        let revenue = (EVENT_NAMES[name].0 == "Order Completed")
-            .then(|| rng.below(50_000) as f64 / 100.0);
+        let revenue =
+            (EVENT_NAMES[name].0 == "Order Completed").then(|| rng.below(50_000) as f64 / 100.0);
         Some(Event {
             profile: profile as u32,
             name,
@@ -349,7 +350,10 @@ pub fn cdp_dataset(profiles: u32, columns: usize, events: u64) -> std::path::Pat
     let db = profiledb::Database::open(&dir, bulk_options()).expect("open dataset");
     write_profiles(&db, profiles, columns);
     db.compact().expect("compact dataset");
-    eprintln!("  profiles written and compacted in {:.1?}", start.elapsed());
+    eprintln!(
+        "  profiles written and compacted in {:.1?}",
+        start.elapsed()
+    );
     let events_start = std::time::Instant::now();
     let mut batch = WriteBatch::new();
     for (i, event) in EventStream::new(profiles, events).enumerate() {
@@ -359,10 +363,10 @@ pub fn cdp_dataset(profiles: u32, columns: usize, events: u64) -> std::path::Pat
             db.write(&batch).expect("write events");
             batch = WriteBatch::new();
         }
-        if written % EVENTS_PER_SEGMENT == 0 {
+        if written.is_multiple_of(EVENTS_PER_SEGMENT) {
             db.flush().expect("flush events");
         }
-        if written % 10_000_000 == 0 {
+        if written.is_multiple_of(10_000_000) {
             eprintln!("  {written} events in {:.1?}", events_start.elapsed());
         }
     }

@@ -61,9 +61,8 @@ pub(crate) fn summary(
         return Ok(Arc::clone(summary));
     }
     let chunk = segment.chunk(column, index)?;
-    let fail = |e: crate::codec::CodecError| {
-        segment.chunk_error(&column.chunks[index], &column.name, &e)
-    };
+    let fail =
+        |e: crate::codec::CodecError| segment.chunk_error(&column.chunks[index], &column.name, &e);
     let map = super::chunk::chunk_rows(segment, index);
     let nulls = chunk.null_rows().map_err(fail)?;
     let dictionary = match column.column_type {

@@ -53,12 +53,12 @@ pub(super) fn filter_segment(
         }
         let summary = summary(segment, column, index)?;
         let sparse = match (domain, in_domain) {
-            (Some(d), Some(n)) if n * SPARSE_DOMAIN_RATIO < summary.rows as u64 => Some(
-                match next {
+            (Some(d), Some(n)) if n * SPARSE_DOMAIN_RATIO < summary.rows as u64 => {
+                Some(match next {
                     Some(end) => d.range(first..end).collect(),
                     None => d.range(first..).collect(),
-                },
-            ),
+                })
+            }
             _ => None,
         };
         let task = ChunkTask {
@@ -193,7 +193,9 @@ fn evaluate_int(
         // Compares on the encoded bytes without widening; null rows are already excluded.
         let chunk = task.segment.chunk(task.column, task.index)?;
         let words = chunk.compare_int(*op, *rhs).map_err(codec_error(task))?;
-        return Ok(non_empty(task.summary.map.bits_to_rows(&words, task.summary.rows)));
+        return Ok(non_empty(
+            task.summary.map.bits_to_rows(&words, task.summary.rows),
+        ));
     }
     let values = match cached {
         Some(values) => values,
@@ -331,7 +333,12 @@ fn evaluate_list(
         stats.chunks_skipped += 1;
         return Ok(None);
     };
-    if let Some(bitmap) = task.summary.value_bitmaps.as_ref().and_then(|b| b.get(code)) {
+    if let Some(bitmap) = task
+        .summary
+        .value_bitmaps
+        .as_ref()
+        .and_then(|b| b.get(code))
+    {
         stats.chunks_by_value_bitmap += 1;
         return Ok(non_empty(bitmap.clone()));
     }
@@ -344,7 +351,9 @@ fn evaluate_list(
     let contains = |row: usize| {
         let start = offsets.get(row).copied().unwrap_or(0) as usize;
         let end = offsets.get(row + 1).copied().unwrap_or(0) as usize;
-        codes.get(start..end).is_some_and(|items| items.contains(&code))
+        codes
+            .get(start..end)
+            .is_some_and(|items| items.contains(&code))
     };
     if let Some(rows) = &task.sparse {
         return Ok(non_empty(probe(task, rows, contains)));

@@ -396,7 +396,10 @@ impl Segment {
         for (chunk_index, &first_row) in self.chunk_first_rows.iter().enumerate() {
             let next_first = self.chunk_first_rows.get(chunk_index + 1).copied();
             let (wanted, count) = match next_first {
-                Some(end) => (rows.range(first_row..end), rows.range_cardinality(first_row..end)),
+                Some(end) => (
+                    rows.range(first_row..end),
+                    rows.range_cardinality(first_row..end),
+                ),
                 None => (rows.range(first_row..), rows.range_cardinality(first_row..)),
             };
             if count == 0 {
