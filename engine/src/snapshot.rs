@@ -280,7 +280,7 @@ impl Snapshot {
         rows: &RoaringBitmap,
         cache: bool,
     ) -> Result<Vec<Value>> {
-        let mut found: Vec<(u32, Value)> = Vec::new();
+        let mut pieces: Vec<Vec<(u32, Value)>> = Vec::new();
         for part in self.column_parts(table, column)? {
             let wanted = rows & &part.visible;
             if wanted.is_empty() {
@@ -288,21 +288,28 @@ impl Snapshot {
             }
             match part.source {
                 PartSource::Segment { segment, column } if cache => {
-                    found.extend(segment.read_values_cached(column, &wanted)?);
+                    pieces.push(segment.read_values_cached(column, &wanted)?);
                 }
                 PartSource::Segment { segment, column } => {
-                    found.extend(segment.read_values(column, &wanted)?);
+                    pieces.push(segment.read_values(column, &wanted)?);
                 }
                 PartSource::Memory(memory) => {
-                    found.extend(
+                    pieces.push(
                         wanted
                             .iter()
-                            .filter_map(|r| memory.get(r).map(|v| (r, v.clone()))),
+                            .filter_map(|r| memory.get(r).map(|v| (r, v.clone())))
+                            .collect(),
                     );
                 }
             }
         }
-        found.sort_unstable_by_key(|(row, _)| *row);
+        // Each part's values are in row order and parts often hold disjoint row ranges (event
+        // segments do), so ordering the parts by first row usually leaves nothing to sort.
+        pieces.sort_by_key(|piece| piece.first().map(|(row, _)| *row));
+        let mut found: Vec<(u32, Value)> = pieces.into_iter().flatten().collect();
+        if !found.is_sorted_by_key(|(row, _)| *row) {
+            found.sort_unstable_by_key(|(row, _)| *row);
+        }
         let mut found = found.into_iter().peekable();
         Ok(rows
             .iter()
