@@ -139,17 +139,7 @@ pub fn profiles_dataset(profiles: u32, columns: usize) -> std::path::PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     eprintln!("building {} (one-time)…", dir.display());
     let db = profiledb::Database::open(&dir, bulk_options()).expect("open dataset");
-    let mut rng = Rng::new(42);
-    let mut id = 0;
-    while id < profiles {
-        let count = 10_000.min(profiles - id);
-        db.write(&profile_batch(id, count, columns, &mut rng))
-            .expect("write dataset");
-        id += count;
-        if id % 1_000_000 == 0 {
-            db.flush().expect("flush dataset");
-        }
-    }
+    write_profiles(&db, profiles, columns);
     db.compact().expect("compact dataset");
     db.close().expect("close dataset");
     std::fs::write(dir.join("READY"), b"").expect("marker");
@@ -212,4 +202,181 @@ pub fn resident_bytes() -> Option<u64> {
     let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
     let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
     Some(pages * 4096)
+}
+
+/// Event names with their weights (per mille): a skewed mix where page views dominate and
+/// `Order Completed` is a few percent, as in typical e-commerce tracking plans.
+pub const EVENT_NAMES: [(&str, u64); 10] = [
+    ("Page Viewed", 350),
+    ("Product Viewed", 200),
+    ("Email Opened", 100),
+    ("Product Added", 90),
+    ("Order Completed", 60),
+    ("Signed In", 60),
+    ("Search Performed", 50),
+    ("Email Clicked", 40),
+    ("Checkout Started", 30),
+    ("Subscription Renewed", 20),
+];
+
+/// Events are spread over this many days before [`NOW_MICROS`].
+pub const EVENT_SPAN_DAYS: i64 = 365;
+
+/// Events flushed into one segment while building: a whole number of 65,536-row chunks, so
+/// every chunk starts at a multiple of 65,536 (the layout compaction would produce too).
+pub const EVENTS_PER_SEGMENT: u64 = 32 * 65_536;
+
+/// One synthetic event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    /// The profile it belongs to.
+    pub profile: u32,
+    /// Index into [`EVENT_NAMES`].
+    pub name: usize,
+    /// Microseconds since the epoch.
+    pub timestamp: i64,
+    /// Set on `Order Completed` only.
+    pub revenue: Option<f64>,
+}
+
+/// The deterministic stream of `total` events over `profiles` profiles, in append (= roughly
+/// time) order: event `i` happens at `i / total` of the span, give or take an hour, so
+/// timestamps grow with the row id like in real ingestion. 30 % of the events belong to the
+/// "heavy" 5 % of profiles (ids ≡ 7 mod 20), the rest are spread uniformly.
+pub struct EventStream {
+    rng: Rng,
+    next: u64,
+    total: u64,
+    profiles: u32,
+}
+
+impl EventStream {
+    pub fn new(profiles: u32, total: u64) -> EventStream {
+        EventStream {
+            rng: Rng::new(4242),
+            next: 0,
+            total,
+            profiles,
+        }
+    }
+}
+
+impl Iterator for EventStream {
+    type Item = Event;
+
+    fn next(&mut self) -> Option<Event> {
+        if self.next >= self.total {
+            return None;
+        }
+        let i = self.next;
+        self.next += 1;
+        let rng = &mut self.rng;
+        let heavy_slots = u64::from(self.profiles / 20);
+        let profile = if rng.below(10) < 3 && heavy_slots > 0 {
+            rng.below(heavy_slots) * 20 + 7
+        } else {
+            rng.below(u64::from(self.profiles))
+        };
+        let mut pick = rng.below(1000);
+        let mut name = 0;
+        for (index, (_, weight)) in EVENT_NAMES.iter().enumerate() {
+            if pick < *weight {
+                name = index;
+                break;
+            }
+            pick -= weight;
+        }
+        let span = EVENT_SPAN_DAYS * DAY_MICROS;
+        let base =
+            NOW_MICROS - span + (i128::from(span) * i128::from(i) / i128::from(self.total)) as i64;
+        let jitter = rng.below(7_200_000_000) as i64 - 3_600_000_000;
+        let timestamp = (base + jitter).min(NOW_MICROS - 1);
+        let revenue =
+            (EVENT_NAMES[name].0 == "Order Completed").then(|| rng.below(50_000) as f64 / 100.0);
+        Some(Event {
+            profile: profile as u32,
+            name,
+            timestamp,
+            revenue,
+        })
+    }
+}
+
+/// The attributes an [`Event`] is written with (`profile_id` is added by the engine).
+pub fn event_attributes(event: &Event) -> Vec<(String, Value)> {
+    let mut attributes = vec![
+        (
+            "event".to_owned(),
+            Value::String(EVENT_NAMES[event.name].0.to_owned()),
+        ),
+        ("timestamp".to_owned(), Value::Timestamp(event.timestamp)),
+    ];
+    if let Some(revenue) = event.revenue {
+        attributes.push(("revenue".to_owned(), Value::Float64(revenue)));
+    }
+    attributes
+}
+
+/// Writes profiles `0..profiles` (`columns` attributes each) through the public API, flushing
+/// every million profiles so the in-memory head stays small.
+pub fn write_profiles(db: &profiledb::Database, profiles: u32, columns: usize) {
+    let mut rng = Rng::new(42);
+    let mut id = 0;
+    while id < profiles {
+        let count = 10_000.min(profiles - id);
+        db.write(&profile_batch(id, count, columns, &mut rng))
+            .expect("write dataset");
+        id += count;
+        if id % 1_000_000 == 0 {
+            db.flush().expect("flush dataset");
+        }
+    }
+}
+
+/// A customer-data database: `profiles` profiles with `columns` attributes each, compacted,
+/// plus `events` events from [`EventStream`], built once under `target/bench-data/` and reused.
+///
+/// Events are flushed every [`EVENTS_PER_SEGMENT`] rows and not compacted: compaction
+/// materialises a whole column as values in memory, which for 100 M events needs several GB;
+/// real deployments would see many event segments too.
+pub fn cdp_dataset(profiles: u32, columns: usize, events: u64) -> std::path::PathBuf {
+    let dir = dataset_root().join(format!("cdp-{profiles}x{columns}-{events}e"));
+    if dir.join("READY").exists() {
+        return dir;
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    eprintln!("building {} (one-time)…", dir.display());
+    let start = std::time::Instant::now();
+    let db = profiledb::Database::open(&dir, bulk_options()).expect("open dataset");
+    write_profiles(&db, profiles, columns);
+    db.compact().expect("compact dataset");
+    eprintln!(
+        "  profiles written and compacted in {:.1?}",
+        start.elapsed()
+    );
+    let events_start = std::time::Instant::now();
+    let mut batch = WriteBatch::new();
+    for (i, event) in EventStream::new(profiles, events).enumerate() {
+        batch.append_event(event.profile, event_attributes(&event));
+        let written = i as u64 + 1;
+        if batch.len() == 8_192 || written == events {
+            db.write(&batch).expect("write events");
+            batch = WriteBatch::new();
+        }
+        if written.is_multiple_of(EVENTS_PER_SEGMENT) {
+            db.flush().expect("flush events");
+        }
+        if written.is_multiple_of(10_000_000) {
+            eprintln!("  {written} events in {:.1?}", events_start.elapsed());
+        }
+    }
+    db.flush().expect("flush events");
+    eprintln!(
+        "  {events} events written in {:.1?}; dataset built in {:.1?}",
+        events_start.elapsed(),
+        start.elapsed()
+    );
+    db.close().expect("close dataset");
+    std::fs::write(dir.join("READY"), b"").expect("marker");
+    dir
 }

@@ -255,26 +255,61 @@ impl Snapshot {
         column: &str,
         rows: &RoaringBitmap,
     ) -> Result<Vec<Value>> {
-        let mut found: Vec<(u32, Value)> = Vec::new();
+        self.fetch_with(table, column, rows, false)
+    }
+
+    /// Like [`Snapshot::fetch`], but keeps the decoded chunks in the segments' caches, so the
+    /// next query reading them skips checksums and decoding. For queries; bulk readers (dumps,
+    /// compaction) use [`Snapshot::fetch`] so they do not pin whole tables in memory.
+    ///
+    /// # Errors
+    /// [`Error::UnknownColumn`], or corruption found while decoding.
+    pub fn fetch_cached(
+        &self,
+        table: TableKind,
+        column: &str,
+        rows: &RoaringBitmap,
+    ) -> Result<Vec<Value>> {
+        self.fetch_with(table, column, rows, true)
+    }
+
+    fn fetch_with(
+        &self,
+        table: TableKind,
+        column: &str,
+        rows: &RoaringBitmap,
+        cache: bool,
+    ) -> Result<Vec<Value>> {
+        let mut pieces: Vec<Vec<(u32, Value)>> = Vec::new();
         for part in self.column_parts(table, column)? {
             let wanted = rows & &part.visible;
             if wanted.is_empty() {
                 continue;
             }
             match part.source {
+                PartSource::Segment { segment, column } if cache => {
+                    pieces.push(segment.read_values_cached(column, &wanted)?);
+                }
                 PartSource::Segment { segment, column } => {
-                    found.extend(segment.read_values(column, &wanted)?);
+                    pieces.push(segment.read_values(column, &wanted)?);
                 }
                 PartSource::Memory(memory) => {
-                    found.extend(
+                    pieces.push(
                         wanted
                             .iter()
-                            .filter_map(|r| memory.get(r).map(|v| (r, v.clone()))),
+                            .filter_map(|r| memory.get(r).map(|v| (r, v.clone())))
+                            .collect(),
                     );
                 }
             }
         }
-        found.sort_unstable_by_key(|(row, _)| *row);
+        // Each part's values are in row order and parts often hold disjoint row ranges (event
+        // segments do), so ordering the parts by first row usually leaves nothing to sort.
+        pieces.sort_by_key(|piece| piece.first().map(|(row, _)| *row));
+        let mut found: Vec<(u32, Value)> = pieces.into_iter().flatten().collect();
+        if !found.is_sorted_by_key(|(row, _)| *row) {
+            found.sort_unstable_by_key(|(row, _)| *row);
+        }
         let mut found = found.into_iter().peekable();
         Ok(rows
             .iter()

@@ -33,6 +33,18 @@ pub trait TableSource {
         column: &str,
         predicate: &LeafPredicate,
     ) -> Result<(RoaringBitmap, AccessPath), QueryError>;
+    /// The rows of `domain` that [`TableSource::filter`] returns. Sources that can skip work
+    /// for rows outside the domain (a conjunction's later predicates see only the rows still in
+    /// play) override this; the default filters everything and intersects.
+    fn filter_within(
+        &self,
+        column: &str,
+        predicate: &LeafPredicate,
+        domain: &RoaringBitmap,
+    ) -> Result<(RoaringBitmap, AccessPath), QueryError> {
+        let (rows, path) = self.filter(column, predicate)?;
+        Ok((rows & domain, path))
+    }
     /// Rows whose value in `column` is NULL.
     fn null_rows(&self, column: &str) -> Result<RoaringBitmap, QueryError>;
     /// Values of `column` for `rows`, in ascending row order.

@@ -183,6 +183,34 @@ impl TableSource for EngineTable<'_> {
         Ok((rows, AccessPath::Other(stats.to_string())))
     }
 
+    fn filter_within(
+        &self,
+        column: &str,
+        predicate: &LeafPredicate,
+        domain: &RoaringBitmap,
+    ) -> Result<(RoaringBitmap, AccessPath), QueryError> {
+        if self.is_row_id(column) {
+            let matching = domain
+                .iter()
+                .filter(|&row| predicate.matches(&Value::Int64(i64::from(row))));
+            let rows = RoaringBitmap::from_sorted_iter(matching)
+                .map_err(|e| QueryError::Internal(e.to_string()))?;
+            return Ok((
+                rows & self.snapshot.live_rows(self.table),
+                AccessPath::Other("row ids".to_owned()),
+            ));
+        }
+        let (rows, stats) = scan::filter_within(
+            self.snapshot,
+            self.table,
+            column,
+            &engine_predicate(predicate),
+            domain,
+        )
+        .map_err(engine_error)?;
+        Ok((rows, AccessPath::Other(stats.to_string())))
+    }
+
     fn null_rows(&self, column: &str) -> Result<RoaringBitmap, QueryError> {
         if self.is_row_id(column) {
             return Ok(RoaringBitmap::new());
@@ -197,8 +225,10 @@ impl TableSource for EngineTable<'_> {
                 .map(|row| Value::Int64(i64::from(row)))
                 .collect());
         }
+        // Queries keep what they decode: the next query over the same chunks is then a
+        // memory read (see `Snapshot::fetch_cached`).
         self.snapshot
-            .fetch(self.table, column, rows)
+            .fetch_cached(self.table, column, rows)
             .map_err(engine_error)
     }
 }

@@ -6,9 +6,12 @@
 //! bitmaps of global row ids, already restricted to the rows whose current value lives in
 //! the scanned layer, so parts of different layers simply OR together.
 
+mod cache;
 mod chunk;
 mod matcher;
 mod rows;
+
+pub(crate) use cache::ChunkSummary;
 
 pub use crate::codec::CompareOp;
 pub use matcher::like_matches;
@@ -101,6 +104,33 @@ pub fn filter(
     column: &str,
     predicate: &Predicate,
 ) -> Result<(RoaringBitmap, FilterStats)> {
+    filter_impl(snapshot, table, column, predicate, None)
+}
+
+/// The rows of `domain` that [`filter`] would return: chunks without domain rows are not
+/// looked at, and where the domain is sparse only its rows are tested. Conjunctions use this
+/// to make later predicates cost what the rows still in play cost, not what the table costs.
+///
+/// # Errors
+/// As [`filter`].
+pub fn filter_within(
+    snapshot: &Snapshot,
+    table: TableKind,
+    column: &str,
+    predicate: &Predicate,
+    domain: &RoaringBitmap,
+) -> Result<(RoaringBitmap, FilterStats)> {
+    let (rows, stats) = filter_impl(snapshot, table, column, predicate, Some(domain))?;
+    Ok((rows & domain, stats))
+}
+
+fn filter_impl(
+    snapshot: &Snapshot,
+    table: TableKind,
+    column: &str,
+    predicate: &Predicate,
+    domain: Option<&RoaringBitmap>,
+) -> Result<(RoaringBitmap, FilterStats)> {
     let column_type = snapshot.schema(table).column_type(column).ok_or_else(|| {
         crate::error::Error::UnknownColumn {
             table,
@@ -114,14 +144,17 @@ pub fn filter(
         let found = match part.source {
             PartSource::Segment { segment, column } => {
                 let (rows, part_stats) =
-                    chunk::filter_segment(segment, column, &matcher, &part.visible)?;
+                    chunk::filter_segment(segment, column, &matcher, &part.visible, domain)?;
                 stats.add(part_stats);
                 rows
             }
             PartSource::Memory(memory) => {
-                stats.memory_rows += part.visible.len();
-                let matching = part
-                    .visible
+                let candidates = match domain {
+                    Some(domain) => &part.visible & domain,
+                    None => part.visible,
+                };
+                stats.memory_rows += candidates.len();
+                let matching = candidates
                     .iter()
                     .filter(|&row| memory.get(row).is_some_and(|v| matcher.matches_value(v)));
                 RoaringBitmap::from_sorted_iter(matching).expect("visible rows iterate in order")

@@ -13,7 +13,7 @@ const SERIAL_COOKIE_NO_RUNS: u32 = 12_346;
 
 /// How the positions of one chunk map to rows.
 #[derive(Debug, Clone)]
-pub(super) enum ChunkRows {
+pub(crate) enum ChunkRows {
     /// Position `p` is row `start + p`.
     Dense { start: u32 },
     /// Position `p` is row `rows[p]`.
@@ -21,6 +21,14 @@ pub(super) enum ChunkRows {
 }
 
 impl ChunkRows {
+    /// The position of global `row` in the chunk, if the chunk holds it.
+    pub(super) fn position(&self, row: u32) -> Option<usize> {
+        match self {
+            ChunkRows::Dense { start } => row.checked_sub(*start).map(|p| p as usize),
+            ChunkRows::Listed(rows) => rows.binary_search(&row).ok(),
+        }
+    }
+
     /// Maps a bitset over positions (`len` valid bits) to a bitmap of rows.
     pub(super) fn bits_to_rows(&self, words: &[u64], len: usize) -> RoaringBitmap {
         match self {

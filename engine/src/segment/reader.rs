@@ -11,7 +11,7 @@ use super::layout::{
     TRAILER_RESERVED_OFFSET, TRAILER_VERSION_OFFSET,
 };
 use super::writer::ChunkLocation;
-use crate::codec::ChunkReader;
+use crate::codec::{ChunkReader, ChunkValues};
 use crate::error::{Error, Result};
 use crate::io::Storage;
 use crate::schema::TableKind;
@@ -21,6 +21,7 @@ use bytes::Bytes;
 use roaring::RoaringBitmap;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 
 /// One column's directory entry in a segment.
 #[derive(Debug, Clone)]
@@ -33,6 +34,36 @@ pub struct SegmentColumn {
     pub present: RoaringBitmap,
     /// The column's chunks, in row order.
     pub chunks: Vec<ChunkLocation>,
+}
+
+/// In-memory forms of one column chunk, built on first use by a query and kept for the life of
+/// the segment (segments never change, so the cache never goes stale and every snapshot that
+/// holds the segment shares it). Opening a chunk verifies its crc32 over every byte, which for
+/// wide columns costs as much as the scan itself; the cache pays that once.
+#[derive(Default)]
+pub(crate) struct ChunkCache {
+    /// Zone map, nulls, dictionary and per-value bitmaps (see `scan::cache`).
+    pub(crate) summary: OnceLock<Arc<crate::scan::ChunkSummary>>,
+    /// Every decoded value, with the chunk's null positions.
+    pub(crate) values: OnceLock<Arc<(ChunkValues, RoaringBitmap)>>,
+}
+
+/// The caches of every chunk of every column, in directory order.
+#[derive(Default)]
+struct SegmentCache {
+    columns: Vec<Vec<ChunkCache>>,
+}
+
+impl std::fmt::Debug for SegmentCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let built = self
+            .columns
+            .iter()
+            .flatten()
+            .filter(|c| c.summary.get().is_some() || c.values.get().is_some())
+            .count();
+        write!(f, "SegmentCache {{ chunks built: {built} }}")
+    }
 }
 
 /// An open, immutable segment file.
@@ -50,6 +81,8 @@ pub struct Segment {
     /// First row of each chunk: chunk `k` holds the rows from `chunk_first_rows[k]` up to
     /// the next entry.
     chunk_first_rows: Vec<u32>,
+    /// Lazily built in-memory forms of chunks touched by queries.
+    cache: SegmentCache,
 }
 
 impl Segment {
@@ -84,6 +117,13 @@ impl Segment {
         segment.bytes = bytes;
         segment.validate(footer.start)?;
         segment.chunk_first_rows = chunk_first_rows(&segment.rows);
+        segment.cache = SegmentCache {
+            columns: segment
+                .columns
+                .iter()
+                .map(|c| c.chunks.iter().map(|_| ChunkCache::default()).collect())
+                .collect(),
+        };
         Ok(segment)
     }
 
@@ -275,7 +315,53 @@ impl Segment {
         self.chunk_first_rows.len()
     }
 
+    /// The cache slot of chunk `index` of `column`.
+    pub(crate) fn chunk_cache(&self, column: &SegmentColumn, index: usize) -> Option<&ChunkCache> {
+        let slot = *self.by_name.get(&column.name)?;
+        self.cache.columns.get(slot)?.get(index)
+    }
+
+    /// The decoded values (and null positions) of chunk `index` of `column`, decoded once and
+    /// then served from the segment's cache.
+    ///
+    /// # Errors
+    /// Corruption found while opening or decoding the chunk.
+    pub(crate) fn cached_values(
+        &self,
+        column: &SegmentColumn,
+        index: usize,
+    ) -> Result<Arc<(ChunkValues, RoaringBitmap)>> {
+        let slot = self.chunk_cache(column, index);
+        if let Some(values) = slot.and_then(|c| c.values.get()) {
+            return Ok(Arc::clone(values));
+        }
+        let decoded = Arc::new(self.decode_chunk(column, index)?);
+        if let Some(slot) = slot {
+            // A concurrent reader may have won the race; both decoded the same bytes.
+            let _ = slot.values.set(Arc::clone(&decoded));
+        }
+        Ok(decoded)
+    }
+
+    fn decode_chunk(
+        &self,
+        column: &SegmentColumn,
+        index: usize,
+    ) -> Result<(ChunkValues, RoaringBitmap)> {
+        let chunk = self.chunk(column, index)?;
+        let location = &column.chunks[index];
+        let decoded = chunk
+            .decode()
+            .map_err(|e| self.chunk_error(location, &column.name, &e))?;
+        let nulls = chunk
+            .null_rows()
+            .map_err(|e| self.chunk_error(location, &column.name, &e))?;
+        Ok((decoded, nulls))
+    }
+
     /// Values of `column` at `rows` (which must all be rows of this segment), in row order.
+    /// Chunks already decoded by queries are read from the cache; others are decoded and
+    /// dropped (bulk readers such as compaction must not fill the cache).
     ///
     /// # Errors
     /// Corruption found while decoding.
@@ -284,24 +370,52 @@ impl Segment {
         column: &SegmentColumn,
         rows: &RoaringBitmap,
     ) -> Result<Vec<(u32, crate::value::Value)>> {
+        self.read_values_with(column, rows, false)
+    }
+
+    /// Like [`Segment::read_values`], but keeps every decoded chunk in the segment's cache so
+    /// later queries skip the checksum and the decoding.
+    ///
+    /// # Errors
+    /// Corruption found while decoding.
+    pub fn read_values_cached(
+        &self,
+        column: &SegmentColumn,
+        rows: &RoaringBitmap,
+    ) -> Result<Vec<(u32, crate::value::Value)>> {
+        self.read_values_with(column, rows, true)
+    }
+
+    fn read_values_with(
+        &self,
+        column: &SegmentColumn,
+        rows: &RoaringBitmap,
+        fill_cache: bool,
+    ) -> Result<Vec<(u32, crate::value::Value)>> {
         let mut out = Vec::with_capacity(usize::try_from(rows.len()).unwrap_or(0));
         for (chunk_index, &first_row) in self.chunk_first_rows.iter().enumerate() {
             let next_first = self.chunk_first_rows.get(chunk_index + 1).copied();
-            let wanted: Vec<u32> = match next_first {
-                Some(end) => rows.range(first_row..end).collect(),
-                None => rows.range(first_row..).collect(),
+            let (wanted, count) = match next_first {
+                Some(end) => (
+                    rows.range(first_row..end),
+                    rows.range_cardinality(first_row..end),
+                ),
+                None => (rows.range(first_row..), rows.range_cardinality(first_row..)),
             };
-            if wanted.is_empty() {
+            if count == 0 {
                 continue;
             }
-            let chunk = self.chunk(column, chunk_index)?;
+            let cached = self
+                .chunk_cache(column, chunk_index)
+                .and_then(|c| c.values.get())
+                .cloned();
+            let decoded = match cached {
+                Some(values) => values,
+                None if fill_cache => self.cached_values(column, chunk_index)?,
+                None => Arc::new(self.decode_chunk(column, chunk_index)?),
+            };
+            let (decoded, nulls) = &*decoded;
             let location = &column.chunks[chunk_index];
-            let decoded = chunk
-                .decode()
-                .map_err(|e| self.chunk_error(location, &column.name, &e))?;
-            let nulls = chunk
-                .null_rows()
-                .map_err(|e| self.chunk_error(location, &column.name, &e))?;
             let chunk_rows = match self.chunk_dense_start(chunk_index) {
                 Some(_) => None,
                 None => Some(self.chunk_rows(chunk_index)),
@@ -318,7 +432,7 @@ impl Segment {
                         format!("row {row} missing from column `{}`", column.name),
                     )
                 })?;
-                out.push((row, decoded.value(position, &nulls)));
+                out.push((row, decoded.value(position, nulls)));
             }
         }
         Ok(out)
@@ -485,6 +599,7 @@ fn parse_footer(path: &Path, bytes: &[u8], range: FooterRange) -> Result<Segment
         columns,
         by_name,
         chunk_first_rows: Vec::new(),
+        cache: SegmentCache::default(),
     })
 }
 

@@ -145,8 +145,8 @@ fn leaf(
     need_unknown: bool,
 ) -> Result<(Outcome, String), QueryError> {
     let source = plan.table.source();
-    let (rows, path) = source.filter(column, predicate)?;
-    let true_rows = rows & domain;
+    // Storage sees the domain: chunks without rows in play are skipped, sparse ones probed.
+    let (true_rows, path) = source.filter_within(column, predicate, domain)?;
     let unknown = match (need_unknown, unknown) {
         (false, _) => RoaringBitmap::new(),
         (true, LeafUnknown::ColumnNulls) => source.null_rows(column)? & domain,
@@ -162,16 +162,27 @@ fn and(
     need_unknown: bool,
     stats: &mut Stats,
 ) -> Result<Outcome, QueryError> {
+    if !need_unknown {
+        // Only rows still TRUE are evaluated, and a child's TRUE rows lie within the domain it
+        // was given: they are the new TRUE set as they are (no copy, no intersection).
+        let mut current: Option<RoaringBitmap> = None;
+        for child in children {
+            let open = current.as_ref().unwrap_or(domain);
+            current = Some(eval_filter(child, plan, open, false, stats)?.true_rows);
+        }
+        return Ok(Outcome {
+            true_rows: current.unwrap_or_else(|| domain.clone()),
+            unknown: RoaringBitmap::new(),
+        });
+    }
     let mut true_rows = domain.clone();
     let mut unknown = RoaringBitmap::new();
     for child in children {
-        // Only rows that can still end TRUE (or UNKNOWN, if that matters) are evaluated.
+        // Only rows that can still end TRUE or UNKNOWN are evaluated.
         let open = &true_rows | &unknown;
         let c = eval_filter(child, plan, &open, need_unknown, stats)?;
         let new_true = &true_rows & &c.true_rows;
-        if need_unknown {
-            unknown = (open & (&c.true_rows | &c.unknown)) - &new_true;
-        }
+        unknown = (open & (&c.true_rows | &c.unknown)) - &new_true;
         true_rows = new_true;
     }
     Ok(Outcome { true_rows, unknown })

@@ -194,6 +194,9 @@ pub fn subquery_rows(plan: &SelectPlan<'_>, stats: &mut Stats) -> Result<Subquer
     if plan.yields_row_ids() {
         return Ok(SubqueryRows::RowIds(selected_rows(plan, stats)?));
     }
+    if let Some(ids) = counted_group_ids(plan, stats)? {
+        return Ok(SubqueryRows::RowIds(ids));
+    }
     let result = run_select(plan, stats)?;
     Ok(SubqueryRows::Values(
         result
@@ -224,4 +227,86 @@ pub fn profile_ids(plan: &SelectPlan<'_>) -> Result<RoaringBitmap, QueryError> {
             _ => None,
         })
         .collect())
+}
+
+/// `SELECT k FROM t WHERE … GROUP BY k HAVING <on COUNT(*)>` over an integer column whose
+/// values are all valid ids, as a bitmap — the shape of behavioural segment conditions ("did X
+/// at least n times"). Counting sorted u32 keys replaces per-row hashing of generic group keys,
+/// and HAVING is evaluated once per distinct count rather than once per group when it does not
+/// read the key. `None` when the plan has another shape or a key is NULL or out of range (the
+/// general path then answers).
+fn counted_group_ids(
+    plan: &SelectPlan<'_>,
+    stats: &mut Stats,
+) -> Result<Option<RoaringBitmap>, QueryError> {
+    let Some(agg) = &plan.aggregate else {
+        return Ok(None);
+    };
+    let [ScalarExpr::Column(slot)] = agg.group_by.as_slice() else {
+        return Ok(None);
+    };
+    let Some((column, ColumnType::Int64)) = plan.input_columns.get(*slot) else {
+        return Ok(None);
+    };
+    let only_counts = agg
+        .aggregates
+        .iter()
+        .all(|a| a.func == AggFunc::Count && a.arg.is_none() && !a.distinct);
+    let projects_key = matches!(plan.projection.as_slice(), [ScalarExpr::Column(0)]);
+    if !only_counts || !projects_key || plan.limit.is_some() || plan.offset > 0 {
+        return Ok(None);
+    }
+    let rows = selected_rows(plan, stats)?;
+    let mut keys = Vec::with_capacity(usize::try_from(rows.len()).unwrap_or(0));
+    for value in plan.table.source().fetch(column, &rows)? {
+        match value {
+            Value::Int64(i) => match u32::try_from(i) {
+                Ok(key) => keys.push(key),
+                Err(_) => return Ok(None),
+            },
+            _ => return Ok(None),
+        }
+    }
+    keys.sort_unstable();
+    let mut reads_key = false;
+    if let Some(having) = &plan.having {
+        scalar::visit_slots(having, &mut |s| reads_key |= s == 0);
+    }
+    let mut memo: std::collections::HashMap<usize, bool> = std::collections::HashMap::new();
+    let mut row = vec![Value::Null; 1 + agg.aggregates.len()];
+    let mut passes = |key: u32, count: usize| -> Result<bool, QueryError> {
+        let Some(having) = &plan.having else {
+            return Ok(true);
+        };
+        if !reads_key {
+            if let Some(&known) = memo.get(&count) {
+                return Ok(known);
+            }
+        }
+        row[0] = Value::Int64(i64::from(key));
+        let count_value = Value::Int64(i64::try_from(count).unwrap_or(i64::MAX));
+        for cell in row.iter_mut().skip(1) {
+            *cell = count_value.clone();
+        }
+        let holds = scalar::eval(having, &row)? == Value::Bool(true);
+        if !reads_key {
+            memo.insert(count, holds);
+        }
+        Ok(holds)
+    };
+    let mut ids = Vec::new();
+    let mut start = 0;
+    while start < keys.len() {
+        let key = keys[start];
+        // Groups are short (a few events per profile): a linear walk beats a binary search
+        // over the whole remaining slice, which misses the cache at every step.
+        let end = start + keys[start..].iter().take_while(|&&k| k == key).count();
+        if passes(key, end - start)? {
+            ids.push(key);
+        }
+        start = end;
+    }
+    Ok(Some(
+        RoaringBitmap::from_sorted_iter(ids).map_err(|e| QueryError::Internal(e.to_string()))?,
+    ))
 }
