@@ -20,8 +20,6 @@ mod view;
 #[cfg(test)]
 mod cdnow_tests;
 #[cfg(test)]
-mod perf_tests;
-#[cfg(test)]
 mod prop_tests;
 #[cfg(test)]
 mod scenario_tests;
