@@ -135,3 +135,19 @@ pub fn flip_byte(path: &Path, offset: usize, mask: u8) {
 pub fn contains_bytes(haystack: &[u8], needle: &[u8]) -> bool {
     !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
 }
+
+/// The crash tests write every batch's profile `p` together with its twin `p + twin`, so a
+/// profile present without its twin (or the reverse) reveals a half-applied batch. Returns
+/// (profiles without twin, twins without profile), both empty when every batch is whole.
+pub fn rows_without_twin(
+    profiles: &roaring::RoaringBitmap,
+    twin: u32,
+) -> (roaring::RoaringBitmap, roaring::RoaringBitmap) {
+    let main: roaring::RoaringBitmap = profiles.iter().filter(|&r| r < twin).collect();
+    let twins: roaring::RoaringBitmap = profiles
+        .iter()
+        .filter(|&r| r >= twin)
+        .map(|r| r - twin)
+        .collect();
+    (&main - &twins, &twins - &main)
+}
