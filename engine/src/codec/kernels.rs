@@ -196,6 +196,48 @@ macro_rules! compare_lanes {
     }};
 }
 
+/// Positions where `low <= values[i] <= high` for u8 lanes (one wrapping compare per lane).
+#[must_use]
+pub(crate) fn between_u8(values: &[u8], low: u8, high: u8) -> Vec<u64> {
+    if low > high {
+        return vec![0; values.len().div_ceil(64)];
+    }
+    let span = high - low;
+    pack(values, |v| v.wrapping_sub(low) <= span)
+}
+
+/// Generates a one-pass `low <= lane <= high` over little-endian lanes of one unsigned type.
+macro_rules! between_lanes {
+    ($bytes:expr, $low:expr, $high:expr, $t:ty) => {{
+        let (low, high): ($t, $t) = ($low, $high);
+        const W: usize = std::mem::size_of::<$t>();
+        if low > high {
+            vec![0; ($bytes.len() / W).div_ceil(64)]
+        } else {
+            let span = high - low;
+            pack_lanes::<W>($bytes, |c| <$t>::from_le_bytes(c).wrapping_sub(low) <= span)
+        }
+    }};
+}
+
+/// Positions where `low <= lane <= high` for little-endian u16 lanes.
+#[must_use]
+pub(crate) fn between_u16_le(bytes: &[u8], low: u16, high: u16) -> Vec<u64> {
+    between_lanes!(bytes, low, high, u16)
+}
+
+/// Positions where `low <= lane <= high` for little-endian u32 lanes.
+#[must_use]
+pub(crate) fn between_u32_le(bytes: &[u8], low: u32, high: u32) -> Vec<u64> {
+    between_lanes!(bytes, low, high, u32)
+}
+
+/// Positions where `low <= lane <= high` for little-endian u64 lanes.
+#[must_use]
+pub(crate) fn between_u64_le(bytes: &[u8], low: u64, high: u64) -> Vec<u64> {
+    between_lanes!(bytes, low, high, u64)
+}
+
 /// Positions where the little-endian u16 lane `i` of `bytes` satisfies `lane op rhs`.
 #[must_use]
 pub(crate) fn compare_u16_le(bytes: &[u8], op: CompareOp, rhs: u16) -> Vec<u64> {
@@ -212,6 +254,43 @@ pub(crate) fn compare_u32_le(bytes: &[u8], op: CompareOp, rhs: u32) -> Vec<u64> 
 #[must_use]
 pub(crate) fn compare_u64_le(bytes: &[u8], op: CompareOp, rhs: u64) -> Vec<u64> {
     compare_lanes!(bytes, op, rhs, u64)
+}
+
+/// Two bitsets in one pass over `values`: positions in `first` and in `second` (inclusive byte
+/// ranges; an empty range is given as `low > high`).
+#[must_use]
+pub(crate) fn two_ranges_u8(values: &[u8], first: (u8, u8), second: (u8, u8)) -> (Vec<u64>, Vec<u64>) {
+    let words = values.len().div_ceil(64);
+    let mut a = Vec::with_capacity(words);
+    let mut b = Vec::with_capacity(words);
+    // An empty range becomes one no byte satisfies: span 0 around a value compared against an
+    // impossible offset is avoided by a flag instead.
+    let (a_on, b_on) = (first.0 <= first.1, second.0 <= second.1);
+    let (a_low, a_span) = (first.0, first.1.wrapping_sub(first.0));
+    let (b_low, b_span) = (second.0, second.1.wrapping_sub(second.0));
+    let blocks = values.chunks_exact(64);
+    let tail = blocks.remainder();
+    let mut fa = [0u8; 64];
+    let mut fb = [0u8; 64];
+    for block in blocks {
+        for ((x, y), &v) in fa.iter_mut().zip(fb.iter_mut()).zip(block) {
+            *x = u8::from(a_on & (v.wrapping_sub(a_low) <= a_span));
+            *y = u8::from(b_on & (v.wrapping_sub(b_low) <= b_span));
+        }
+        a.push(flags_to_word(&fa));
+        b.push(flags_to_word(&fb));
+    }
+    if !tail.is_empty() {
+        a.push(tail_word(tail, |v| a_on & (v.wrapping_sub(a_low) <= a_span)));
+        b.push(tail_word(tail, |v| b_on & (v.wrapping_sub(b_low) <= b_span)));
+    }
+    (a, b)
+}
+
+/// Positions whose byte is accepted: `accepted[byte]`.
+#[must_use]
+pub(crate) fn bytes_in_set(values: &[u8], accepted: &[bool; 256]) -> Vec<u64> {
+    pack(values, |v| accepted[usize::from(v)])
 }
 
 /// Positions whose code is accepted: `accepted[code]`, false for codes out of range.

@@ -46,6 +46,20 @@ impl<'a> ChunkReader<'a> {
     /// [`CodecError::UnsupportedVersion`] for an unknown format version, otherwise
     /// [`CodecError::Corrupt`] for anything malformed.
     pub fn open(bytes: &'a [u8]) -> Result<Self, CodecError> {
+        Self::open_checked(bytes, true)
+    }
+
+    /// Like [`ChunkReader::open`], but trusts the crc32: for bytes whose checksum was already
+    /// verified and that cannot have changed since (immutable, memory-mapped segment files
+    /// verify each chunk once, on first use). Every structural check still runs.
+    ///
+    /// # Errors
+    /// As [`ChunkReader::open`], except that a crc mismatch is not looked for.
+    pub fn open_verified(bytes: &'a [u8]) -> Result<Self, CodecError> {
+        Self::open_checked(bytes, false)
+    }
+
+    fn open_checked(bytes: &'a [u8], check_crc: bool) -> Result<Self, CodecError> {
         let chunk = Section::new(bytes, 0);
         if chunk.array::<4>(HEADER_MAGIC_OFFSET, "magic")? != MAGIC {
             return Err(corrupt(HEADER_MAGIC_OFFSET, "bad magic: not a chunk"));
@@ -67,7 +81,7 @@ impl<'a> ChunkReader<'a> {
         let crc_at = chunk_len - CRC_LEN;
         let stored_crc = chunk.u32(crc_at, "crc32")?;
         let covered = chunk.slice(0, crc_at, "crc32 coverage")?;
-        if crc32fast::hash(covered.bytes) != stored_crc {
+        if check_crc && crc32fast::hash(covered.bytes) != stored_crc {
             return Err(corrupt(crc_at, "crc32 mismatch"));
         }
         let type_tag = chunk.u8(HEADER_COLUMN_TYPE_OFFSET, "column type")?;
@@ -543,6 +557,42 @@ impl<'a> ChunkReader<'a> {
                     .ok_or_else(|| payload.error(0, format!("encoding {e} is not FOR")))?;
                 let view = for_view(payload, self.rows, width)?;
                 super::scan::compare_for(&view, self.rows, op, rhs)
+            }
+        };
+        kernels::clear_positions(&mut words, &self.nulls);
+        Ok(words)
+    }
+
+    /// Rows whose non-null value satisfies `low <= value <= high`, in one pass over the encoded
+    /// payload (see [`ChunkReader::compare_int`]).
+    ///
+    /// # Errors
+    /// As [`ChunkReader::compare_int`].
+    pub fn between_int(&self, low: i64, high: i64) -> Result<Vec<u64>, CodecError> {
+        if !matches!(self.column_type, ColumnType::Int64 | ColumnType::Timestamp) {
+            return Err(CodecError::WrongType {
+                expected: self.column_type,
+                found: ColumnType::Int64,
+            });
+        }
+        let payload = self.section(SECTION_PAYLOAD);
+        let mut words = match self.encoding {
+            Encoding::Rle => {
+                let runs = rle_view(payload, self.rows)?;
+                let mut words = vec![0u64; self.rows.div_ceil(64)];
+                for (value, start, end) in runs.runs() {
+                    if low <= value && value <= high {
+                        kernels::set_range(&mut words, start, end);
+                    }
+                }
+                words
+            }
+            e => {
+                let width = e
+                    .for_width()
+                    .ok_or_else(|| payload.error(0, format!("encoding {e} is not FOR")))?;
+                let view = for_view(payload, self.rows, width)?;
+                super::scan::between_for(&view, self.rows, low, high)
             }
         };
         kernels::clear_positions(&mut words, &self.nulls);

@@ -8,6 +8,7 @@
 use super::cache::{summary, ChunkSummary};
 use super::matcher::{FloatTest, IntTest, Matcher};
 use super::rows::ChunkRows;
+use super::sketch::{Sketch, Verdict, NAN_CODE};
 use super::FilterStats;
 use crate::codec::{kernels, ChunkValues, ZoneMap};
 use crate::error::Result;
@@ -23,8 +24,12 @@ const MAX_BITMAPS_TO_UNION: usize = 32;
 /// measured), while a vectorized pass streams the whole chunk; integers compare on the encoded
 /// narrow lanes (1/8 of the bytes), so they stay vectorized much longer than floats.
 const SPARSE_DOMAIN_RATIO_INT: u64 = 64;
-/// As [`SPARSE_DOMAIN_RATIO_INT`], for floats and dictionary codes without bitmaps.
+/// As [`SPARSE_DOMAIN_RATIO_INT`], for dictionary codes without bitmaps.
 const SPARSE_DOMAIN_RATIO: u64 = 16;
+/// As [`SPARSE_DOMAIN_RATIO_INT`], for floats: their one-byte sketches stream 1/8 of the bytes
+/// and decide all but ~1/128 of the rows, so a probe per row pays only when very few rows of
+/// the chunk are in play.
+const SPARSE_DOMAIN_RATIO_SKETCH: u64 = 512;
 
 /// One chunk being evaluated: where it is and which rows are in play.
 struct ChunkTask<'a> {
@@ -34,6 +39,8 @@ struct ChunkTask<'a> {
     summary: &'a ChunkSummary,
     /// The rows to test one by one, when the domain is sparse in this chunk.
     sparse: Option<Vec<u32>>,
+    /// The caller's domain, when it has one (rows outside it need not be exact).
+    domain: Option<&'a RoaringBitmap>,
 }
 
 pub(super) fn filter_segment(
@@ -58,6 +65,7 @@ pub(super) fn filter_segment(
         let summary = summary(segment, column, index)?;
         let ratio = match matcher {
             Matcher::Int(_) => SPARSE_DOMAIN_RATIO_INT,
+            Matcher::Float(_) => SPARSE_DOMAIN_RATIO_SKETCH,
             _ => SPARSE_DOMAIN_RATIO,
         };
         let sparse = match (domain, in_domain) {
@@ -73,6 +81,7 @@ pub(super) fn filter_segment(
             index,
             summary: &summary,
             sparse,
+            domain,
         };
         let Some(found) = evaluate(&task, matcher, &mut stats)? else {
             continue;
@@ -146,15 +155,34 @@ fn evaluate(
 }
 
 /// Tests the sparse domain rows one by one with `accepts(position)`.
+///
+/// Positions are resolved first and then tested in a loop without branches between the
+/// loads, so the processor keeps many cache misses in flight at once instead of waiting for
+/// each probe in turn (probes into a decoded chunk miss the cache about once each).
 fn probe(task: &ChunkTask<'_>, rows: &[u32], accepts: impl Fn(usize) -> bool) -> RoaringBitmap {
     let summary = task.summary;
-    let matching = rows.iter().copied().filter(|&row| {
-        summary.map.position(row).is_some_and(|p| {
-            p < summary.rows
-                && !summary.nulls.contains(u32::try_from(p).unwrap_or(u32::MAX))
-                && accepts(p)
+    let positions: Vec<usize> = rows
+        .iter()
+        .map(|&row| {
+            summary
+                .map
+                .position(row)
+                .filter(|&p| p < summary.rows)
+                .unwrap_or(usize::MAX)
         })
-    });
+        .collect();
+    let mut keep: Vec<bool> = positions
+        .iter()
+        .map(|&p| p != usize::MAX && accepts(p))
+        .collect();
+    if !summary.nulls.is_empty() {
+        for (k, &p) in keep.iter_mut().zip(&positions) {
+            if *k && summary.nulls.contains(u32::try_from(p).unwrap_or(u32::MAX)) {
+                *k = false;
+            }
+        }
+    }
+    let matching = rows.iter().zip(keep).filter(|(_, k)| *k).map(|(&r, _)| r);
     RoaringBitmap::from_sorted_iter(matching).unwrap_or_default()
 }
 
@@ -205,12 +233,7 @@ fn evaluate_int(
     let compare = |op, rhs| chunk.compare_int(op, rhs).map_err(codec_error(task));
     let words = match test {
         IntTest::Compare(op, rhs) => compare(*op, *rhs)?,
-        IntTest::Between(lo, hi) => {
-            let mut words = compare(kernels::CompareOp::GreaterOrEqual, *lo)?;
-            let upper = compare(kernels::CompareOp::LessOrEqual, *hi)?;
-            words.iter_mut().zip(upper).for_each(|(w, u)| *w &= u);
-            words
-        }
+        IntTest::Between(lo, hi) => chunk.between_int(*lo, *hi).map_err(codec_error(task))?,
         IntTest::In(items) => {
             let mut words = vec![0u64; task.summary.rows.div_ceil(64)];
             for item in items {
@@ -241,37 +264,88 @@ fn evaluate_float(
         }
         Some(_) => {}
     }
-    stats.chunks_scanned += 1;
     let values = task.segment.cached_values(task.column, task.index)?;
     let ChunkValues::Float64(values) = &values.0 else {
         return Ok(None);
     };
     if let Some(rows) = &task.sparse {
+        stats.chunks_scanned += 1;
         return Ok(non_empty(probe(task, rows, |p| {
             values.get(p).is_some_and(|&v| test.accepts(v))
         })));
     }
-    let words = match test {
-        FloatTest::Compare(op, rhs) => kernels::compare_f64(values, *op, *rhs),
-        FloatTest::Between(lo, hi) => kernels::between_f64(values, *lo, *hi),
-        FloatTest::In(items) => any_of(
-            items
-                .iter()
-                .map(|v| kernels::compare_f64(values, kernels::CompareOp::Eq, *v)),
-            values.len(),
-        ),
+    stats.chunks_by_sketch += 1;
+    let sketch = sketch(task, values);
+    let verdicts = sketch.verdicts(test);
+    // Codes whose every value matches, and the codes the sketch cannot decide (usually one or
+    // two, plus NaN) whose exact values are read, only for rows the caller still has in play.
+    let all: Vec<u8> = (0..=u8::MAX)
+        .filter(|&c| verdicts[usize::from(c)] == Verdict::All)
+        .collect();
+    let undecided: Vec<u8> = (0..=u8::MAX)
+        .filter(|&c| verdicts[usize::from(c)] == Verdict::Maybe)
+        .filter(|&c| c != NAN_CODE || sketch.has_nan)
+        .collect();
+    let (mut words, maybe) = match (as_range(&all), as_range(&undecided)) {
+        (Some(a), Some(b)) => kernels::two_ranges_u8(&sketch.codes, a, b),
+        _ => (codes_in(&sketch.codes, &all), codes_in(&sketch.codes, &undecided)),
     };
+    if maybe.iter().any(|&w| w != 0) {
+        let mut maybe_rows = task.summary.map.bits_to_rows(&maybe, task.summary.rows);
+        if let Some(domain) = task.domain {
+            maybe_rows &= domain;
+        }
+        for row in &maybe_rows {
+            let Some(p) = task.summary.map.position(row) else {
+                continue;
+            };
+            if values.get(p).is_some_and(|&v| test.accepts(v)) {
+                if let Some(word) = words.get_mut(p / 64) {
+                    *word |= 1 << (p % 64);
+                }
+            }
+        }
+    }
     Ok(non_empty(bits_to_rows(task, words)))
 }
 
-fn any_of(bitsets: impl Iterator<Item = Vec<u64>>, len: usize) -> Vec<u64> {
-    let mut out = vec![0u64; len.div_ceil(64)];
-    for bits in bitsets {
-        for (o, b) in out.iter_mut().zip(bits) {
-            *o |= b;
+/// The chunk's sketch, built on first use and kept in the segment's cache.
+fn sketch(task: &ChunkTask<'_>, values: &[f64]) -> std::sync::Arc<Sketch> {
+    let slot = task.segment.chunk_cache(task.column, task.index);
+    if let Some(built) = slot.and_then(|c| c.sketch.get()) {
+        return std::sync::Arc::clone(built);
+    }
+    let built = std::sync::Arc::new(Sketch::build(values));
+    if let Some(slot) = slot {
+        let _ = slot.sketch.set(std::sync::Arc::clone(&built));
+    }
+    built
+}
+
+/// `codes` as one inclusive range (`(1, 0)`, an empty one, when there are none); `None` when
+/// they are not consecutive.
+fn as_range(codes: &[u8]) -> Option<(u8, u8)> {
+    match (codes.first(), codes.last()) {
+        (Some(&low), Some(&high)) => {
+            (usize::from(high - low) + 1 == codes.len()).then_some((low, high))
+        }
+        _ => Some((1, 0)),
+    }
+}
+
+/// Positions whose code is one of `codes`.
+fn codes_in(values: &[u8], codes: &[u8]) -> Vec<u64> {
+    match as_range(codes) {
+        Some((low, high)) if low <= high => kernels::between_u8(values, low, high),
+        Some(_) => vec![0; values.len().div_ceil(64)],
+        None => {
+            let mut table = [false; 256];
+            for &code in codes {
+                table[usize::from(code)] = true;
+            }
+            kernels::bytes_in_set(values, &table)
         }
     }
-    out
 }
 
 /// Dictionary-coded (and bool) chunks: `accepted[code]` says which codes match.
