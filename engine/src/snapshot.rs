@@ -201,8 +201,7 @@ impl Snapshot {
         let presents: Vec<Option<&RoaringBitmap>> =
             layers.iter().map(|layer| layer.present(column)).collect();
         let span = |rows: &RoaringBitmap| Some((rows.min()?, rows.max()?));
-        let spans: Vec<Option<(u32, u32)>> =
-            presents.iter().map(|p| p.and_then(|p| span(p))).collect();
+        let spans: Vec<Option<(u32, u32)>> = presents.iter().map(|p| p.and_then(&span)).collect();
         let deleted_span = span(deleted);
         let mut parts = Vec::new();
         for (index, layer) in layers.iter().enumerate().rev() {
@@ -211,9 +210,8 @@ impl Snapshot {
             };
             // Only newer layers (and deletions) whose row range meets this layer's can hide
             // its values; appended rows (events) usually meet none, so nothing is computed.
-            let meets = |other: Option<(u32, u32)>| {
-                other.is_some_and(|(a, b)| a <= high && b >= low)
-            };
+            let meets =
+                |other: Option<(u32, u32)>| other.is_some_and(|(a, b)| a <= high && b >= low);
             let mut visible: Option<RoaringBitmap> = None;
             if meets(deleted_span) {
                 visible = Some(present - deleted);

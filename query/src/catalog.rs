@@ -94,8 +94,8 @@ pub struct ConjunctionResult {
     pub counts: Vec<u64>,
     /// The rows satisfying every leaf, when asked for.
     pub rows: Option<RoaringBitmap>,
-    /// How the leaves were evaluated.
-    pub access: AccessPath,
+    /// How each leaf was evaluated.
+    pub access: Vec<AccessPath>,
 }
 
 /// `SELECT key FROM t WHERE name_column = 'name' AND time_column >= from AND time_column <

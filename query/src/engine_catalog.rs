@@ -252,10 +252,11 @@ impl TableSource for EngineTable<'_> {
         Ok(found.map(|c| ConjunctionResult {
             counts: c.counts,
             rows: c.rows,
-            access: AccessPath::Other(format!(
-                "value index: fused AND of {} conditions",
-                leaves.len()
-            )),
+            access: c
+                .stats
+                .iter()
+                .map(|s| AccessPath::Other(format!("fused AND: {s}")))
+                .collect(),
         }))
     }
 

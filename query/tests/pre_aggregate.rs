@@ -11,6 +11,9 @@ const DAY: i64 = 86_400_000_000;
 const HOUR: i64 = 3_600_000_000;
 /// 2026-05-01T00:00:00Z.
 const T0: i64 = 1_777_593_600_000_000;
+/// A HAVING condition on the count, as the model checks it.
+type Keep = fn(u64) -> bool;
+
 const NAMES: [&str; 3] = ["Order Completed", "Page Viewed", "Signed In"];
 
 struct Rng(u64);
@@ -33,7 +36,13 @@ struct Model {
 }
 
 impl Model {
-    fn keys(&self, name: usize, from: Option<i64>, until: Option<i64>, keep: impl Fn(u64) -> bool) -> Vec<i64> {
+    fn keys(
+        &self,
+        name: usize,
+        from: Option<i64>,
+        until: Option<i64>,
+        keep: impl Fn(u64) -> bool,
+    ) -> Vec<i64> {
         let mut counts = std::collections::BTreeMap::<u32, u64>::new();
         for &(p, n, t) in &self.events {
             if n == name && from.is_none_or(|f| t >= f) && until.is_none_or(|u| t < u) {
@@ -83,7 +92,10 @@ impl Fixture {
         for p in 0..40u32 {
             fixture
                 .db
-                .upsert_profile(p, vec![("plan".to_owned(), Value::String("pro".to_owned()))])
+                .upsert_profile(
+                    p,
+                    vec![("plan".to_owned(), Value::String("pro".to_owned()))],
+                )
                 .expect("profile");
             fixture.model.profiles.push(p);
         }
@@ -97,7 +109,8 @@ impl Fixture {
             let alive = &self.model.profiles;
             let p = alive[self.rng.below(alive.len() as u64) as usize];
             let name = self.rng.below(NAMES.len() as u64) as usize;
-            let t = T0 + (first_day + self.rng.below(days as u64) as i64) * DAY
+            let t = T0
+                + (first_day + self.rng.below(days as u64) as i64) * DAY
                 + self.rng.below(DAY as u64) as i64;
             batch.append_event(
                 p,
@@ -137,7 +150,10 @@ impl Fixture {
             (None, None),
             (Some(T0), None),
             (Some(T0 + 3 * DAY), Some(T0 + 7 * DAY)),
-            (Some(T0 + 3 * DAY + 5 * HOUR), Some(T0 + 7 * DAY + 17 * HOUR)),
+            (
+                Some(T0 + 3 * DAY + 5 * HOUR),
+                Some(T0 + 7 * DAY + 17 * HOUR),
+            ),
             (Some(T0 + 2 * DAY + HOUR), Some(T0 + 2 * DAY + 9 * HOUR)),
             (Some(T0 + 2 * DAY + HOUR), Some(T0 + 3 * DAY + 9 * HOUR)),
             (None, Some(T0 + 4 * DAY + 1)),
@@ -149,7 +165,7 @@ impl Fixture {
             let b = a + self.rng.below(6 * DAY as u64) as i64;
             windows.push((Some(a), Some(b)));
         }
-        let havings: [(&str, fn(u64) -> bool); 5] = [
+        let havings: [(&str, Keep); 5] = [
             ("COUNT(*) >= 1", |c| c >= 1),
             ("COUNT(*) >= 2", |c| c >= 2),
             ("COUNT(*) > 2", |c| c > 2),
@@ -159,10 +175,16 @@ impl Fixture {
         for (from, until) in windows {
             let mut bounds = String::new();
             if let Some(f) = from {
-                bounds.push_str(&format!(" AND timestamp >= {}", sql_literal(&Value::Timestamp(f))));
+                bounds.push_str(&format!(
+                    " AND timestamp >= {}",
+                    sql_literal(&Value::Timestamp(f))
+                ));
             }
             if let Some(u) = until {
-                bounds.push_str(&format!(" AND timestamp < {}", sql_literal(&Value::Timestamp(u))));
+                bounds.push_str(&format!(
+                    " AND timestamp < {}",
+                    sql_literal(&Value::Timestamp(u))
+                ));
             }
             if bounds.is_empty() {
                 bounds.push_str(&format!(
@@ -215,7 +237,11 @@ fn ids(catalog: &SnapshotCatalog<'_>, sql: &str) -> Vec<i64> {
 }
 
 fn explain(catalog: &SnapshotCatalog<'_>, sql: &str) -> String {
-    match execute(catalog, &mut Session::new(), &format!("EXPLAIN ANALYZE {sql}")) {
+    match execute(
+        catalog,
+        &mut Session::new(),
+        &format!("EXPLAIN ANALYZE {sql}"),
+    ) {
         Ok(StatementOutcome::Rows(result)) => result
             .rows
             .into_iter()
@@ -229,7 +255,11 @@ fn explain(catalog: &SnapshotCatalog<'_>, sql: &str) -> String {
 fn pre_aggregate_matches_scan_through_the_lifecycle() {
     let mut f = Fixture::new("lifecycle");
     f.events(600, 0, 10);
-    assert_eq!(f.check("memory only"), 0, "no segment yet: nothing pre-aggregated");
+    assert_eq!(
+        f.check("memory only"),
+        0,
+        "no segment yet: nothing pre-aggregated"
+    );
     f.db.flush().expect("flush");
     assert!(f.check("one segment") > 0, "segments are pre-aggregated");
     f.events(400, 3, 8);

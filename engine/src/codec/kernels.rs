@@ -259,7 +259,11 @@ pub(crate) fn compare_u64_le(bytes: &[u8], op: CompareOp, rhs: u64) -> Vec<u64> 
 /// Two bitsets in one pass over `values`: positions in `first` and in `second` (inclusive byte
 /// ranges; an empty range is given as `low > high`).
 #[must_use]
-pub(crate) fn two_ranges_u8(values: &[u8], first: (u8, u8), second: (u8, u8)) -> (Vec<u64>, Vec<u64>) {
+pub(crate) fn two_ranges_u8(
+    values: &[u8],
+    first: (u8, u8),
+    second: (u8, u8),
+) -> (Vec<u64>, Vec<u64>) {
     let words = values.len().div_ceil(64);
     let mut a = Vec::with_capacity(words);
     let mut b = Vec::with_capacity(words);
@@ -281,8 +285,12 @@ pub(crate) fn two_ranges_u8(values: &[u8], first: (u8, u8), second: (u8, u8)) ->
         b.push(flags_to_word(&fb));
     }
     if !tail.is_empty() {
-        a.push(tail_word(tail, |v| a_on & (v.wrapping_sub(a_low) <= a_span)));
-        b.push(tail_word(tail, |v| b_on & (v.wrapping_sub(b_low) <= b_span)));
+        a.push(tail_word(tail, |v| {
+            a_on & (v.wrapping_sub(a_low) <= a_span)
+        }));
+        b.push(tail_word(tail, |v| {
+            b_on & (v.wrapping_sub(b_low) <= b_span)
+        }));
     }
     (a, b)
 }
@@ -475,6 +483,42 @@ mod tests {
                 prop_assert_eq!(compare_f64(&values, op, rhs), naive(&values, |v| holds(op, v, rhs)));
             }
             prop_assert_eq!(between_f64(&values, low, high), naive(&values, |v| low <= v && v <= high));
+        }
+
+        #[test]
+        fn byte_lane_kernels_match_naive(
+            values in prop::collection::vec(any::<u8>(), 0..300),
+            a in any::<u8>(), b in any::<u8>(), c in any::<u8>(), d in any::<u8>(),
+            accepted in prop::collection::vec(any::<bool>(), 256),
+        ) {
+            prop_assert_eq!(between_u8(&values, a, b), naive(&values, |v| a <= v && v <= b));
+            let (x, y) = two_ranges_u8(&values, (a, b), (c, d));
+            prop_assert_eq!(x, naive(&values, |v| a <= v && v <= b));
+            prop_assert_eq!(y, naive(&values, |v| c <= v && v <= d));
+            let table: [bool; 256] = accepted.try_into().unwrap_or([false; 256]);
+            prop_assert_eq!(bytes_in_set(&values, &table), naive(&values, |v| table[usize::from(v)]));
+        }
+
+        #[test]
+        fn wide_lane_between_matches_naive(
+            values in prop::collection::vec(any::<u64>(), 0..200),
+            a in any::<u64>(), b in any::<u64>(),
+        ) {
+            let bytes = |w: usize| -> Vec<u8> {
+                values.iter().flat_map(|v| v.to_le_bytes()[..w].to_vec()).collect()
+            };
+            let narrow = |w: usize, v: u64| v & (u64::MAX >> (64 - 8 * w));
+            for w in [2usize, 4, 8] {
+                let (lo, hi) = (narrow(w, a), narrow(w, b));
+                let lanes: Vec<u64> = values.iter().map(|&v| narrow(w, v)).collect();
+                let expected = naive(&lanes, |v| lo <= v && v <= hi);
+                let got = match w {
+                    2 => between_u16_le(&bytes(2), lo as u16, hi as u16),
+                    4 => between_u32_le(&bytes(4), lo as u32, hi as u32),
+                    _ => between_u64_le(&bytes(8), lo, hi),
+                };
+                prop_assert_eq!(got, expected, "width {}", w);
+            }
         }
 
         #[test]

@@ -39,8 +39,6 @@ struct ChunkTask<'a> {
     summary: &'a ChunkSummary,
     /// The rows to test one by one, when the domain is sparse in this chunk.
     sparse: Option<Vec<u32>>,
-    /// The caller's domain, when it has one (rows outside it need not be exact).
-    domain: Option<&'a RoaringBitmap>,
 }
 
 pub(super) fn filter_segment(
@@ -81,7 +79,6 @@ pub(super) fn filter_segment(
             index,
             summary: &summary,
             sparse,
-            domain,
         };
         let Some(found) = evaluate(&task, matcher, &mut stats)? else {
             continue;
@@ -196,27 +193,175 @@ fn bits_to_rows(task: &ChunkTask<'_>, mut words: Vec<u64>) -> RoaringBitmap {
     task.summary.map.bits_to_rows(&words, task.summary.rows)
 }
 
+/// A numeric chunk's matching positions, before they become rows.
+pub(super) enum ChunkMatch {
+    /// No row matches.
+    Nothing,
+    /// Every non-NULL row matches.
+    AllNonNull,
+    /// A bitset over positions, NULL positions already cleared.
+    Words(Vec<u64>),
+}
+
+/// What the zone map alone says of an integer chunk; `None` when values must be read.
+fn int_zone(summary: &ChunkSummary, test: &IntTest) -> Option<ChunkMatch> {
+    match summary.zone {
+        None => Some(ChunkMatch::Nothing),
+        Some(ZoneMap::Int { min, max }) if !test.may_match_range(min, max) => {
+            Some(ChunkMatch::Nothing)
+        }
+        Some(ZoneMap::Int { min, max }) if test.matches_whole_range(min, max) => {
+            Some(ChunkMatch::AllNonNull)
+        }
+        Some(_) => None,
+    }
+}
+
+/// What the zone map alone says of a float chunk; `None` when values must be read.
+fn float_zone(summary: &ChunkSummary, test: &FloatTest) -> Option<ChunkMatch> {
+    match summary.zone {
+        None => Some(ChunkMatch::Nothing),
+        Some(ZoneMap::Float { min, max }) if !test.may_match_range(min, max) => {
+            Some(ChunkMatch::Nothing)
+        }
+        Some(_) => None,
+    }
+}
+
+/// Matching positions of an integer chunk, compared on the encoded bytes without widening.
+fn int_words(task: &ChunkTask<'_>, test: &IntTest) -> Result<Vec<u64>> {
+    let chunk = task.segment.chunk(task.column, task.index)?;
+    let compare = |op, rhs| chunk.compare_int(op, rhs).map_err(codec_error(task));
+    Ok(match test {
+        IntTest::Compare(op, rhs) => compare(*op, *rhs)?,
+        IntTest::Between(lo, hi) => chunk.between_int(*lo, *hi).map_err(codec_error(task))?,
+        IntTest::In(items) => {
+            let mut words = vec![0u64; task.summary.rows.div_ceil(64)];
+            for item in items {
+                let equal = compare(kernels::CompareOp::Eq, *item)?;
+                words.iter_mut().zip(equal).for_each(|(w, e)| *w |= e);
+            }
+            words
+        }
+    })
+}
+
+/// Matching positions of a float chunk from its sketch; exact values are read only for the
+/// codes the sketch cannot decide (usually one or two, plus NaN), and only at positions set in
+/// `mask` when one is given (positions outside it may then be wrong: the caller drops them).
+fn float_words(
+    task: &ChunkTask<'_>,
+    test: &FloatTest,
+    values: &[f64],
+    mask: Option<&[u64]>,
+) -> Vec<u64> {
+    let sketch = sketch(task, values);
+    let verdicts = sketch.verdicts(test);
+    let all: Vec<u8> = (0..=u8::MAX)
+        .filter(|&c| verdicts[usize::from(c)] == Verdict::All)
+        .collect();
+    let undecided: Vec<u8> = (0..=u8::MAX)
+        .filter(|&c| verdicts[usize::from(c)] == Verdict::Maybe)
+        .filter(|&c| c != NAN_CODE || sketch.has_nan)
+        .collect();
+    let (mut words, mut maybe) = match (as_range(&all), as_range(&undecided)) {
+        (Some(a), Some(b)) => kernels::two_ranges_u8(&sketch.codes, a, b),
+        _ => (
+            codes_in(&sketch.codes, &all),
+            codes_in(&sketch.codes, &undecided),
+        ),
+    };
+    if let Some(mask) = mask {
+        maybe.iter_mut().zip(mask).for_each(|(m, k)| *m &= k);
+    }
+    // Undecided rows are few (~1 in 128): their exact values are loaded in a loop without
+    // branches, so the cache misses overlap.
+    let mut undecided_at: Vec<usize> = Vec::new();
+    for (w, &bits) in maybe.iter().enumerate() {
+        let mut pending = bits;
+        while pending != 0 {
+            undecided_at.push(w * 64 + pending.trailing_zeros() as usize);
+            pending &= pending - 1;
+        }
+    }
+    let accepted: Vec<bool> = undecided_at
+        .iter()
+        .map(|&p| values.get(p).is_some_and(|&v| test.accepts(v)))
+        .collect();
+    for (&p, ok) in undecided_at.iter().zip(accepted) {
+        if let Some(word) = words.get_mut(p / 64) {
+            *word |= u64::from(ok) << (p % 64);
+        }
+    }
+    kernels::clear_positions(&mut words, &task.summary.nulls);
+    words
+}
+
+/// Matching positions of numeric chunk `index` of `column`, for fused conjunctions: exact at
+/// the positions set in `mask` (all positions without one); `None` for matchers that are not
+/// numeric.
+pub(super) fn numeric_match(
+    segment: &Segment,
+    column: &SegmentColumn,
+    index: usize,
+    matcher: &Matcher,
+    mask: Option<&[u64]>,
+    stats: &mut FilterStats,
+) -> Result<Option<ChunkMatch>> {
+    let summary = summary(segment, column, index)?;
+    let task = ChunkTask {
+        segment,
+        column,
+        index,
+        summary: &summary,
+        sparse: None,
+    };
+    Ok(Some(match matcher {
+        Matcher::Int(test) => match int_zone(&summary, test) {
+            Some(decided) => {
+                stats.chunks_skipped += 1;
+                decided
+            }
+            None => {
+                stats.chunks_scanned += 1;
+                ChunkMatch::Words(int_words(&task, test)?)
+            }
+        },
+        Matcher::Float(test) => match float_zone(&summary, test) {
+            Some(decided) => {
+                stats.chunks_skipped += 1;
+                decided
+            }
+            None => {
+                stats.chunks_by_sketch += 1;
+                let values = segment.cached_values(column, index)?;
+                let ChunkValues::Float64(values) = &values.0 else {
+                    return Ok(Some(ChunkMatch::Nothing));
+                };
+                ChunkMatch::Words(float_words(&task, test, values, mask))
+            }
+        },
+        _ => return Ok(None),
+    }))
+}
+
+/// The rows of a decided chunk.
+fn match_rows(task: &ChunkTask<'_>, found: ChunkMatch) -> Option<RoaringBitmap> {
+    match found {
+        ChunkMatch::Nothing => None,
+        ChunkMatch::AllNonNull => non_empty(task.summary.non_null_rows()),
+        ChunkMatch::Words(words) => non_empty(bits_to_rows(task, words)),
+    }
+}
+
 fn evaluate_int(
     task: &ChunkTask<'_>,
     test: &IntTest,
     stats: &mut FilterStats,
 ) -> Result<Option<RoaringBitmap>> {
-    match task.summary.zone {
-        None => {
-            stats.chunks_skipped += 1;
-            return Ok(None);
-        }
-        Some(ZoneMap::Int { min, max }) => {
-            if !test.may_match_range(min, max) {
-                stats.chunks_skipped += 1;
-                return Ok(None);
-            }
-            if test.matches_whole_range(min, max) {
-                stats.chunks_skipped += 1;
-                return Ok(non_empty(task.summary.non_null_rows()));
-            }
-        }
-        Some(ZoneMap::Float { .. }) => {}
+    if let Some(decided) = int_zone(task.summary, test) {
+        stats.chunks_skipped += 1;
+        return Ok(match_rows(task, decided));
     }
     stats.chunks_scanned += 1;
     if let Some(rows) = &task.sparse {
@@ -228,24 +373,7 @@ fn evaluate_int(
             values.get(p).is_some_and(|&v| test.accepts(v))
         })));
     }
-    // Compares on the encoded bytes without widening; null rows are already excluded.
-    let chunk = task.segment.chunk(task.column, task.index)?;
-    let compare = |op, rhs| chunk.compare_int(op, rhs).map_err(codec_error(task));
-    let words = match test {
-        IntTest::Compare(op, rhs) => compare(*op, *rhs)?,
-        IntTest::Between(lo, hi) => chunk.between_int(*lo, *hi).map_err(codec_error(task))?,
-        IntTest::In(items) => {
-            let mut words = vec![0u64; task.summary.rows.div_ceil(64)];
-            for item in items {
-                let equal = compare(kernels::CompareOp::Eq, *item)?;
-                words.iter_mut().zip(equal).for_each(|(w, e)| *w |= e);
-            }
-            words
-        }
-    };
-    Ok(non_empty(
-        task.summary.map.bits_to_rows(&words, task.summary.rows),
-    ))
+    Ok(match_rows(task, ChunkMatch::Words(int_words(task, test)?)))
 }
 
 fn evaluate_float(
@@ -253,16 +381,9 @@ fn evaluate_float(
     test: &FloatTest,
     stats: &mut FilterStats,
 ) -> Result<Option<RoaringBitmap>> {
-    match task.summary.zone {
-        None => {
-            stats.chunks_skipped += 1;
-            return Ok(None);
-        }
-        Some(ZoneMap::Float { min, max }) if !test.may_match_range(min, max) => {
-            stats.chunks_skipped += 1;
-            return Ok(None);
-        }
-        Some(_) => {}
+    if let Some(decided) = float_zone(task.summary, test) {
+        stats.chunks_skipped += 1;
+        return Ok(match_rows(task, decided));
     }
     let values = task.segment.cached_values(task.column, task.index)?;
     let ChunkValues::Float64(values) = &values.0 else {
@@ -275,38 +396,10 @@ fn evaluate_float(
         })));
     }
     stats.chunks_by_sketch += 1;
-    let sketch = sketch(task, values);
-    let verdicts = sketch.verdicts(test);
-    // Codes whose every value matches, and the codes the sketch cannot decide (usually one or
-    // two, plus NaN) whose exact values are read, only for rows the caller still has in play.
-    let all: Vec<u8> = (0..=u8::MAX)
-        .filter(|&c| verdicts[usize::from(c)] == Verdict::All)
-        .collect();
-    let undecided: Vec<u8> = (0..=u8::MAX)
-        .filter(|&c| verdicts[usize::from(c)] == Verdict::Maybe)
-        .filter(|&c| c != NAN_CODE || sketch.has_nan)
-        .collect();
-    let (mut words, maybe) = match (as_range(&all), as_range(&undecided)) {
-        (Some(a), Some(b)) => kernels::two_ranges_u8(&sketch.codes, a, b),
-        _ => (codes_in(&sketch.codes, &all), codes_in(&sketch.codes, &undecided)),
-    };
-    if maybe.iter().any(|&w| w != 0) {
-        let mut maybe_rows = task.summary.map.bits_to_rows(&maybe, task.summary.rows);
-        if let Some(domain) = task.domain {
-            maybe_rows &= domain;
-        }
-        for row in &maybe_rows {
-            let Some(p) = task.summary.map.position(row) else {
-                continue;
-            };
-            if values.get(p).is_some_and(|&v| test.accepts(v)) {
-                if let Some(word) = words.get_mut(p / 64) {
-                    *word |= 1 << (p % 64);
-                }
-            }
-        }
-    }
-    Ok(non_empty(bits_to_rows(task, words)))
+    Ok(match_rows(
+        task,
+        ChunkMatch::Words(float_words(task, test, values, None)),
+    ))
 }
 
 /// The chunk's sketch, built on first use and kept in the segment's cache.

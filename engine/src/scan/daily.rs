@@ -22,9 +22,9 @@ use super::cache::summary;
 use super::index::{filter_indexed, Found, Want};
 use super::matcher::Matcher;
 use super::{chunk, filter_within, CompareOp, Predicate};
+use crate::codec::{ChunkValues, ZoneMap};
 use crate::error::Result;
 use crate::schema::TableKind;
-use crate::codec::{ChunkValues, ZoneMap};
 use crate::segment::{Segment, SegmentColumn};
 use crate::snapshot::{PartSource, Snapshot};
 use crate::value::{ColumnType, Value};
@@ -463,7 +463,9 @@ pub fn count_by_key(
         time_column: spec.time_column.clone(),
     };
     // Whole days inside the window: [first_day, end_day).
-    let first_day = spec.from.map(|f| f.div_euclid(DAY_MICROS) + i64::from(f.rem_euclid(DAY_MICROS) != 0));
+    let first_day = spec
+        .from
+        .map(|f| f.div_euclid(DAY_MICROS) + i64::from(f.rem_euclid(DAY_MICROS) != 0));
     let end_day = spec.until.map(|u| u.div_euclid(DAY_MICROS));
     let whole_days = match (first_day, end_day) {
         (Some(a), Some(b)) => a < b,
@@ -520,14 +522,14 @@ pub fn count_by_key(
         }
         stats.segments += 1;
         stats.day_lists += range.len();
-        bad += counts.bad[range.clone()].iter().map(|&b| u64::from(b)).sum::<u64>();
+        bad += counts.bad[range.clone()]
+            .iter()
+            .map(|&b| u64::from(b))
+            .sum::<u64>();
         // Stored rows counted above that no longer count as stored.
         let gone = &counts.rows - &clean;
         if !gone.is_empty() {
-            let (lo, hi) = (
-                counts.days[range.start],
-                counts.days[range.end - 1],
-            );
+            let (lo, hi) = (counts.days[range.start], counts.days[range.end - 1]);
             for (_, row) in stored_rows(segment, &key, &gone)? {
                 if row.day < lo || row.day > hi {
                     continue;

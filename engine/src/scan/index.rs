@@ -116,7 +116,11 @@ impl ValueIndex {
 
     /// Number of rows of `domain` whose value `accepts` takes; nothing is materialised (values
     /// are disjoint, so the per-value counts add up).
-    pub(crate) fn count(&self, accepts: impl Fn(usize, &str) -> bool, domain: &RoaringBitmap) -> u64 {
+    pub(crate) fn count(
+        &self,
+        accepts: impl Fn(usize, &str) -> bool,
+        domain: &RoaringBitmap,
+    ) -> u64 {
         self.picked(accepts)
             .iter()
             .map(|b| b.intersection_len(domain))

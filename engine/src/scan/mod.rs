@@ -16,9 +16,9 @@ mod rows;
 mod sketch;
 
 pub(crate) use cache::ChunkSummary;
-pub(crate) use daily::{DailyCounts, DailyKey};
 pub use conjunction::{conjunction, Conjunction};
 pub use daily::{count_by_key, DailyCountSpec, DailyCountStats, DAY_MICROS};
+pub(crate) use daily::{DailyCounts, DailyKey};
 pub(crate) use index::ValueIndex;
 pub(crate) use sketch::Sketch;
 
@@ -28,8 +28,8 @@ pub use matcher::like_matches;
 use crate::error::Result;
 use crate::schema::TableKind;
 use crate::snapshot::{ColumnPart, PartSource, Snapshot};
-use index::{filter_indexed, Found, Want};
 use crate::value::Value;
+use index::{filter_indexed, Found, Want};
 use matcher::Matcher;
 use roaring::RoaringBitmap;
 use std::fmt;
@@ -90,7 +90,11 @@ impl fmt::Display for FilterStats {
             parts.push(format!(
                 "value index: {} segment{}",
                 self.segments_by_value_index,
-                if self.segments_by_value_index == 1 { "" } else { "s" }
+                if self.segments_by_value_index == 1 {
+                    ""
+                } else {
+                    "s"
+                }
             ));
         }
         if self.chunks_by_value_bitmap > 0 {
@@ -167,7 +171,7 @@ pub fn count_within(
     let mut stats = FilterStats::default();
     for part in snapshot.column_parts(table, column)? {
         if let PartSource::Segment { segment, column } = part.source {
-            let whole = part.visible.len() == segment.rows().len();
+            let whole = part.visible.len() == column.present.len();
             let restricted;
             let domain_here = if whole {
                 domain
@@ -237,7 +241,7 @@ fn filter_part(
     let rows = match part.source {
         PartSource::Segment { segment, column } => {
             // Most parts are a whole segment: no intersection with the visible rows needed.
-            let whole = part.visible.len() == segment.rows().len();
+            let whole = part.visible.len() == column.present.len();
             let want = match domain {
                 Some(domain) => Want::RowsIn(domain),
                 None => Want::Rows,

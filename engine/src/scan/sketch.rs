@@ -112,7 +112,10 @@ impl Sketch {
             } else {
                 // Values with this code lie in (bounds[code - 1], bounds[code]]; the first and
                 // last intervals are open-ended (they hold the infinities too).
-                let low = code.checked_sub(1).and_then(|i| self.bounds.get(i)).copied();
+                let low = code
+                    .checked_sub(1)
+                    .and_then(|i| self.bounds.get(i))
+                    .copied();
                 let high = self.bounds.get(code).copied();
                 interval_verdict(test, low, high)
             };

@@ -245,16 +245,19 @@ fn fused_leaves_inner(
     if leaves.len() < 2 || domain.is_empty() {
         return Ok(None);
     }
-    let Some(result) = plan.table.source().conjunction(&leaves, domain, want_rows)? else {
+    let Some(result) = plan
+        .table
+        .source()
+        .conjunction(&leaves, domain, want_rows)?
+    else {
         return Ok(None);
     };
-    let access = result.access.to_string();
-    for (child, &n) in children.iter().zip(&result.counts) {
+    for (i, (child, &n)) in children.iter().zip(&result.counts).enumerate() {
         stats.insert(
             child.id,
             NodeStats {
                 true_rows: n,
-                access: Some(access.clone()),
+                access: result.access.get(i).map(ToString::to_string),
             },
         );
     }

@@ -98,10 +98,7 @@ pub fn run_select(plan: &SelectPlan<'_>, stats: &mut Stats) -> Result<QueryResul
 
 /// `SELECT COUNT(*) [, COUNT(*)…] FROM t WHERE …` (no GROUP BY): the one aggregated row,
 /// counted without building the final row set where storage can count (see [`count_true`]).
-fn only_counts(
-    plan: &SelectPlan<'_>,
-    stats: &mut Stats,
-) -> Result<Option<Vec<Value>>, QueryError> {
+fn only_counts(plan: &SelectPlan<'_>, stats: &mut Stats) -> Result<Option<Vec<Value>>, QueryError> {
     let Some(agg) = &plan.aggregate else {
         return Ok(None);
     };
@@ -132,7 +129,9 @@ fn count_true(
 ) -> Result<u64, QueryError> {
     use crate::plan::FilterKind;
     if domain.is_empty() {
-        return Ok(eval_filter(node, plan, domain, false, stats)?.true_rows.len());
+        return Ok(eval_filter(node, plan, domain, false, stats)?
+            .true_rows
+            .len());
     }
     let (n, access) = match &node.kind {
         FilterKind::Leaf {
@@ -168,21 +167,24 @@ fn count_true(
         } => match subquery_rows(sub, stats)? {
             SubqueryRows::RowIds(ids) if *is_row_id => (ids.intersection_len(domain), None),
             rows => {
-                let outcome = filter::semi_join(
-                    plan,
-                    column,
-                    *is_row_id,
-                    *column_type,
-                    rows,
-                    *mode,
-                    domain,
-                )?;
+                let outcome =
+                    filter::semi_join(plan, column, *is_row_id, *column_type, rows, *mode, domain)?;
                 (outcome.true_rows.len(), None)
             }
         },
-        _ => return Ok(eval_filter(node, plan, domain, false, stats)?.true_rows.len()),
+        _ => {
+            return Ok(eval_filter(node, plan, domain, false, stats)?
+                .true_rows
+                .len())
+        }
     };
-    stats.insert(node.id, NodeStats { true_rows: n, access });
+    stats.insert(
+        node.id,
+        NodeStats {
+            true_rows: n,
+            access,
+        },
+    );
     Ok(n)
 }
 
