@@ -30,6 +30,9 @@ const SPARSE_DOMAIN_RATIO: u64 = 16;
 /// and decide all but ~1/128 of the rows, so a probe per row pays only when very few rows of
 /// the chunk are in play.
 const SPARSE_DOMAIN_RATIO_SKETCH: u64 = 512;
+/// In a fused conjunction, probe a float chunk's sketch at the positions still in play rather
+/// than comparing every code when fewer than 1 in this many positions are.
+const SPARSE_MASK_RATIO: usize = 8;
 
 /// One chunk being evaluated: where it is and which rows are in play.
 struct ChunkTask<'a> {
@@ -257,6 +260,12 @@ fn float_words(
 ) -> Vec<u64> {
     let sketch = sketch(task, values);
     let verdicts = sketch.verdicts(test);
+    if let Some(mask) = mask {
+        let in_play: u32 = mask.iter().map(|w| w.count_ones()).sum();
+        if (in_play as usize) * SPARSE_MASK_RATIO < task.summary.rows {
+            return float_words_at(task, test, values, &sketch, &verdicts, mask);
+        }
+    }
     let all: Vec<u8> = (0..=u8::MAX)
         .filter(|&c| verdicts[usize::from(c)] == Verdict::All)
         .collect();
@@ -291,6 +300,42 @@ fn float_words(
     for (&p, ok) in undecided_at.iter().zip(accepted) {
         if let Some(word) = words.get_mut(p / 64) {
             *word |= u64::from(ok) << (p % 64);
+        }
+    }
+    kernels::clear_positions(&mut words, &task.summary.nulls);
+    words
+}
+
+/// [`float_words`] when few positions are in play: the sketch is probed at the positions set in
+/// `mask` only (rows outside it are left unset).
+fn float_words_at(
+    task: &ChunkTask<'_>,
+    test: &FloatTest,
+    values: &[f64],
+    sketch: &Sketch,
+    verdicts: &[Verdict; 256],
+    mask: &[u64],
+) -> Vec<u64> {
+    let mut words = vec![0u64; mask.len()];
+    let mut undecided_at: Vec<usize> = Vec::new();
+    for (w, (&bits, word)) in mask.iter().zip(words.iter_mut()).enumerate() {
+        let mut pending = bits;
+        while pending != 0 {
+            let bit = pending.trailing_zeros() as usize;
+            pending &= pending - 1;
+            let p = w * 64 + bit;
+            match sketch.codes.get(p).map(|&c| verdicts[usize::from(c)]) {
+                Some(Verdict::All) => *word |= 1 << bit,
+                Some(Verdict::Maybe) => undecided_at.push(p),
+                _ => {}
+            }
+        }
+    }
+    for p in undecided_at {
+        if values.get(p).is_some_and(|&v| test.accepts(v)) {
+            if let Some(word) = words.get_mut(p / 64) {
+                *word |= 1 << (p % 64);
+            }
         }
     }
     kernels::clear_positions(&mut words, &task.summary.nulls);

@@ -23,6 +23,24 @@ use std::sync::Arc;
 /// Values one condition may take before the fused pass stops paying (each is a bitset read).
 const MAX_VALUES_PER_CONDITION: usize = 16;
 
+/// Most threads one conjunction uses.
+const MAX_THREADS: usize = 4;
+
+/// Chunks (of 65,536 rows) each thread must have before a second one pays for its start;
+/// `PROFILEDB_SCAN_CHUNKS_PER_THREAD` overrides it (tests use 1 to split small tables).
+const MIN_CHUNKS_PER_THREAD: usize = 8;
+
+fn min_chunks_per_thread() -> usize {
+    static VALUE: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *VALUE.get_or_init(|| {
+        std::env::var("PROFILEDB_SCAN_CHUNKS_PER_THREAD")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .filter(|&n| n > 0)
+            .unwrap_or(MIN_CHUNKS_PER_THREAD)
+    })
+}
+
 /// What [`conjunction`] found.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Conjunction {
@@ -133,11 +151,94 @@ pub fn conjunction(
     };
     let first = segment.rows().min().unwrap_or(0);
     let total = usize::try_from(segment.rows().len()).unwrap_or(usize::MAX);
+    let chunks = segment.chunk_count();
+    // Large segments are split into contiguous chunk ranges evaluated on parallel threads; each
+    // part's counts add up and its words follow the previous part's.
+    // Only conditions that decode or compare chunks are worth a thread: ANDs of bitsets alone
+    // run at memory speed on one core.
+    let scans = terms.iter().any(|t| matches!(t, Term::Scan { .. }));
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .min(if scans { MAX_THREADS } else { 1 })
+        .min(chunks / min_chunks_per_thread())
+        .max(1);
+    let ranges: Vec<std::ops::Range<usize>> = (0..threads)
+        .map(|t| t * chunks / threads..(t + 1) * chunks / threads)
+        .collect();
+    let run = |range: std::ops::Range<usize>| {
+        evaluate_chunks(segment, &terms, range, first, total, want_rows)
+    };
+    let parts: Vec<Result<Option<Part>>> = if ranges.len() == 1 {
+        vec![run(0..chunks)]
+    } else {
+        std::thread::scope(|scope| {
+            let (head, tail) = ranges.split_first().expect("at least one range");
+            let handles: Vec<_> = tail
+                .iter()
+                .map(|range| {
+                    let range = range.clone();
+                    scope.spawn(move || run(range))
+                })
+                .collect();
+            let mut parts = vec![run(head.clone())];
+            for handle in handles {
+                // A worker's panic is this thread's panic, as without threads.
+                parts.push(
+                    handle
+                        .join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                );
+            }
+            parts
+        })
+    };
     let mut counts = vec![0u64; terms.len()];
     let mut out: Option<Vec<u64>> = want_rows.then(|| Vec::with_capacity(total.div_ceil(64)));
+    for part in parts {
+        let Some(part) = part? else {
+            return Ok(None);
+        };
+        for (c, n) in counts.iter_mut().zip(&part.counts) {
+            *c += n;
+        }
+        for (s, p) in stats.iter_mut().zip(&part.stats) {
+            s.add(*p);
+        }
+        if let (Some(out), Some(words)) = (&mut out, part.words) {
+            out.extend_from_slice(&words);
+        }
+    }
+    let rows = out.map(|words| bitset_to_bitmap(&words, total, first));
+    Ok(Some(Conjunction {
+        counts,
+        rows,
+        stats,
+    }))
+}
+
+/// What one range of chunks contributed.
+struct Part {
+    counts: Vec<u64>,
+    stats: Vec<FilterStats>,
+    words: Option<Vec<u64>>,
+}
+
+/// Evaluates `terms` over chunks `range` of `segment` (rows from `first`, `total` of them);
+/// `None` when a chunk is not aligned on a 64-row word.
+fn evaluate_chunks(
+    segment: &Segment,
+    terms: &[Term<'_>],
+    range: std::ops::Range<usize>,
+    first: u32,
+    total: usize,
+    want_rows: bool,
+) -> Result<Option<Part>> {
+    let mut counts = vec![0u64; terms.len()];
+    let mut stats = vec![FilterStats::default(); terms.len()];
+    let mut out: Option<Vec<u64>> = want_rows.then(Vec::new);
     let mut acc: Vec<u64> = Vec::new();
     let mut any: Vec<u64> = Vec::new();
-    for index in 0..segment.chunk_count() {
+    for index in range {
         let (start, next) = segment.chunk_row_bounds(index);
         let end = next.map_or(u64::from(first) + total as u64, u64::from);
         let rows = usize::try_from(end - u64::from(start)).unwrap_or(0);
@@ -189,11 +290,10 @@ pub fn conjunction(
             out.extend_from_slice(&acc);
         }
     }
-    let rows = out.map(|words| bitset_to_bitmap(&words, total, first));
-    Ok(Some(Conjunction {
+    Ok(Some(Part {
         counts,
-        rows,
         stats,
+        words: out,
     }))
 }
 
