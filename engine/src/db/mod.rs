@@ -315,7 +315,7 @@ impl Inner {
                 self.publish_locked(&mut writer);
             }
             let mut events_of = |profile: u32| self.events_of_profile(profile);
-            let (mutations, event_rows) = writer.prepare(batch, &mut events_of)?;
+            let (mutations, event_rows) = writer.prepare(batch.clone(), &mut events_of)?;
             let lsn = self.wal.append(&mutations.encode())?;
             writer.apply(lsn, mutations);
             self.unpublished.store(true, Ordering::Release);
@@ -359,7 +359,7 @@ impl Inner {
                 return Ok((receipt, out));
             }
             let mut events_of = |profile: u32| self.events_of_profile(profile);
-            let (mut mutations, event_rows) = writer.prepare(&built.batch, &mut events_of)?;
+            let (mut mutations, event_rows) = writer.prepare(built.batch, &mut events_of)?;
             mutations.identity = built.identity;
             mutations
                 .mutations

@@ -20,6 +20,8 @@ mod view;
 #[cfg(test)]
 mod cdnow_tests;
 #[cfg(test)]
+mod identifier_column_tests;
+#[cfg(test)]
 mod prop_tests;
 #[cfg(test)]
 mod scenario_tests;
