@@ -9,6 +9,7 @@ use crate::mutation::Mutation;
 use crate::schema::TableKind;
 use crate::value::Value;
 use roaring::RoaringBitmap;
+use rustc_hash::FxHashMap;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -267,7 +268,8 @@ pub struct MemLayerBuilder {
 struct BuilderTable {
     rows: RoaringBitmap,
     deleted: RoaringBitmap,
-    columns: BTreeMap<String, Vec<(u32, Value)>>,
+    /// Looked up once per written cell, hence hashed; sealing sorts the names.
+    columns: FxHashMap<String, Vec<(u32, Value)>>,
 }
 
 fn table_index(table: TableKind) -> usize {
