@@ -536,29 +536,46 @@ pub(crate) fn identifier_values(graph: &IdentityGraph, profile: ProfileId) -> Ve
 }
 
 /// Stored (`_ts`, `_msg`) of trait `key` for the rows of `items` (in their order).
+///
+/// The message id only breaks ties between equal timestamps, so `_msg` is read just for the
+/// rows whose stored timestamp equals the candidate's: reading a string column at random rows
+/// decodes whole chunks, which on a large table is most of an ingest call's work.
 fn stored_stamps(
     snapshot: &Snapshot,
     key: &str,
     items: &[(u32, Candidate)],
 ) -> Result<Vec<Option<(i64, String)>>> {
     let rows: RoaringBitmap = items.iter().map(|(r, _)| *r).collect();
-    let ts = fetch_or_null(snapshot, &ts_column(key), &rows)?;
-    let msg = fetch_or_null(snapshot, &msg_column(key), &rows)?;
-    let by_row: HashMap<u32, Option<(i64, String)>> = rows
+    let stored_ts: HashMap<u32, i64> = rows
         .iter()
-        .zip(ts.into_iter().zip(msg))
-        .map(|(row, (t, m))| {
-            let stamp = match (t, m) {
-                (Value::Timestamp(t), Value::String(m)) => Some((t, m)),
-                (Value::Timestamp(t), _) => Some((t, String::new())),
-                _ => None,
-            };
-            (row, stamp)
+        .zip(fetch_or_null(snapshot, &ts_column(key), &rows)?)
+        .filter_map(|(row, ts)| match ts {
+            Value::Timestamp(ts) => Some((row, ts)),
+            _ => None,
+        })
+        .collect();
+    let ties: RoaringBitmap = items
+        .iter()
+        .filter(|(row, candidate)| stored_ts.get(row) == Some(&candidate.ts))
+        .map(|(row, _)| *row)
+        .collect();
+    let tie_messages: HashMap<u32, String> = ties
+        .iter()
+        .zip(fetch_or_null(snapshot, &msg_column(key), &ties)?)
+        .map(|(row, msg)| match msg {
+            Value::String(m) => (row, m),
+            _ => (row, String::new()),
         })
         .collect();
     Ok(items
         .iter()
-        .map(|(row, _)| by_row.get(row).cloned().flatten())
+        .map(|(row, _)| {
+            let ts = *stored_ts.get(row)?;
+            // A message id is only needed to break a tie; without one, any id loses or wins
+            // by the timestamps alone.
+            let msg = tie_messages.get(row).cloned().unwrap_or_default();
+            Some((ts, msg))
+        })
         .collect())
 }
 
