@@ -207,8 +207,12 @@ fn view_dataset(users: u32, events_per_user: u32) -> std::path::PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     eprintln!("building {} (one-time)…", dir.display());
     let start = Instant::now();
-    let profiles =
-        Profiles::open(&dir, common::bulk_options(), ProfilesOptions::default()).expect("open");
+    // The default in-memory head: a 1 GB head makes every seal re-merge most of it.
+    let options = Options {
+        flush_threshold_bytes: Options::default().flush_threshold_bytes,
+        ..common::bulk_options()
+    };
+    let profiles = Profiles::open(&dir, options, ProfilesOptions::default()).expect("open");
     for (call, lines) in ViewMessages::new(users, events_per_user).enumerate() {
         profiles.ingest_lines(&lines).expect("ingest");
         if (call + 1) % 1_000 == 0 {
