@@ -154,7 +154,7 @@ impl ViewMessages {
             second % 60
         );
         if i < self.users {
-            let consent = i % 3 != 0;
+            let consent = !i.is_multiple_of(3);
             return format!(
                 r#"{{"type":"identify","userId":"u{i}","anonymousId":"a{i}","traits":{{"email":"user{i}@example.com","plan":"free","name":"User {i}","consent":{{"email":{consent}}}}},"messageId":"m{i}","timestamp":"{timestamp}"}}"#
             );

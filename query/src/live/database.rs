@@ -108,7 +108,7 @@ pub(super) enum Store {
     /// Rows written directly.
     Plain(Database),
     /// Messages ingested with identity resolution and computed traits.
-    Profiles(Profiles),
+    Profiles(Box<Profiles>),
 }
 
 impl std::ops::Deref for Store {
@@ -203,7 +203,7 @@ impl LiveDatabase {
         let profiles = Profiles::open(dir, options, profiles)?;
         LiveDatabase::with_store(
             Arc::new(FsStorage),
-            Store::Profiles(profiles),
+            Store::Profiles(Box::new(profiles)),
             wal_options,
             None,
         )
@@ -235,7 +235,7 @@ impl LiveDatabase {
     #[must_use]
     pub fn profiles(&self) -> Option<&Profiles> {
         match &*self.db {
-            Store::Profiles(profiles) => Some(profiles),
+            Store::Profiles(profiles) => Some(&**profiles),
             Store::Plain(_) => None,
         }
     }
@@ -450,7 +450,7 @@ impl LiveDatabase {
         lock(&self.live).checkpoint(&self.db.snapshot())?;
         match Arc::try_unwrap(self.db) {
             Ok(Store::Plain(db)) => db.close()?,
-            Ok(Store::Profiles(profiles)) => profiles.close()?,
+            Ok(Store::Profiles(profiles)) => (*profiles).close()?,
             Err(_) => {}
         }
         Ok(())
