@@ -9,6 +9,7 @@ mod columns;
 mod computed;
 mod definitions;
 mod error;
+mod event_index;
 mod identities;
 mod ingest;
 mod maintain;
@@ -111,6 +112,7 @@ impl Default for ProfilesOptions {
 pub struct Profiles {
     db: Database,
     state: Mutex<State>,
+    events: event_index::EventIndex,
 }
 
 impl std::fmt::Debug for Profiles {
@@ -148,6 +150,7 @@ impl Profiles {
         let profiles = Profiles {
             db,
             state: Mutex::new(state),
+            events: event_index::EventIndex::default(),
         };
         profiles.sync_computed()?;
         if let Some(config) = options.identity {
