@@ -16,6 +16,7 @@ use crate::segment::Segment;
 use crate::snapshot::{Layer, Snapshot};
 use crate::value::Value;
 use parking_lot::Mutex;
+use roaring::RoaringBitmap;
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
@@ -127,38 +128,69 @@ impl EventIndex {
     /// # Errors
     /// Corruption found while building a segment's index.
     pub(crate) fn events_of(&self, snapshot: &Snapshot, profile: u32) -> Result<Vec<u32>> {
-        if snapshot
-            .schema(TableKind::Events)
-            .column(EVENT_PROFILE_COLUMN)
-            .is_none()
+        Ok(self
+            .events_of_many(snapshot, &[profile])?
+            .remove(&profile)
+            .unwrap_or_default())
+    }
+
+    /// The live event rows of each of `profiles` that has any, ascending. One pass over each
+    /// memory layer serves all of them, which matters to calls that merge many profiles.
+    ///
+    /// # Errors
+    /// Corruption found while building a segment's index.
+    pub(crate) fn events_of_many(
+        &self,
+        snapshot: &Snapshot,
+        profiles: &[u32],
+    ) -> Result<HashMap<u32, Vec<u32>>> {
+        let mut out: HashMap<u32, Vec<u32>> = HashMap::new();
+        if profiles.is_empty()
+            || snapshot
+                .schema(TableKind::Events)
+                .column(EVENT_PROFILE_COLUMN)
+                .is_none()
         {
-            return Ok(Vec::new());
+            return Ok(out);
         }
+        let wanted: RoaringBitmap = profiles.iter().copied().collect();
         let layers = snapshot.layers(TableKind::Events);
-        let mut out = Vec::new();
         for (age, layer) in layers.iter().enumerate() {
-            let found: Vec<u32> = match layer {
+            let found: Vec<(u32, u32)> = match layer {
                 Layer::Segment(segment) => {
-                    self.owners(snapshot, segment)?.rows_of(profile).to_vec()
+                    let owners = self.owners(snapshot, segment)?;
+                    wanted
+                        .iter()
+                        .flat_map(|p| owners.rows_of(p).iter().map(move |&row| (p, row)))
+                        .collect()
                 }
                 Layer::Memory(table) => table
                     .column(EVENT_PROFILE_COLUMN)
                     .map(|c| {
-                        let owner = Value::Int64(i64::from(profile));
                         c.iter()
-                            .filter(|(_, v)| **v == owner)
-                            .map(|(row, _)| row)
+                            .filter_map(|(row, v)| match v {
+                                Value::Int64(owner) => u32::try_from(*owner)
+                                    .ok()
+                                    .filter(|o| wanted.contains(*o))
+                                    .map(|o| (o, row)),
+                                _ => None,
+                            })
                             .collect()
                     })
                     .unwrap_or_default(),
             };
             let newer = layers.get(age + 1..).unwrap_or(&[]);
-            out.extend(found.into_iter().filter(|&row| {
-                !newer.iter().any(|l| rewrites_owner(l, row))
+            for (owner, row) in found {
+                if !newer.iter().any(|l| rewrites_owner(l, row))
                     && !layers.iter().any(|l| l.deleted().contains(row))
-            }));
+                {
+                    out.entry(owner).or_default().push(row);
+                }
+            }
         }
-        out.sort_unstable();
+        for rows in out.values_mut() {
+            rows.sort_unstable();
+        }
         Ok(out)
     }
 

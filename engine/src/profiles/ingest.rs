@@ -3,6 +3,7 @@
 
 use super::columns::{msg_column, ts_column, Fitter, Prepared, IDENTITY_COLUMN, TS_PREFIX};
 use super::error::MessageRejection;
+use super::event_index::EventIndex;
 use super::state::{message_key, KeySet, State, NO_ROW};
 use crate::db::{BuiltBatch, WriteContext, WriteOp, EVENT_PROFILE_COLUMN};
 use crate::error::Result;
@@ -90,6 +91,7 @@ pub(crate) fn identifier_columns(config: &IdentityConfig) -> HashSet<String> {
 pub(crate) fn build(
     ctx: &mut WriteContext<'_>,
     state: &mut State,
+    events_index: &EventIndex,
     messages: &[(usize, &Message)],
     report: &mut IngestReport,
 ) -> Result<BuiltBatch<()>> {
@@ -138,7 +140,7 @@ pub(crate) fn build(
     for (row, event) in events {
         plan.batch.append_event(row, event);
     }
-    plan.move_absorbed(ctx.snapshot, &absorbed, state, ctx.graph)?;
+    plan.move_absorbed(ctx.snapshot, events_index, &absorbed, state, ctx.graph)?;
     Ok(BuiltBatch {
         batch: plan.batch,
         identity,
@@ -493,6 +495,7 @@ impl<'a> Plan<'a> {
     pub fn move_absorbed(
         &mut self,
         snapshot: &Snapshot,
+        events_index: &EventIndex,
         absorbed: &[(u32, ProfileId)],
         state: &mut State,
         graph: &IdentityGraph,
@@ -501,7 +504,7 @@ impl<'a> Plan<'a> {
             return Ok(());
         }
         let owners: Vec<u32> = absorbed.iter().map(|(r, _)| *r).collect();
-        let events = events_of_rows(snapshot, &owners)?;
+        let events = events_index.events_of_many(snapshot, &owners)?;
         for &(row, survivor) in absorbed {
             let to = self.row_of(state, graph.canonical(survivor));
             let rows = events.get(&row).cloned().unwrap_or_default();

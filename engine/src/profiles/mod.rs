@@ -226,9 +226,9 @@ impl Profiles {
         mut report: IngestReport,
     ) -> ProfilesResult<IngestReport> {
         let mut state = self.state.lock();
-        let (receipt, ()) = self
-            .db
-            .write_with(|ctx| ingest::build(ctx, &mut state, messages, &mut report))?;
+        let (receipt, ()) = self.db.write_with(|ctx| {
+            ingest::build(ctx, &mut state, &self.events, messages, &mut report)
+        })?;
         report.lsn = receipt.lsn;
         Ok(report)
     }
