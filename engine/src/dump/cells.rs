@@ -118,8 +118,12 @@ impl<'w> Positions<'w> {
 
     /// The index of `row`, which must be in the window and above every row asked before.
     fn index_of(&mut self, row: u32) -> usize {
-        self.next += self.window[self.next..].partition_point(|&r| r < row);
-        self.next
+        // Rows usually follow each other in the window; search only when some were skipped.
+        if self.window.get(self.next) != Some(&row) {
+            self.next += self.window[self.next..].partition_point(|&r| r < row);
+        }
+        self.next += 1;
+        self.next - 1
     }
 }
 

@@ -13,7 +13,7 @@ pub struct Meta {
     /// Name and version of the software that wrote the dump.
     pub creator: String,
     /// One more than the largest profile id any row of the dump mentions (profile row ids and
-    /// the events' `profile_id` values); restore may use ids from here on as scratch rows.
+    /// the events' `profile_id` values); every such id is below it.
     pub profile_id_bound: u64,
 }
 

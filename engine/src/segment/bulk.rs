@@ -21,6 +21,7 @@ use crate::value::Value;
 use roaring::RoaringBitmap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::thread::JoinHandle;
 
 /// Streams a segment file to disk from rows, one stripe of chunks at a time.
 pub struct SegmentBuilder {
@@ -33,6 +34,14 @@ pub struct SegmentBuilder {
     rows: RoaringBitmap,
     columns: Vec<WrittenColumn>,
     builders: Vec<ChunkBuilder>,
+    /// The rows of the stripe being built; added to `rows` when the stripe is written, since
+    /// appending in bulk is far cheaper than pushing single rows onto a roaring bitmap.
+    stripe_rows: Vec<u32>,
+    /// Per column: the stripe's rows with a value (added to the column's `present`).
+    stripe_present: Vec<Vec<u32>>,
+    last_row: Option<u32>,
+    /// The chunks of the last closed stripe, being encoded on a helper thread.
+    encoding: Option<JoinHandle<Vec<Vec<u8>>>>,
     finished: bool,
 }
 
@@ -76,6 +85,10 @@ impl SegmentBuilder {
                 .iter()
                 .map(|c| ChunkBuilder::new(c.column_type))
                 .collect(),
+            stripe_rows: Vec::with_capacity(ROWS_PER_CHUNK),
+            stripe_present: columns.iter().map(|_| Vec::new()).collect(),
+            last_row: None,
+            encoding: None,
             finished: false,
         })
     }
@@ -90,19 +103,21 @@ impl SegmentBuilder {
         if let Some(reason) = self.refusal(row, values) {
             return Err(Error::corrupt(&self.temp_path, self.offset, reason));
         }
-        // `refusal` checked that `row` ascends, so these appends cannot be refused.
-        let _ = self.rows.try_push(row);
-        for ((value, builder), column) in
-            values.iter().zip(&mut self.builders).zip(&mut self.columns)
+        for ((value, builder), present) in values
+            .iter()
+            .zip(&mut self.builders)
+            .zip(&mut self.stripe_present)
         {
             builder
                 .push(value)
                 .map_err(|e| Error::corrupt(&self.temp_path, self.offset, e.to_string()))?;
             if !value.is_null() {
-                let _ = column.present.try_push(row);
+                present.push(row);
             }
         }
-        if self.builders.first().map_or(0, ChunkBuilder::len) == ROWS_PER_CHUNK {
+        self.stripe_rows.push(row);
+        self.last_row = Some(row);
+        if self.stripe_rows.len() == ROWS_PER_CHUNK {
             self.write_stripe()?;
         }
         Ok(())
@@ -110,7 +125,7 @@ impl SegmentBuilder {
 
     /// Why `values` cannot be row `row`, if they cannot.
     fn refusal(&self, row: u32, values: &[Value]) -> Option<String> {
-        if self.rows.max().is_some_and(|last| row <= last) {
+        if self.last_row.is_some_and(|last| row <= last) {
             return Some(format!("bulk row {row} is not above the previous row"));
         }
         if values.len() != self.columns.len() {
@@ -139,23 +154,45 @@ impl SegmentBuilder {
         self.id
     }
 
-    /// Number of rows pushed so far.
-    #[must_use]
-    pub fn row_count(&self) -> u64 {
-        self.rows.len()
+    /// Closes the stripe of rows pushed since the last one: its chunks are encoded on a helper
+    /// thread while the caller produces the next stripe's rows (encoding a chunk costs about
+    /// as much as decoding its rows from the input), and appended once that stripe is done.
+    fn write_stripe(&mut self) -> Result<()> {
+        // Rows ascend across stripes (checked as they were pushed), so the appends succeed.
+        let _ = self.rows.append(self.stripe_rows.drain(..));
+        for (column, present) in self.columns.iter_mut().zip(&mut self.stripe_present) {
+            let _ = column.present.append(present.drain(..));
+        }
+        let full: Vec<ChunkBuilder> = self
+            .builders
+            .iter_mut()
+            .zip(&self.columns)
+            .map(|(builder, column)| {
+                std::mem::replace(builder, ChunkBuilder::new(column.column_type))
+            })
+            .collect();
+        self.append_encoded()?;
+        self.encoding = Some(std::thread::spawn(move || {
+            full.into_iter().map(ChunkBuilder::finish).collect()
+        }));
+        Ok(())
     }
 
-    /// Appends the chunks of the rows pushed since the last stripe, one per column.
-    fn write_stripe(&mut self) -> Result<()> {
-        for index in 0..self.builders.len() {
-            let column_type = self.columns[index].column_type;
-            let full = std::mem::replace(&mut self.builders[index], ChunkBuilder::new(column_type));
-            let bytes = full.finish();
+    /// Waits for the stripe being encoded, if any, and appends its chunks in column order.
+    fn append_encoded(&mut self) -> Result<()> {
+        let Some(encoding) = self.encoding.take() else {
+            return Ok(());
+        };
+        // Encoding cannot fail; a panic there is a bug and stays a panic here.
+        let chunks = encoding
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        for (index, bytes) in chunks.iter().enumerate() {
             let location = ChunkLocation {
                 offset: self.offset,
                 len: u32::try_from(bytes.len()).expect("a chunk of 65,536 rows stays below 4 GiB"),
             };
-            self.append(&bytes)?;
+            self.append(bytes)?;
             self.columns[index].chunks.push(location);
         }
         Ok(())
@@ -175,9 +212,10 @@ impl SegmentBuilder {
     /// # Errors
     /// I/O errors; the temporary file is then removed.
     pub fn finish(mut self, max_lsn: u64) -> Result<(PathBuf, u64)> {
-        if self.builders.first().is_some_and(|b| !b.is_empty()) {
+        if !self.stripe_rows.is_empty() {
             self.write_stripe()?;
         }
+        self.append_encoded()?;
         let footer_offset = self.offset;
         let footer = encode_footer(
             &mut self.rows,
