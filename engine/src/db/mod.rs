@@ -6,6 +6,9 @@
 
 mod background;
 mod batch;
+mod bulk;
+#[cfg(test)]
+mod bulk_tests;
 mod compaction;
 mod flush;
 mod open;
@@ -13,6 +16,8 @@ mod writer;
 
 pub(crate) use batch::WriteOp;
 pub use batch::{WriteBatch, WriteReceipt};
+pub(crate) use bulk::schema_problem;
+pub use bulk::{BulkLoadError, BulkLoader};
 pub use open::{LOCK_FILE, WAL_DIR};
 pub use writer::{EVENT_PROFILE_COLUMN, MAX_COLUMN_NAME_BYTES};
 
