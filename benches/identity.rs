@@ -65,32 +65,9 @@ fn graph_resolution(c: &mut Criterion) {
     group.finish();
 }
 
-fn ndjson_lines(messages: u32) -> Vec<String> {
-    let mut rng = common::Rng::new(11);
-    (0..messages)
-        .map(|i| {
-            let user = rng.below(u64::from(messages / 5).max(1));
-            let day = 1 + rng.below(28);
-            match i % 10 {
-                0 => format!(
-                    r#"{{"type":"identify","userId":"u{user}","anonymousId":"a{user}","traits":{{"email":"user{user}@example.com","plan":"pro"}},"messageId":"m{i}","timestamp":"2026-05-{day:02}T10:00:00Z"}}"#
-                ),
-                1 | 2 => format!(
-                    r#"{{"type":"page","anonymousId":"a{user}","name":"Pricing","messageId":"m{i}","timestamp":"2026-05-{day:02}T10:00:00Z"}}"#
-                ),
-                _ => format!(
-                    r#"{{"type":"track","userId":"u{user}","event":"Product Viewed","properties":{{"price":{}.5,"sku":"s{}"}},"messageId":"m{i}","timestamp":"2026-05-{day:02}T10:00:00Z"}}"#,
-                    rng.below(200),
-                    rng.below(1000)
-                ),
-            }
-        })
-        .collect()
-}
-
 fn end_to_end_ingest(c: &mut Criterion) {
     const MESSAGES: u32 = 200_000;
-    let lines = ndjson_lines(MESSAGES);
+    let lines = common::ndjson_messages(MESSAGES);
     let mut group = c.benchmark_group("ingest_ndjson");
     group.sample_size(10);
     group.throughput(Throughput::Elements(u64::from(MESSAGES)));
