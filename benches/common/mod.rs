@@ -380,3 +380,29 @@ pub fn cdp_dataset(profiles: u32, columns: usize, events: u64) -> std::path::Pat
     std::fs::write(dir.join("READY"), b"").expect("marker");
     dir
 }
+
+/// `messages` Segment-spec NDJSON lines over `messages / 5` users: a tenth identify calls
+/// (user id, anonymous id, email and plan traits), a fifth page views by anonymous id, the
+/// rest `Product Viewed` tracks with a price and a SKU, spread over May 2026.
+pub fn ndjson_messages(messages: u32) -> Vec<String> {
+    let mut rng = Rng::new(11);
+    (0..messages)
+        .map(|i| {
+            let user = rng.below(u64::from(messages / 5).max(1));
+            let day = 1 + rng.below(28);
+            match i % 10 {
+                0 => format!(
+                    r#"{{"type":"identify","userId":"u{user}","anonymousId":"a{user}","traits":{{"email":"user{user}@example.com","plan":"pro"}},"messageId":"m{i}","timestamp":"2026-05-{day:02}T10:00:00Z"}}"#
+                ),
+                1 | 2 => format!(
+                    r#"{{"type":"page","anonymousId":"a{user}","name":"Pricing","messageId":"m{i}","timestamp":"2026-05-{day:02}T10:00:00Z"}}"#
+                ),
+                _ => format!(
+                    r#"{{"type":"track","userId":"u{user}","event":"Product Viewed","properties":{{"price":{}.5,"sku":"s{}"}},"messageId":"m{i}","timestamp":"2026-05-{day:02}T10:00:00Z"}}"#,
+                    rng.below(200),
+                    rng.below(1000)
+                ),
+            }
+        })
+        .collect()
+}

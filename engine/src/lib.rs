@@ -27,8 +27,8 @@ pub mod wal;
 pub mod wire;
 
 pub use db::{
-    Database, DatabaseStats, WriteBatch, WriteReceipt, EVENT_PROFILE_COLUMN, LOCK_FILE,
-    MAX_COLUMN_NAME_BYTES, WAL_DIR,
+    BulkLoadError, BulkLoader, Database, DatabaseStats, WriteBatch, WriteReceipt,
+    EVENT_PROFILE_COLUMN, LOCK_FILE, MAX_COLUMN_NAME_BYTES, WAL_DIR,
 };
 pub use error::{Error, Result};
 pub use options::{Options, RecoveryMode, SyncMode};

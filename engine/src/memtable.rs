@@ -9,28 +9,41 @@ use crate::mutation::Mutation;
 use crate::schema::TableKind;
 use crate::value::Value;
 use roaring::RoaringBitmap;
+use rustc_hash::FxHashMap;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// Rough bytes of bookkeeping per stored cell besides the value itself.
 const CELL_OVERHEAD_BYTES: usize = 48;
 
 /// The values one layer holds for one column, sorted by row, one value per row.
+///
+/// The cells live in runs shared by `Arc`: merging a layer whose rows all follow the older
+/// layer's rows (the usual case for appended events and new profiles) concatenates the run
+/// lists instead of copying every value.
 #[derive(Debug, Clone, Default)]
 pub struct MemColumn {
+    runs: Vec<Arc<Run>>,
+    present: RoaringBitmap,
+}
+
+/// Cells of consecutive, ascending rows.
+#[derive(Debug, Default)]
+struct Run {
     rows: Vec<u32>,
     values: Vec<Value>,
-    present: RoaringBitmap,
 }
 
 impl MemColumn {
     fn from_sorted(rows: Vec<u32>, values: Vec<Value>) -> Self {
         let present = RoaringBitmap::from_sorted_iter(rows.iter().copied())
             .expect("rows are sorted and unique");
-        MemColumn {
-            rows,
-            values,
-            present,
-        }
+        let runs = if rows.is_empty() {
+            Vec::new()
+        } else {
+            vec![Arc::new(Run { rows, values })]
+        };
+        MemColumn { runs, present }
     }
 
     /// Rows this layer writes for the column (a NULL written counts as present).
@@ -42,27 +55,46 @@ impl MemColumn {
     /// The value written for `row`, if this layer wrote one.
     #[must_use]
     pub fn get(&self, row: u32) -> Option<&Value> {
-        self.rows
+        if !self.present.contains(row) {
+            return None;
+        }
+        // Runs are ascending and disjoint: the run holding `row` is the last one starting
+        // at or before it.
+        let index = self
+            .runs
+            .partition_point(|run| run.rows.first().is_some_and(|&first| first <= row));
+        let run = self.runs.get(index.checked_sub(1)?)?;
+        run.rows
             .binary_search(&row)
             .ok()
-            .and_then(|i| self.values.get(i))
+            .and_then(|i| run.values.get(i))
     }
 
     /// Every (row, value) pair, in row order.
     pub fn iter(&self) -> impl Iterator<Item = (u32, &Value)> {
-        self.rows.iter().copied().zip(self.values.iter())
+        self.runs
+            .iter()
+            .flat_map(|run| run.rows.iter().copied().zip(run.values.iter()))
     }
 
     /// Number of rows written.
     #[must_use]
     pub fn len(&self) -> usize {
-        self.rows.len()
+        usize::try_from(self.present.len()).unwrap_or(usize::MAX)
     }
 
     /// Whether no row was written.
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.rows.is_empty()
+        self.present.is_empty()
+    }
+
+    fn first_row(&self) -> Option<u32> {
+        self.present.min()
+    }
+
+    fn last_row(&self) -> Option<u32> {
+        self.present.max()
     }
 }
 
@@ -122,8 +154,33 @@ fn merge_columns(
     newer: Option<&MemColumn>,
     deleted: &RoaringBitmap,
 ) -> MemColumn {
-    let mut rows = Vec::new();
-    let mut values = Vec::new();
+    let untouched = |column: &MemColumn| column.present.is_disjoint(deleted);
+    match (older, newer) {
+        (None, None) => MemColumn::default(),
+        (Some(only), None) | (None, Some(only)) if untouched(only) => only.clone(),
+        (Some(older), Some(newer))
+            if untouched(older) && untouched(newer) && older.last_row() < newer.first_row() =>
+        {
+            let mut runs = older.runs.clone();
+            runs.extend(newer.runs.iter().cloned());
+            MemColumn {
+                runs,
+                present: &older.present | &newer.present,
+            }
+        }
+        _ => merge_cells(older, newer, deleted),
+    }
+}
+
+/// Merges two columns cell by cell; where both wrote a row, `newer` wins.
+fn merge_cells(
+    older: Option<&MemColumn>,
+    newer: Option<&MemColumn>,
+    deleted: &RoaringBitmap,
+) -> MemColumn {
+    let capacity = older.map_or(0, MemColumn::len) + newer.map_or(0, MemColumn::len);
+    let mut rows = Vec::with_capacity(capacity);
+    let mut values = Vec::with_capacity(capacity);
     let mut a = older.into_iter().flat_map(MemColumn::iter).peekable();
     let mut b = newer.into_iter().flat_map(MemColumn::iter).peekable();
     loop {
@@ -211,7 +268,8 @@ pub struct MemLayerBuilder {
 struct BuilderTable {
     rows: RoaringBitmap,
     deleted: RoaringBitmap,
-    columns: BTreeMap<String, Vec<(u32, Value)>>,
+    /// Looked up once per written cell, hence hashed; sealing sorts the names.
+    columns: FxHashMap<String, Vec<(u32, Value)>>,
 }
 
 fn table_index(table: TableKind) -> usize {

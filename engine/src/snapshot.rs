@@ -43,14 +43,18 @@ pub enum Layer<'s> {
 }
 
 impl Layer<'_> {
-    fn rows(&self) -> &RoaringBitmap {
+    /// Rows the layer holds data for.
+    #[must_use]
+    pub fn rows(&self) -> &RoaringBitmap {
         match self {
             Layer::Segment(segment) => segment.rows(),
             Layer::Memory(table) => table.rows(),
         }
     }
 
-    fn deleted(&self) -> &RoaringBitmap {
+    /// Rows the layer deletes.
+    #[must_use]
+    pub fn deleted(&self) -> &RoaringBitmap {
         match self {
             Layer::Segment(segment) => segment.deleted(),
             Layer::Memory(table) => table.deleted(),
@@ -339,6 +343,51 @@ impl Snapshot {
             .collect())
     }
 
+    /// Whether `row` of `table` exists, checked against each layer (no table-wide bitmaps are
+    /// built, so it is cheap on a fresh snapshot of a large table).
+    #[must_use]
+    pub fn is_live(&self, table: TableKind, row: u32) -> bool {
+        let layers = self.layers(table);
+        layers.iter().any(|l| l.rows().contains(row))
+            && !layers.iter().any(|l| l.deleted().contains(row))
+    }
+
+    /// Point read of one cell: the newest layer that sets `column` for `row` is found by
+    /// bitmap lookups and only that value is read (see [`Segment::value_at`]). NULL when the
+    /// row has no value or does not exist.
+    ///
+    /// # Errors
+    /// [`Error::UnknownColumn`], or corruption found while reading.
+    pub fn read_cell(&self, table: TableKind, row: u32, column: &str) -> Result<Value> {
+        self.require_column(table, column)?;
+        if !self.is_live(table, row) {
+            return Ok(Value::Null);
+        }
+        let layers = self.layers(table);
+        read_newest(&layers, row, column)
+    }
+
+    /// Point read of one row: like [`Snapshot::row`], every non-NULL value in schema order
+    /// (`None` if the row is not live), but each value is read alone instead of through a
+    /// column scan, so the cost does not grow with the table.
+    ///
+    /// # Errors
+    /// Corruption found while reading.
+    pub fn read_row(&self, table: TableKind, row: u32) -> Result<Option<Vec<(String, Value)>>> {
+        if !self.is_live(table, row) {
+            return Ok(None);
+        }
+        let layers = self.layers(table);
+        let mut values = Vec::new();
+        for column in self.schema(table).columns() {
+            let value = read_newest(&layers, row, &column.name)?;
+            if !value.is_null() {
+                values.push((column.name.clone(), value));
+            }
+        }
+        Ok(Some(values))
+    }
+
     /// Every non-NULL column value of one live row, in schema order; `None` if the row is not live.
     ///
     /// # Errors
@@ -356,4 +405,23 @@ impl Snapshot {
         }
         Ok(Some(values))
     }
+}
+
+/// The value of `column` at live `row` in the newest of `layers` (oldest first) that sets it.
+fn read_newest(layers: &[Layer<'_>], row: u32, column: &str) -> Result<Value> {
+    for layer in layers.iter().rev() {
+        match layer {
+            Layer::Segment(segment) => {
+                if let Some(found) = segment.column(column).filter(|c| c.present.contains(row)) {
+                    return segment.value_at(found, row);
+                }
+            }
+            Layer::Memory(table) => {
+                if let Some(value) = table.column(column).and_then(|c| c.get(row)) {
+                    return Ok(value.clone());
+                }
+            }
+        }
+    }
+    Ok(Value::Null)
 }

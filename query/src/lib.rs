@@ -16,6 +16,8 @@
 //! with `'vip' = ANY(tags)` or `list_contains(tags, 'vip')`; `[NOT] IN (subquery)`,
 //! `[NOT] EXISTS (subquery)` correlated by one `inner = outer` equality; segments
 //! (`CREATE [OR REPLACE] SEGMENT`, `DROP SEGMENT`, `SHOW SEGMENTS`, `FROM segment`);
+//! computed traits (`CREATE [OR REPLACE] TRAIT`, `DROP TRAIT`, `SHOW TRAITS`; run by a
+//! [`LiveDatabase`] opened on profiles, see [`traits`]);
 //! `EXPLAIN [ANALYZE]`; `SET now = '…'` / `SET now = DEFAULT`.
 //!
 //! Dates are timestamps at midnight UTC (`CAST(ts AS DATE)` yields a timestamp column).
@@ -37,6 +39,7 @@ pub mod result;
 pub mod segment;
 pub mod session;
 pub mod temporal;
+pub mod traits;
 
 pub use catalog::{AccessPath, Catalog, TableSource};
 pub use engine_catalog::{identities_table, SnapshotCatalog};
@@ -53,6 +56,7 @@ pub use result::{QueryResult, StatementOutcome};
 pub use segment::{MemorySegmentStore, SegmentDefinition, SegmentStore};
 pub use session::Session;
 pub use sqlparser;
+pub use traits::TraitStatement;
 
 /// Parses, plans and executes one SQL statement.
 ///

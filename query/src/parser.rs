@@ -1,5 +1,5 @@
-//! The SQL front end: sqlparser's PostgreSQL dialect plus ProfileDB's segment, clock and EXPLAIN
-//! statements, recognised by their leading keywords.
+//! The SQL front end: sqlparser's PostgreSQL dialect plus ProfileDB's segment, computed-trait,
+//! clock and EXPLAIN statements, recognised by their leading keywords.
 
 use sqlparser::ast::{self, Ident};
 use sqlparser::dialect::PostgreSqlDialect;
@@ -8,6 +8,7 @@ use sqlparser::parser::{Parser, ParserError};
 use sqlparser::tokenizer::{Token, TokenWithSpan};
 
 use crate::error::QueryError;
+use crate::traits::{at_trait_statement, parse_trait_statement, TraitStatement};
 
 /// Nesting depth the parser accepts; deeper input is rejected instead of exhausting the stack.
 const RECURSION_LIMIT: usize = 48;
@@ -47,6 +48,8 @@ pub enum Statement {
         /// The timestamp text, or `None` for `DEFAULT`.
         value: Option<String>,
     },
+    /// `CREATE [OR REPLACE] TRAIT`, `DROP TRAIT`, `SHOW TRAITS` (computed traits).
+    Trait(TraitStatement),
 }
 
 /// Parses exactly one statement (a trailing `;` is allowed).
@@ -112,6 +115,9 @@ fn parse_one(parser: &mut Parser<'_>) -> Result<Statement, QueryError> {
     if let Some(statement) = parse_segment_statement(parser)? {
         return Ok(statement);
     }
+    if at_trait_statement(parser) {
+        return Ok(Statement::Trait(parse_trait_statement(parser)?));
+    }
     if is_word(&parser.peek_nth_token(0), "SET") && is_word(&parser.peek_nth_token(1), "NOW") {
         return parse_set_now(parser);
     }
@@ -176,11 +182,11 @@ fn parse_set_now(parser: &mut Parser<'_>) -> Result<Statement, QueryError> {
 }
 
 /// Whether a token is the unquoted word `word` (case-insensitive).
-fn is_word(token: &TokenWithSpan, word: &str) -> bool {
+pub(crate) fn is_word(token: &TokenWithSpan, word: &str) -> bool {
     matches!(&token.token, Token::Word(w) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case(word))
 }
 
-fn error_at(token: &TokenWithSpan, message: String) -> QueryError {
+pub(crate) fn error_at(token: &TokenWithSpan, message: String) -> QueryError {
     QueryError::Parse {
         message,
         line: token.span.start.line,
@@ -189,7 +195,7 @@ fn error_at(token: &TokenWithSpan, message: String) -> QueryError {
 }
 
 /// Converts a sqlparser error, lifting the `Line: X, Column: Y` it embeds into fields.
-fn parse_error(error: ParserError) -> QueryError {
+pub(crate) fn parse_error(error: ParserError) -> QueryError {
     let text = match &error {
         ParserError::TokenizerError(m) | ParserError::ParserError(m) => m.clone(),
         ParserError::RecursionLimitExceeded => "statement nests too deeply".to_owned(),

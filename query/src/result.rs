@@ -32,4 +32,18 @@ pub enum StatementOutcome {
     },
     /// `SET now` pinned (`Some`) or unpinned (`None`) the session clock.
     NowSet(Option<i64>),
+    /// `CREATE [OR REPLACE] TRAIT` defined a computed trait and computed it for every profile.
+    TraitCreated {
+        /// The trait's name (also its `profiles` column).
+        name: String,
+        /// Whether an existing trait was replaced.
+        replaced: bool,
+    },
+    /// `DROP TRAIT` removed (or, with `IF EXISTS`, did not find) a computed trait.
+    TraitDropped {
+        /// The trait's name.
+        name: String,
+        /// Whether it existed.
+        existed: bool,
+    },
 }

@@ -80,3 +80,166 @@ fn identities_and_stitched_history_are_queryable() {
     profiles.close().expect("close");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Rows of a statement run through a live profiles database.
+fn live_rows(
+    db: &profiledb_query::LiveDatabase,
+    session: &mut Session,
+    sql: &str,
+) -> Vec<Vec<Value>> {
+    match db.execute(session, sql) {
+        Ok(StatementOutcome::Rows(result)) => result.rows,
+        other => panic!("`{sql}` gave {other:?}"),
+    }
+}
+
+#[test]
+fn computed_traits_are_defined_in_sql_and_queried_at_once() {
+    let dir = std::env::temp_dir().join(format!("profiledb-query-traits-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let options = Options {
+        sync_mode: SyncMode::Never,
+        ..Options::default()
+    };
+    let db =
+        profiledb_query::LiveDatabase::open_profiles(&dir, options, ProfilesOptions::default())
+            .expect("open");
+    let orders = |id: &str, user: &str, revenue: f64, day: u32, category: &str| {
+        format!(
+            r#"{{"type":"track","userId":"{user}","event":"Order Completed","properties":{{"revenue":{revenue},"category":"{category}"}},"messageId":"{id}","timestamp":"2026-05-{day:02}T10:00:00Z"}}"#
+        )
+    };
+    db.profiles()
+        .expect("opened on profiles")
+        .ingest_lines(&[
+            orders("m1", "ann", 10.0, 1, "shoes"),
+            orders("m2", "ann", 30.0, 20, "hats"),
+            orders("m3", "ann", 5.0, 21, "hats"),
+            orders("m4", "bob", 7.0, 2, "shoes"),
+            r#"{"type":"page","userId":"bob","name":"Home","messageId":"m5","timestamp":"2026-05-22T10:00:00Z"}"#.to_owned(),
+        ])
+        .expect("ingest");
+    let mut session = db.session();
+    let run = |session: &mut Session, sql: &str| db.execute(session, sql).expect(sql);
+    assert_eq!(
+        run(
+            &mut session,
+            "CREATE SEGMENT spenders AS SELECT profile_id FROM profiles WHERE profile_id >= 0"
+        ),
+        StatementOutcome::SegmentCreated {
+            name: "spenders".into(),
+            replaced: false
+        }
+    );
+    assert_eq!(
+        run(
+            &mut session,
+            "CREATE TRAIT spent AS sum(revenue) FROM events WHERE event = 'Order Completed'"
+        ),
+        StatementOutcome::TraitCreated {
+            name: "spent".into(),
+            replaced: false
+        }
+    );
+    run(
+        &mut session,
+        "CREATE TRAIT favourite AS mode(category) FROM events",
+    );
+    run(
+        &mut session,
+        "CREATE TRAIT orders AS count(*) FROM events WHERE revenue >= 6",
+    );
+    assert_eq!(
+        live_rows(
+            &db,
+            &mut session,
+            "SELECT spent, favourite, orders FROM profiles ORDER BY spent"
+        ),
+        vec![
+            vec![
+                Value::Float64(7.0),
+                Value::String("shoes".into()),
+                Value::Int64(1)
+            ],
+            vec![
+                Value::Float64(45.0),
+                Value::String("hats".into()),
+                Value::Int64(2)
+            ],
+        ]
+    );
+    // A segment over the new column sees it, and keeps it current when the trait changes.
+    run(
+        &mut session,
+        "CREATE OR REPLACE SEGMENT spenders AS SELECT profile_id FROM profiles WHERE spent > 20",
+    );
+    assert_eq!(db.members("spenders").map(|m| m.len()), Some(1));
+    assert_eq!(
+        run(
+            &mut session,
+            "CREATE OR REPLACE TRAIT spent AS sum(revenue) FROM events WHERE revenue < 20"
+        ),
+        StatementOutcome::TraitCreated {
+            name: "spent".into(),
+            replaced: true
+        }
+    );
+    assert_eq!(db.members("spenders").map(|m| m.len()), Some(0));
+    let retyped = db
+        .execute(
+            &mut session,
+            "CREATE OR REPLACE TRAIT spent AS count(*) FROM events",
+        )
+        .expect_err("a count does not fit the float64 column");
+    assert!(retyped.to_string().contains("float64"), "{retyped}");
+    let shown = live_rows(&db, &mut session, "SHOW TRAITS");
+    assert_eq!(shown.len(), 3);
+    assert_eq!(
+        shown[0],
+        vec![
+            Value::String("spent".into()),
+            Value::String(
+                "CREATE TRAIT spent AS sum(revenue) FROM events WHERE revenue < 20".into()
+            ),
+            Value::String("float64".into()),
+        ]
+    );
+    assert!(db
+        .execute(&mut session, "CREATE TRAIT orders AS count(*) FROM events")
+        .is_err());
+    assert_eq!(
+        run(&mut session, "DROP TRAIT orders"),
+        StatementOutcome::TraitDropped {
+            name: "orders".into(),
+            existed: true
+        }
+    );
+    assert_eq!(
+        run(&mut session, "DROP TRAIT IF EXISTS orders"),
+        StatementOutcome::TraitDropped {
+            name: "orders".into(),
+            existed: false
+        }
+    );
+    assert!(db.execute(&mut session, "DROP TRAIT orders").is_err());
+    assert_eq!(live_rows(&db, &mut session, "SHOW TRAITS").len(), 2);
+    assert_eq!(
+        live_rows(
+            &db,
+            &mut session,
+            "SELECT COUNT(*) FROM profiles WHERE orders IS NOT NULL"
+        ),
+        vec![vec![Value::Int64(0)]]
+    );
+    drop(session);
+    db.close().expect("close");
+
+    // Plain databases refuse trait statements with a clear error.
+    let plain = profiledb_query::LiveDatabase::open(&dir, Options::default()).expect("reopen");
+    let error = plain
+        .execute(&mut plain.session(), "SHOW TRAITS")
+        .expect_err("plain database");
+    assert!(error.to_string().contains("SHOW TRAITS"), "{error}");
+    plain.close().expect("close");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -109,6 +109,13 @@ const TOKENS: &[&str] = &[
     "DROP",
     "SHOW",
     "SEGMENTS",
+    "TRAIT",
+    "TRAITS",
+    "WITHIN",
+    "mode",
+    "first",
+    "last",
+    "'90 days'",
     "EXPLAIN",
     "ANALYZE",
     "SET",
@@ -132,6 +139,14 @@ const VALID: &[&str] = &[
     "CREATE OR REPLACE SEGMENT vips AS SELECT profile_id FROM profiles WHERE vip",
     "EXPLAIN ANALYZE SELECT COUNT(*) FROM profiles WHERE NOT (age NOT IN (1, NULL)) AND email IS NOT NULL",
     "SET now = '2026-06-01T00:00:00Z'",
+];
+
+/// Statements that parse but run only on a profiles database: here they must fail cleanly.
+const PROFILES_ONLY: &[&str] = &[
+    "CREATE OR REPLACE TRAIT orders_90d AS count(*) FROM events WHERE event = 'Order Completed' AND revenue > 10 WITHIN INTERVAL '90 days'",
+    "CREATE TRAIT top_sku AS mode() WITHIN GROUP (ORDER BY sku) FROM events WHERE -1 < price",
+    "DROP TRAIT IF EXISTS orders_90d",
+    "SHOW TRAITS",
 ];
 
 /// Runs `sql`, failing the test if anything panics.
@@ -187,11 +202,12 @@ fn mutated_valid_queries_never_panic() {
     let catalog = common::catalog();
     let mut session = Session::new();
     let mut rng = Rng(0xD1B5_4A32_D192_ED03);
-    for valid in VALID {
-        must_not_panic(&catalog, &mut session, valid);
+    let seeds: Vec<&str> = VALID.iter().chain(PROFILES_ONLY).copied().collect();
+    for seed in &seeds {
+        must_not_panic(&catalog, &mut session, seed);
     }
     for _ in 0..6000 {
-        let base = VALID[rng.below(VALID.len())];
+        let base = seeds[rng.below(seeds.len())];
         let sql = mutate(&mut rng, base);
         must_not_panic(&catalog, &mut session, &sql);
     }
@@ -206,6 +222,16 @@ fn valid_queries_succeed() {
             execute(&catalog, &mut session, sql).is_ok(),
             "failed: {sql}: {:?}",
             execute(&catalog, &mut session, sql)
+        );
+    }
+    for sql in PROFILES_ONLY {
+        assert!(profiledb_query::parse(sql).is_ok(), "does not parse: {sql}");
+        assert!(
+            matches!(
+                execute(&catalog, &mut session, sql),
+                Err(profiledb_query::QueryError::NotImplemented { .. })
+            ),
+            "{sql}"
         );
     }
 }

@@ -334,6 +334,34 @@ fn restore_refuses_truncated_and_flipped_dumps() {
 }
 
 #[test]
+fn restore_removes_what_an_interrupted_restore_left() {
+    let _serial = serial();
+    let tmp = TempDir::new("interrupted");
+    let data = tmp.path().join("db");
+    build_db(&data, 20);
+    let dump = tmp.path().join("d.pdump");
+    let output = profiledb(&data, &["dump", "--out", dump.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    // What a restore killed by a signal leaves: a scratch directory nobody holds the lock of.
+    let leftover = tmp.path().join(".copy.restoring-4000000000");
+    std::fs::create_dir_all(&leftover).unwrap();
+    std::fs::write(leftover.join("seg-0000000000.tmp"), b"partial").unwrap();
+    let unrelated = tmp.path().join(".other.restoring-1");
+    std::fs::create_dir_all(&unrelated).unwrap();
+
+    let copy = tmp.path().join("copy");
+    let output = profiledb(&copy, &["restore", "--in", dump.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(text(&output.stderr).contains("interrupted restore"));
+    assert!(!leftover.exists(), "the leftover scratch directory is gone");
+    assert!(
+        unrelated.exists(),
+        "scratch directories of other targets stay"
+    );
+    assert_eq!(contents(&data), contents(&copy));
+}
+
+#[test]
 fn restore_refuses_a_non_empty_target() {
     let _serial = serial();
     let tmp = TempDir::new("nonempty");

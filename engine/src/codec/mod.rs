@@ -18,6 +18,7 @@ mod error;
 mod int;
 pub mod kernels;
 pub mod layout;
+mod point;
 mod reader;
 mod scan;
 mod strings;
@@ -33,6 +34,7 @@ pub use error::CodecError;
 pub use kernels::{
     between_f64, between_i64, bitset_to_bitmap, codes_in_set, compare_f64, compare_i64, CompareOp,
 };
+pub use point::PointReader;
 pub use reader::ChunkReader;
 pub use values::{ChunkValues, ZoneMap};
 

@@ -20,6 +20,7 @@ use super::layout::{
     SECTION_PAYLOAD, SECTION_VALUE_BITMAPS, SECTION_ZONE_MAP, ZONE_MAP_LEN, ZONE_MAX_OFFSET,
     ZONE_MIN_OFFSET,
 };
+use super::point::PointReader;
 use super::strings::{block_count, decode_block, decode_dictionary};
 use super::values::{ChunkValues, ZoneMap};
 use super::wire::Section;
@@ -318,6 +319,27 @@ impl<'a> ChunkReader<'a> {
             return Err(section.error(0, format!("value bitmap {code} contains null rows")));
         }
         Ok(Some(bitmap))
+    }
+
+    /// What reads of single positions need, built once per chunk and kept by the caller so
+    /// later reads skip the checksum and decode nothing but the value (see [`PointReader`]).
+    ///
+    /// # Errors
+    /// [`CodecError::Corrupt`] when the payload, dictionary or bitmaps are malformed.
+    pub fn point_reader(&self) -> Result<PointReader, CodecError> {
+        let trues = match self.encoding {
+            Encoding::Bitmap => self.value_bitmap(1)?,
+            _ => None,
+        };
+        PointReader::new(
+            self.column_type,
+            self.encoding,
+            self.rows,
+            self.nulls.clone(),
+            self.section(SECTION_PAYLOAD),
+            self.section(SECTION_DICTIONARY),
+            trues,
+        )
     }
 
     /// Decodes every row; null rows hold the placeholder described on [`ChunkValues`].

@@ -6,6 +6,9 @@
 
 mod background;
 mod batch;
+mod bulk;
+#[cfg(test)]
+mod bulk_tests;
 mod compaction;
 mod flush;
 mod open;
@@ -13,6 +16,8 @@ mod writer;
 
 pub(crate) use batch::WriteOp;
 pub use batch::{WriteBatch, WriteReceipt};
+pub(crate) use bulk::schema_problem;
+pub use bulk::{BulkLoadError, BulkLoader};
 pub use open::{LOCK_FILE, WAL_DIR};
 pub use writer::{EVENT_PROFILE_COLUMN, MAX_COLUMN_NAME_BYTES};
 
@@ -315,7 +320,7 @@ impl Inner {
                 self.publish_locked(&mut writer);
             }
             let mut events_of = |profile: u32| self.events_of_profile(profile);
-            let (mutations, event_rows) = writer.prepare(batch, &mut events_of)?;
+            let (mutations, event_rows) = writer.prepare(batch.clone(), &mut events_of)?;
             let lsn = self.wal.append(&mutations.encode())?;
             writer.apply(lsn, mutations);
             self.unpublished.store(true, Ordering::Release);
@@ -359,7 +364,7 @@ impl Inner {
                 return Ok((receipt, out));
             }
             let mut events_of = |profile: u32| self.events_of_profile(profile);
-            let (mut mutations, event_rows) = writer.prepare(&built.batch, &mut events_of)?;
+            let (mut mutations, event_rows) = writer.prepare(built.batch, &mut events_of)?;
             mutations.identity = built.identity;
             mutations
                 .mutations

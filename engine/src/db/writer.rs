@@ -48,11 +48,12 @@ impl WriterState {
         }
     }
 
-    /// Validates `batch` and turns it into mutations, without changing any state.
+    /// Validates `batch` and turns it into mutations, without changing any state. The batch is
+    /// taken by value so its cells move into the mutations instead of being copied.
     /// `events_of` lists the event rows of a profile (needed to erase them).
     pub fn prepare(
         &self,
-        batch: &WriteBatch,
+        batch: WriteBatch,
         events_of: &mut dyn FnMut(u32) -> Result<Vec<u32>>,
     ) -> Result<(Batch, Vec<u32>)> {
         let mut new_columns: HashMap<(TableKind, String), ColumnType> = HashMap::new();
@@ -60,17 +61,17 @@ impl WriterState {
         let mut event_rows = Vec::new();
         let mut next_event = self.next_event_row;
         let mut deleted_here = RoaringBitmap::new();
-        for op in &batch.ops {
+        for op in batch.ops {
             match op {
                 WriteOp::UpsertProfile {
                     profile,
                     attributes,
                 } => {
-                    self.require_live(*profile, &deleted_here)?;
+                    self.require_live(profile, &deleted_here)?;
                     let values = self.fit(TableKind::Profiles, attributes, &mut new_columns)?;
                     mutations.push(Mutation::Upsert {
                         table: TableKind::Profiles,
-                        row: *profile,
+                        row: profile,
                         values,
                     });
                 }
@@ -78,15 +79,13 @@ impl WriterState {
                     profile,
                     attributes,
                 } => {
-                    self.require_live(*profile, &deleted_here)?;
-                    let mut values = self.fit(TableKind::Events, attributes, &mut new_columns)?;
-                    values.insert(
-                        0,
-                        (
-                            EVENT_PROFILE_COLUMN.to_owned(),
-                            Value::Int64(i64::from(*profile)),
-                        ),
-                    );
+                    self.require_live(profile, &deleted_here)?;
+                    let mut values = Vec::with_capacity(attributes.len() + 1);
+                    values.push((
+                        EVENT_PROFILE_COLUMN.to_owned(),
+                        Value::Int64(i64::from(profile)),
+                    ));
+                    self.fit_into(TableKind::Events, attributes, &mut new_columns, &mut values)?;
                     let row = next_event;
                     next_event = next_event.checked_add(1).ok_or(Error::RowIdsExhausted {
                         table: TableKind::Events,
@@ -99,14 +98,14 @@ impl WriterState {
                     });
                 }
                 WriteOp::DeleteProfile { profile } => {
-                    for row in events_of(*profile)? {
+                    for row in events_of(profile)? {
                         mutations.push(Mutation::Delete {
                             table: TableKind::Events,
                             row,
                         });
                     }
                     // Events appended earlier in this same batch are erased too.
-                    let owner = Value::Int64(i64::from(*profile));
+                    let owner = Value::Int64(i64::from(profile));
                     let appended_here: Vec<u32> = mutations
                         .iter()
                         .filter_map(|m| match m {
@@ -126,20 +125,18 @@ impl WriterState {
                     }
                     mutations.push(Mutation::Delete {
                         table: TableKind::Profiles,
-                        row: *profile,
+                        row: profile,
                     });
-                    deleted_here.insert(*profile);
+                    deleted_here.insert(profile);
                 }
                 WriteOp::MoveEvents { rows, to } => {
-                    self.require_live(*to, &deleted_here)?;
+                    self.require_live(to, &deleted_here)?;
                     for row in rows {
-                        let values = vec![(
-                            EVENT_PROFILE_COLUMN.to_owned(),
-                            Value::Int64(i64::from(*to)),
-                        )];
+                        let values =
+                            vec![(EVENT_PROFILE_COLUMN.to_owned(), Value::Int64(i64::from(to)))];
                         mutations.push(Mutation::Upsert {
                             table: TableKind::Events,
-                            row: *row,
+                            row,
                             values,
                         });
                     }
@@ -149,27 +146,27 @@ impl WriterState {
                     name,
                     column_type,
                 } => {
-                    validate_column_name(name)?;
+                    validate_column_name(&name)?;
                     let existing = self
-                        .schema(*table)
-                        .column_type(name)
-                        .or_else(|| new_columns.get(&(*table, name.clone())).copied());
+                        .schema(table)
+                        .column_type(&name)
+                        .or_else(|| new_columns.get(&(table, name.clone())).copied());
                     match existing {
-                        Some(found) if found != *column_type => {
+                        Some(found) if found != column_type => {
                             return Err(crate::value::TypeMismatch {
-                                column: name.clone(),
+                                column: name,
                                 expected: found,
-                                found: *column_type,
+                                found: column_type,
                             }
                             .into());
                         }
                         Some(_) => {}
                         None => {
-                            new_columns.insert((*table, name.clone()), *column_type);
+                            new_columns.insert((table, name.clone()), column_type);
                             mutations.push(Mutation::DefineColumn {
-                                table: *table,
-                                name: name.clone(),
-                                column_type: *column_type,
+                                table,
+                                name,
+                                column_type,
                             });
                         }
                     }
@@ -177,9 +174,9 @@ impl WriterState {
                 WriteOp::DeleteProfileRow { profile } => {
                     mutations.push(Mutation::Delete {
                         table: TableKind::Profiles,
-                        row: *profile,
+                        row: profile,
                     });
-                    deleted_here.insert(*profile);
+                    deleted_here.insert(profile);
                 }
             }
         }
@@ -206,29 +203,42 @@ impl WriterState {
     fn fit(
         &self,
         table: TableKind,
-        attributes: &[(String, Value)],
+        attributes: Vec<(String, Value)>,
         new_columns: &mut HashMap<(TableKind, String), ColumnType>,
     ) -> Result<Vec<(String, Value)>> {
-        let schema = self.schema(table);
         let mut out = Vec::with_capacity(attributes.len());
+        self.fit_into(table, attributes, new_columns, &mut out)?;
+        Ok(out)
+    }
+
+    /// Coerces each attribute to its column's type (the schema's, or one added earlier in
+    /// the batch) and appends it to `out`.
+    fn fit_into(
+        &self,
+        table: TableKind,
+        attributes: Vec<(String, Value)>,
+        new_columns: &mut HashMap<(TableKind, String), ColumnType>,
+        out: &mut Vec<(String, Value)>,
+    ) -> Result<()> {
+        let schema = self.schema(table);
         for (name, value) in attributes {
-            validate_column_name(name)?;
-            let fitted = match schema.column_type(name) {
-                Some(column_type) => value.clone().coerce_to(column_type, name)?,
+            validate_column_name(&name)?;
+            let fitted = match schema.column_type(&name) {
+                Some(column_type) => value.coerce_to(column_type, &name)?,
                 // Only columns new to the schema need the batch-local lookup (and its key).
                 None => match new_columns.get(&(table, name.clone())) {
-                    Some(&pending) => value.clone().coerce_to(pending, name)?,
+                    Some(&pending) => value.coerce_to(pending, &name)?,
                     None => {
                         if let Some(column_type) = value.column_type() {
                             new_columns.insert((table, name.clone()), column_type);
                         }
-                        value.clone()
+                        value
                     }
                 },
             };
-            out.push((name.clone(), fitted));
+            out.push((name, fitted));
         }
-        Ok(out)
+        Ok(())
     }
 
     /// Applies a batch read back from the WAL: its identity changes first (the live path

@@ -29,12 +29,15 @@ pub enum DumpError {
         /// Length of the data that was there.
         offset: u64,
     },
-    /// Restore refuses a database that already holds rows or columns.
-    #[error("restore needs an empty database, but {reason}")]
+    /// Restore refuses a target directory that already holds something.
+    #[error("restore needs an empty directory, but {reason}")]
     NotEmpty {
-        /// What the database already holds.
+        /// What the directory already holds.
         reason: String,
     },
+    /// Writing the restored database failed.
+    #[error(transparent)]
+    Load(#[from] crate::db::BulkLoadError),
     /// The engine failed while reading the snapshot or applying restored rows.
     #[error(transparent)]
     Engine(#[from] crate::error::Error),

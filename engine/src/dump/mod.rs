@@ -11,6 +11,7 @@
 //! - [`restore_dump`] loads a dump into an empty [`Database`](crate::Database).
 //! - [`check_database`] verifies a database directory's files read-only.
 
+mod cells;
 pub mod check;
 mod error;
 pub mod format;
@@ -31,7 +32,7 @@ pub use error::DumpError;
 pub use restore::restore_dump;
 pub use writer::write_dump;
 
-use reader::{DumpReader, Item};
+use reader::{DiscardRows, DumpReader, Item};
 use std::io::Read;
 
 /// What a dump holds, as written, verified or restored.
@@ -64,7 +65,7 @@ pub struct DumpSummary {
 pub fn verify_dump(input: &mut dyn Read) -> Result<DumpSummary, DumpError> {
     let mut reader = DumpReader::open(input)?;
     loop {
-        if let Item::End(summary) = reader.next_item()? {
+        if let Item::End(summary) = reader.next_item(&mut DiscardRows)? {
             return Ok(summary);
         }
     }

@@ -13,7 +13,7 @@ pub struct Meta {
     /// Name and version of the software that wrote the dump.
     pub creator: String,
     /// One more than the largest profile id any row of the dump mentions (profile row ids and
-    /// the events' `profile_id` values); restore may use ids from here on as scratch rows.
+    /// the events' `profile_id` values); every such id is below it.
     pub profile_id_bound: u64,
 }
 
@@ -135,31 +135,11 @@ pub fn decode_end(payload: &[u8]) -> Result<End, WireError> {
     Ok(end)
 }
 
-/// Appends one row to a row block being built: the row id (profiles only), then one value
-/// per schema column.
-pub fn encode_row(w: &mut ByteWriter, row_id: Option<u32>, values: &[Value]) {
-    if let Some(id) = row_id {
-        w.u32(id);
-    }
-    for value in values {
-        w.value(value);
-    }
-}
-
-/// One decoded row: its id (profiles only) and one value per schema column.
-pub type Row = (Option<u32>, Vec<Value>);
-
-/// Decodes a PROFILES or EVENTS payload: a u32 row count, then the rows.
+/// Reads the row count that starts a PROFILES or EVENTS payload.
 ///
 /// # Errors
-/// Truncation, bad values, a zero or oversized row count, or trailing bytes.
-pub fn decode_rows(
-    payload: &[u8],
-    with_ids: bool,
-    columns: usize,
-    max_rows: usize,
-) -> Result<Vec<Row>, WireError> {
-    let mut r = ByteReader::new(payload);
+/// Truncation, or a count of zero or above `max_rows`.
+pub fn read_row_count(r: &mut ByteReader<'_>, max_rows: usize) -> Result<usize, WireError> {
     let count = r.u32()? as usize;
     if count == 0 || count > max_rows {
         return Err(WireError {
@@ -167,23 +147,147 @@ pub fn decode_rows(
             reason: "row count of the block is zero or above the per-block limit",
         });
     }
-    let mut rows = Vec::with_capacity(count);
-    for _ in 0..count {
-        let id = if with_ids { Some(r.u32()?) } else { None };
-        let mut values = Vec::with_capacity(columns.min(r.remaining()));
-        for _ in 0..columns {
-            values.push(r.value()?);
-        }
-        rows.push((id, values));
-    }
-    finish(&r)?;
-    Ok(rows)
+    Ok(count)
 }
 
-fn finish(r: &ByteReader<'_>) -> Result<(), WireError> {
+/// Reads one value written by [`ByteWriter::value`] into `slot`, reusing the string and list
+/// buffers `slot` already holds: restoring millions of rows then allocates almost nothing.
+///
+/// # Errors
+/// An unknown type tag, a bad bool byte, bad UTF-8 or truncation.
+pub fn read_value_into(r: &mut ByteReader<'_>, slot: &mut Value) -> Result<(), WireError> {
+    let tag_offset = r.position();
+    let tag = r.u8()?;
+    if tag == 0 {
+        *slot = Value::Null;
+        return Ok(());
+    }
+    let column_type = ColumnType::from_tag(tag).ok_or(WireError {
+        offset: tag_offset,
+        reason: "unknown value type tag",
+    })?;
+    match column_type {
+        ColumnType::Bool => {
+            *slot = match r.u8()? {
+                0 => Value::Bool(false),
+                1 => Value::Bool(true),
+                _ => return Err(r.error("bool byte is neither 0 nor 1")),
+            }
+        }
+        ColumnType::Int64 => *slot = Value::Int64(r.i64()?),
+        ColumnType::Float64 => *slot = Value::Float64(f64::from_bits(r.u64()?)),
+        ColumnType::Timestamp => *slot = Value::Timestamp(r.i64()?),
+        ColumnType::String => {
+            let text = r.str()?;
+            match slot {
+                Value::String(buffer) => {
+                    buffer.clear();
+                    buffer.push_str(text);
+                }
+                _ => *slot = Value::String(text.to_owned()),
+            }
+        }
+        ColumnType::StringList => read_list_into(r, slot)?,
+    }
+    Ok(())
+}
+
+fn read_list_into(r: &mut ByteReader<'_>, slot: &mut Value) -> Result<(), WireError> {
+    let count = r.u32()? as usize;
+    // Each item needs at least its 4-byte length: bounds the allocation.
+    if count > r.remaining() / 4 {
+        return Err(r.error("list length exceeds the data"));
+    }
+    if !matches!(slot, Value::StringList(_)) {
+        *slot = Value::StringList(Vec::with_capacity(count));
+    }
+    let Value::StringList(items) = slot else {
+        unreachable!("the slot was made a list just above");
+    };
+    items.truncate(count);
+    for index in 0..count {
+        let text = r.str()?;
+        match items.get_mut(index) {
+            Some(item) => {
+                item.clear();
+                item.push_str(text);
+            }
+            None => items.push(text.to_owned()),
+        }
+    }
+    Ok(())
+}
+
+/// Checks that nothing follows the decoded content of a payload.
+///
+/// # Errors
+/// When bytes remain.
+pub fn finish(r: &ByteReader<'_>) -> Result<(), WireError> {
     if r.remaining() == 0 {
         Ok(())
     } else {
         Err(r.error("trailing bytes after the block's content"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::ByteWriter;
+
+    fn encoded(values: &[Value]) -> Vec<u8> {
+        let mut w = ByteWriter::new();
+        for value in values {
+            w.value(value);
+        }
+        w.into_bytes()
+    }
+
+    fn samples() -> Vec<Value> {
+        vec![
+            Value::StringList(vec!["long enough to reuse".into(), "b".into()]),
+            Value::String("Zürich 東京".into()),
+            Value::Null,
+            Value::Bool(true),
+            Value::Int64(i64::MIN),
+            Value::Float64(-0.0),
+            Value::Timestamp(1_700_000_000_000_000),
+            Value::String(String::new()),
+            Value::StringList(vec!["x".into()]),
+            Value::StringList(Vec::new()),
+        ]
+    }
+
+    /// Reading into reused slots gives what `ByteReader::value` gives, whatever a slot held.
+    #[test]
+    fn reading_into_slots_matches_the_plain_decoder() {
+        let values = samples();
+        let bytes = encoded(&values);
+        let mut slot = Value::Null;
+        let mut plain = ByteReader::new(&bytes);
+        let mut reused = ByteReader::new(&bytes);
+        for _ in &values {
+            read_value_into(&mut reused, &mut slot).unwrap();
+            assert_eq!(format!("{slot:?}"), format!("{:?}", plain.value().unwrap()));
+        }
+        assert_eq!(reused.remaining(), 0);
+    }
+
+    #[test]
+    fn every_truncation_and_bad_tag_is_an_error() {
+        let values = samples();
+        let bytes = encoded(&values);
+        for len in 0..bytes.len() {
+            let mut r = ByteReader::new(&bytes[..len]);
+            let mut slot = Value::String("stale".into());
+            let outcome: Result<Vec<()>, _> = values
+                .iter()
+                .map(|_| read_value_into(&mut r, &mut slot))
+                .collect();
+            assert!(outcome.is_err(), "prefix of {len} bytes decoded");
+        }
+        let mut slot = Value::Null;
+        assert!(read_value_into(&mut ByteReader::new(&[9]), &mut slot).is_err());
+        assert!(read_value_into(&mut ByteReader::new(&[1, 2]), &mut slot).is_err());
     }
 }

@@ -12,28 +12,57 @@ use super::format::{
     HEADER_VERSION_OFFSET, KIND_END, KIND_EVENTS, KIND_META, KIND_PROFILES, KIND_SCHEMA, MAGIC,
     ROWS_PER_BLOCK,
 };
-use super::payload::{self, End, Meta, Row, SchemaBlock};
+use super::payload::{self, End, Meta, SchemaBlock};
 use super::DumpSummary;
+use crate::db::schema_problem;
 use crate::schema::{ColumnDef, TableKind};
-use crate::value::{ColumnType, Value};
-use crate::wire::WireError;
-use crate::{EVENT_PROFILE_COLUMN, MAX_COLUMN_NAME_BYTES};
-use std::collections::HashSet;
+use crate::value::Value;
+use crate::wire::{ByteReader, WireError};
 use std::io::{ErrorKind, Read};
 
 /// One validated block.
 #[derive(Debug)]
 pub enum Item {
     /// The META block.
-    Meta(Meta),
+    Meta,
     /// A SCHEMA block.
     Schema(SchemaBlock),
-    /// A PROFILES block: `(profile id, values in schema order)`.
-    Profiles(Vec<(u32, Vec<Value>)>),
-    /// An EVENTS block: values in schema order (`profile_id` first).
-    Events(Vec<Vec<Value>>),
+    /// A PROFILES block, whose rows went to the [`RowSink`].
+    Profiles,
+    /// An EVENTS block, whose rows went to the [`RowSink`].
+    Events,
     /// The END block; the summary of the whole dump.
     End(DumpSummary),
+}
+
+/// Receives the rows of row blocks, one at a time, each validated before it is handed over.
+///
+/// The values live in buffers the reader reuses for the next row; a sink copies what it keeps.
+pub trait RowSink {
+    /// A profile row: its id and one value per profiles column.
+    ///
+    /// # Errors
+    /// Whatever the sink fails with; reading stops there.
+    fn profile(&mut self, id: u32, values: &[Value]) -> Result<(), DumpError>;
+
+    /// An event row: one value per events column (`profile_id` first).
+    ///
+    /// # Errors
+    /// Whatever the sink fails with; reading stops there.
+    fn event(&mut self, values: &[Value]) -> Result<(), DumpError>;
+}
+
+/// A sink that only lets the reader validate the rows.
+pub struct DiscardRows;
+
+impl RowSink for DiscardRows {
+    fn profile(&mut self, _id: u32, _values: &[Value]) -> Result<(), DumpError> {
+        Ok(())
+    }
+
+    fn event(&mut self, _values: &[Value]) -> Result<(), DumpError> {
+        Ok(())
+    }
 }
 
 /// Where the reader is in the fixed block order.
@@ -61,6 +90,10 @@ pub struct DumpReader<'a> {
     event_rows: u64,
     last_profile: Option<u32>,
     creator: String,
+    /// The payload being decoded; kept to reuse its allocation.
+    payload: Vec<u8>,
+    /// The row being decoded; kept to reuse its string buffers.
+    row: Vec<Value>,
 }
 
 impl<'a> DumpReader<'a> {
@@ -83,6 +116,8 @@ impl<'a> DumpReader<'a> {
             event_rows: 0,
             last_profile: None,
             creator: String::new(),
+            payload: Vec::new(),
+            row: Vec::new(),
         };
         let mut header = [0u8; HEADER_LEN];
         reader.fill(&mut header)?;
@@ -99,17 +134,13 @@ impl<'a> DumpReader<'a> {
         }
     }
 
-    /// Bytes consumed so far.
-    #[must_use]
-    pub fn offset(&self) -> u64 {
-        self.offset
-    }
-
-    /// The next block, validated against everything read before it.
+    /// The next block, validated against everything read before it; the rows of a row
+    /// block go to `sink`.
     ///
     /// # Errors
-    /// Any damage, truncation or I/O error; after the END block, trailing bytes.
-    pub fn next_item(&mut self) -> Result<Item, DumpError> {
+    /// Any damage, truncation or I/O error; after the END block, trailing bytes; or an
+    /// error of `sink`.
+    pub fn next_item(&mut self, sink: &mut dyn RowSink) -> Result<Item, DumpError> {
         if self.stage == Stage::Done {
             return Err(DumpError::corrupt(self.offset, "read past the END block"));
         }
@@ -119,7 +150,8 @@ impl<'a> DumpReader<'a> {
         let kind = header[BLOCK_KIND_OFFSET];
         let len = u32_at(&header, BLOCK_LEN_OFFSET);
         let crc = u32_at(&header, BLOCK_CRC_OFFSET);
-        let payload = self.read_payload(len)?;
+        let mut payload = std::mem::take(&mut self.payload);
+        self.read_payload(len, &mut payload)?;
         if crc32fast::hash(&payload) != crc {
             return Err(DumpError::corrupt(
                 start,
@@ -127,7 +159,9 @@ impl<'a> DumpReader<'a> {
             ));
         }
         let body = start + BLOCK_HEADER_LEN as u64;
-        let item = self.decode(kind, &payload, start, body)?;
+        let item = self.decode(kind, &payload, start, body, sink);
+        self.payload = payload;
+        let item = item?;
         if kind != KIND_END {
             self.chain.update(&header);
             self.blocks += 1;
@@ -141,6 +175,7 @@ impl<'a> DumpReader<'a> {
         payload: &[u8],
         start: u64,
         body: u64,
+        sink: &mut dyn RowSink,
     ) -> Result<Item, DumpError> {
         let at = |e: WireError| DumpError::corrupt(body + e.offset as u64, e.reason);
         match (self.stage, kind) {
@@ -150,9 +185,9 @@ impl<'a> DumpReader<'a> {
                     return Err(DumpError::corrupt(body, "profile id bound exceeds 2^32"));
                 }
                 self.creator.clone_from(&meta.creator);
-                self.meta = Some(meta.clone());
+                self.meta = Some(meta);
                 self.stage = Stage::ProfilesSchema;
-                Ok(Item::Meta(meta))
+                Ok(Item::Meta)
             }
             (Stage::ProfilesSchema | Stage::EventsSchema, KIND_SCHEMA) => {
                 let schema = payload::decode_schema(payload).map_err(at)?;
@@ -160,13 +195,13 @@ impl<'a> DumpReader<'a> {
                 Ok(Item::Schema(schema))
             }
             (Stage::Profiles, KIND_PROFILES) => {
-                let rows = self.decode_rows(payload, TableKind::Profiles, body)?;
-                self.accept_profiles(rows, body).map(Item::Profiles)
+                self.decode_rows(payload, TableKind::Profiles, body, sink)?;
+                Ok(Item::Profiles)
             }
             (Stage::Profiles | Stage::Events, KIND_EVENTS) => {
                 self.stage = Stage::Events;
-                let rows = self.decode_rows(payload, TableKind::Events, body)?;
-                self.accept_events(rows, body).map(Item::Events)
+                self.decode_rows(payload, TableKind::Events, body, sink)?;
+                Ok(Item::Events)
             }
             (Stage::Profiles | Stage::Events, KIND_END) => {
                 let end = payload::decode_end(payload).map_err(at)?;
@@ -215,70 +250,79 @@ impl<'a> DumpReader<'a> {
         Ok(())
     }
 
+    /// Decodes, validates and hands over the rows of a PROFILES or EVENTS payload.
     fn decode_rows(
-        &self,
+        &mut self,
         payload: &[u8],
         table: TableKind,
         body: u64,
-    ) -> Result<Vec<Row>, DumpError> {
-        let columns = self.schema(table).len();
-        let with_ids = table == TableKind::Profiles;
-        let rows = payload::decode_rows(payload, with_ids, columns, ROWS_PER_BLOCK)
-            .map_err(|e| DumpError::corrupt(body + e.offset as u64, e.reason))?;
-        for (_, values) in &rows {
-            check_types(self.schema(table), values, body)?;
-        }
-        Ok(rows)
+        sink: &mut dyn RowSink,
+    ) -> Result<(), DumpError> {
+        let at = |e: WireError| DumpError::corrupt(body + e.offset as u64, e.reason);
+        let mut r = ByteReader::new(payload);
+        let count = payload::read_row_count(&mut r, ROWS_PER_BLOCK).map_err(at)?;
+        let mut row = std::mem::take(&mut self.row);
+        row.resize(self.schema(table).len(), Value::Null);
+        let outcome = (0..count).try_for_each(|_| {
+            let id = match table {
+                TableKind::Profiles => Some(r.u32().map_err(at)?),
+                TableKind::Events => None,
+            };
+            for slot in &mut row {
+                payload::read_value_into(&mut r, slot).map_err(at)?;
+            }
+            check_types(self.schema(table), &row, body)?;
+            match id {
+                Some(id) => {
+                    self.accept_profile(id, body)?;
+                    sink.profile(id, &row)
+                }
+                None => {
+                    self.accept_event(&row, body)?;
+                    sink.event(&row)
+                }
+            }
+        });
+        self.row = row;
+        outcome?;
+        payload::finish(&r).map_err(at)
     }
 
     fn bound(&self) -> u64 {
         self.meta.as_ref().map_or(0, |m| m.profile_id_bound)
     }
 
-    fn accept_profiles(
-        &mut self,
-        rows: Vec<Row>,
-        body: u64,
-    ) -> Result<Vec<(u32, Vec<Value>)>, DumpError> {
-        let mut out = Vec::with_capacity(rows.len());
-        for (id, values) in rows {
-            let id = id.ok_or_else(|| DumpError::corrupt(body, "profile row without an id"))?;
-            if self.last_profile.is_some_and(|last| id <= last) {
-                return Err(DumpError::corrupt(
-                    body,
-                    "profile ids are not strictly increasing",
-                ));
-            }
-            if u64::from(id) >= self.bound() {
-                return Err(DumpError::corrupt(
-                    body,
-                    "profile id at or above the META bound",
-                ));
-            }
-            self.last_profile = Some(id);
-            out.push((id, values));
+    fn accept_profile(&mut self, id: u32, body: u64) -> Result<(), DumpError> {
+        if self.last_profile.is_some_and(|last| id <= last) {
+            return Err(DumpError::corrupt(
+                body,
+                "profile ids are not strictly increasing",
+            ));
         }
-        self.profile_rows += out.len() as u64;
-        Ok(out)
+        if u64::from(id) >= self.bound() {
+            return Err(DumpError::corrupt(
+                body,
+                "profile id at or above the META bound",
+            ));
+        }
+        self.last_profile = Some(id);
+        self.profile_rows += 1;
+        Ok(())
     }
 
-    fn accept_events(&mut self, rows: Vec<Row>, body: u64) -> Result<Vec<Vec<Value>>, DumpError> {
-        let mut out = Vec::with_capacity(rows.len());
-        for (_, values) in rows {
-            let owner = match values.first() {
-                Some(Value::Int64(p)) => u64::try_from(*p).ok(),
-                _ => None,
-            };
-            if owner.is_none_or(|p| p >= self.bound()) {
-                return Err(DumpError::corrupt(
-                    body,
-                    "event without a valid profile_id (missing, negative or above the META bound)",
-                ));
-            }
-            out.push(values);
+    fn accept_event(&mut self, values: &[Value], body: u64) -> Result<(), DumpError> {
+        let owner = match values.first() {
+            Some(Value::Int64(p)) => u64::try_from(*p).ok(),
+            _ => None,
+        };
+        if owner.is_none_or(|p| p >= self.bound()) {
+            return Err(DumpError::corrupt(
+                body,
+                "event without a valid profile_id (missing, negative or above the META bound)",
+            ));
         }
-        self.event_rows += out.len() as u64;
-        Ok(out)
+        self.event_rows += 1;
+        Ok(())
     }
 
     fn accept_end(&mut self, end: &End, body: u64) -> Result<(), DumpError> {
@@ -338,19 +382,20 @@ impl<'a> DumpReader<'a> {
         Ok(())
     }
 
-    /// Reads a payload of `len` bytes, growing the buffer only as bytes actually arrive.
-    fn read_payload(&mut self, len: u32) -> Result<Vec<u8>, DumpError> {
-        let mut payload = Vec::new();
+    /// Reads a payload of `len` bytes into `payload`, growing it only as bytes actually
+    /// arrive (a damaged length runs into the end of the file, not into a huge allocation).
+    fn read_payload(&mut self, len: u32, payload: &mut Vec<u8>) -> Result<(), DumpError> {
+        payload.clear();
         let got = (&mut self.input)
             .take(u64::from(len))
-            .read_to_end(&mut payload)?;
+            .read_to_end(payload)?;
         self.offset += got as u64;
         if got < len as usize {
             return Err(DumpError::Truncated {
                 offset: self.offset,
             });
         }
-        Ok(payload)
+        Ok(())
     }
 
     fn expect_eof(&mut self) -> Result<(), DumpError> {
@@ -418,30 +463,13 @@ fn check_header(header: &[u8; HEADER_LEN]) -> Result<(), DumpError> {
 
 /// Column names must be ones the engine accepts, so restore cannot fail half-way on them.
 fn check_columns(schema: &SchemaBlock, body: u64) -> Result<(), DumpError> {
-    let mut seen = HashSet::new();
-    for (index, column) in schema.columns.iter().enumerate() {
-        let is_owner = schema.table == TableKind::Events && index == 0;
-        let reason = if column.name.is_empty() || column.name.len() > MAX_COLUMN_NAME_BYTES {
-            Some("a column name is empty or too long")
-        } else if !seen.insert(column.name.as_str()) {
-            Some("a column is listed twice")
-        } else if is_owner
-            && (column.name != EVENT_PROFILE_COLUMN || column.column_type != ColumnType::Int64)
-        {
-            Some("the events schema must start with the int64 column `profile_id`")
-        } else if !is_owner && column.name == EVENT_PROFILE_COLUMN {
-            Some("`profile_id` may only be the first events column")
-        } else {
-            None
-        };
-        if let Some(reason) = reason {
-            return Err(DumpError::corrupt(
-                body,
-                format!("{reason} ({:?})", column.name),
-            ));
-        }
+    match schema_problem(schema.table, &schema.columns) {
+        Some((index, reason)) => Err(DumpError::corrupt(
+            body,
+            format!("{reason} ({:?})", schema.columns[index].name),
+        )),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 fn check_types(columns: &[ColumnDef], values: &[Value], body: u64) -> Result<(), DumpError> {

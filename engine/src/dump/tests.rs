@@ -31,9 +31,9 @@ fn dump_restore_dump_is_byte_identical() {
     );
 
     let target_dir = TempDir::new("target");
-    let target = open(target_dir.path());
-    let restored = restore_dump(&mut first.as_slice(), &target).unwrap();
+    let restored = restore_dump(&mut first.as_slice(), target_dir.path()).unwrap();
     assert_eq!(restored, summary);
+    let target = open(target_dir.path());
     assert_eq!(contents(&target.snapshot()), contents(&source.snapshot()));
     assert_eq!(
         dump_of(&target),
@@ -58,8 +58,8 @@ fn restore_keeps_profile_ids_and_links_events() {
     fill_rich(&source);
     let bytes = dump_of(&source);
     let target_dir = TempDir::new("links-target");
+    restore_dump(&mut bytes.as_slice(), target_dir.path()).unwrap();
     let target = open(target_dir.path());
-    restore_dump(&mut bytes.as_slice(), &target).unwrap();
     let snap = target.snapshot();
     assert_eq!(
         snap.get(TableKind::Profiles, 101, "score").unwrap(),
@@ -90,8 +90,8 @@ fn empty_database_round_trips() {
     let db = open(a.path());
     let bytes = dump_of(&db);
     let b = TempDir::new("empty-b");
+    let summary = restore_dump(&mut bytes.as_slice(), b.path()).unwrap();
     let target = open(b.path());
-    let summary = restore_dump(&mut bytes.as_slice(), &target).unwrap();
     assert_eq!((summary.profiles, summary.events), (0, 0));
     assert_eq!(dump_of(&target), bytes);
 }
@@ -112,10 +112,17 @@ fn small_dump() -> Vec<u8> {
     dump_of(&db)
 }
 
+/// Restores `bytes` into a new directory; a failed restore must leave no file behind.
 fn restore_into_fresh(bytes: &[u8], label: &str) -> Result<(), DumpError> {
     let dir = TempDir::new(label);
-    let db = open(dir.path());
-    restore_dump(&mut &bytes[..], &db).map(|_| ())
+    let outcome = restore_dump(&mut &bytes[..], dir.path()).map(|_| ());
+    if outcome.is_err() {
+        let left: Vec<_> = std::fs::read_dir(dir.path())
+            .map(|entries| entries.flatten().map(|e| e.file_name()).collect())
+            .unwrap_or_default();
+        assert!(left.is_empty(), "a failed restore left {left:?}");
+    }
+    outcome
 }
 
 #[test]
@@ -175,16 +182,17 @@ fn trailing_bytes_and_unknown_versions_are_refused() {
 }
 
 #[test]
-fn restore_refuses_a_non_empty_database() {
+fn restore_refuses_a_non_empty_directory() {
     let bytes = small_dump();
     let dir = TempDir::new("nonempty");
     let db = open(dir.path());
     db.upsert_profile(77, vec![("x".into(), Value::Bool(true))])
         .unwrap();
     let before = dump_of(&db);
-    let err = restore_dump(&mut bytes.as_slice(), &db).unwrap_err();
+    db.close().unwrap();
+    let err = restore_dump(&mut bytes.as_slice(), dir.path()).unwrap_err();
     assert!(matches!(err, DumpError::NotEmpty { .. }), "{err}");
-    assert_eq!(dump_of(&db), before, "nothing was written");
+    assert_eq!(dump_of(&open(dir.path())), before, "nothing was written");
 }
 
 #[test]
@@ -202,7 +210,6 @@ fn large_tables_span_several_blocks() {
     let summary = verify_dump(&mut bytes.as_slice()).unwrap();
     assert_eq!(summary.blocks, 1 + 2 + 3 + 3 + 1);
     let target_dir = TempDir::new("large-target");
-    let target = open(target_dir.path());
-    restore_dump(&mut bytes.as_slice(), &target).unwrap();
-    assert_eq!(dump_of(&target), bytes);
+    restore_dump(&mut bytes.as_slice(), target_dir.path()).unwrap();
+    assert_eq!(dump_of(&open(target_dir.path())), bytes);
 }

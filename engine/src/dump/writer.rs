@@ -4,6 +4,7 @@
 //! schema order, profiles in id order, events in id order but without their ids), so dumping
 //! a database restored from a dump reproduces that dump byte for byte.
 
+use super::cells::{ColumnCells, ColumnSource};
 use super::error::DumpError;
 use super::format::{
     encode_block_header, encode_header, BLOCK_SOFT_LIMIT_BYTES, FORMAT_VERSION, HEADER_LEN,
@@ -14,7 +15,6 @@ use super::DumpSummary;
 use crate::schema::TableKind;
 use crate::snapshot::Snapshot;
 use crate::value::Value;
-use crate::wire::ByteWriter;
 use crate::EVENT_PROFILE_COLUMN;
 use roaring::RoaringBitmap;
 use std::io::Write;
@@ -22,9 +22,12 @@ use std::io::Write;
 /// Name and version recorded in the META block.
 const CREATOR: &str = concat!("profiledb-engine ", env!("CARGO_PKG_VERSION"));
 
-/// Roughly how many cells one fetch window decodes: segment chunks hold 65,536 rows, so wide
-/// windows avoid decoding a chunk once per block, while this cap bounds memory for wide tables.
-const WINDOW_CELLS: usize = 1 << 20;
+/// At most this many cells are encoded per window, which bounds memory for wide tables.
+const WINDOW_CELLS: u64 = 1 << 21;
+/// Widest window: one segment chunk.
+const MAX_WINDOW_ROWS: u32 = 65_536;
+/// Narrowest window, however wide the table.
+const MIN_WINDOW_ROWS: u32 = 1_024;
 
 /// Writes a dump of `snapshot` to `out`.
 ///
@@ -109,7 +112,7 @@ fn profile_id_bound(snapshot: &Snapshot) -> Result<u64, DumpError> {
     if events.is_empty() {
         return Ok(bound);
     }
-    for window in windows(events, 1) {
+    for window in windows(events) {
         for value in snapshot.fetch(TableKind::Events, EVENT_PROFILE_COLUMN, &window)? {
             if let Value::Int64(owner) = value {
                 let owner = u64::try_from(owner).unwrap_or(0);
@@ -120,14 +123,24 @@ fn profile_id_bound(snapshot: &Snapshot) -> Result<u64, DumpError> {
     Ok(bound)
 }
 
-/// Splits `rows` into ascending windows sized for `columns` columns.
-fn windows(rows: &RoaringBitmap, columns: usize) -> impl Iterator<Item = RoaringBitmap> + '_ {
-    let size = (WINDOW_CELLS / columns.max(1)).clamp(ROWS_PER_BLOCK, 65_536);
+/// Splits `rows` into ascending windows of at most 65,536 rows.
+fn windows(rows: &RoaringBitmap) -> impl Iterator<Item = RoaringBitmap> + '_ {
     let mut iter = rows.iter();
     std::iter::from_fn(move || {
-        let window: RoaringBitmap = iter.by_ref().take(size).collect();
+        let window: RoaringBitmap = iter.by_ref().take(MAX_WINDOW_ROWS as usize).collect();
         (!window.is_empty()).then_some(window)
     })
+}
+
+/// Rows of the row-id ranges a table is dumped in: chunk-sized (segment chunks hold 65,536
+/// rows, and a compacted table's chunk `k` holds rows `k * 65,536 ..`, so each chunk is
+/// decoded once), narrower for wide tables so one window's cells stay bounded in memory.
+fn window_span(columns: usize) -> u32 {
+    let mut span = MAX_WINDOW_ROWS;
+    while span > MIN_WINDOW_ROWS && u64::from(span) * columns as u64 > WINDOW_CELLS {
+        span /= 2;
+    }
+    span
 }
 
 /// Writes every live row of `table` in row-id order; returns the number of rows.
@@ -141,21 +154,46 @@ fn write_rows(
         TableKind::Events => (KIND_EVENTS, false),
     };
     let columns = snapshot.schema(table).columns();
-    let mut block = RowBlock::default();
+    let sources = columns
+        .iter()
+        .map(|column| ColumnSource::new(snapshot, table, &column.name))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut cells: Vec<ColumnCells> = columns.iter().map(|_| ColumnCells::default()).collect();
+    let live = snapshot.live_rows(table);
+    let (Some(lowest), Some(highest)) = (live.min(), live.max()) else {
+        return Ok(0);
+    };
+    let span = window_span(columns.len());
+    let mut block = RowBlock::new();
     let mut total = 0u64;
-    for window in windows(snapshot.live_rows(table), columns.len()) {
-        let mut fetched = Vec::with_capacity(columns.len());
-        for column in columns {
-            fetched.push(snapshot.fetch(table, &column.name, &window)?.into_iter());
+    let mut window = Vec::new();
+    let mut start = u64::from(lowest - lowest % span);
+    while start <= u64::from(highest) {
+        let end = (start + u64::from(span)).min(1 << 32);
+        let range =
+            u32::try_from(start).unwrap_or(u32::MAX)..=u32::try_from(end - 1).unwrap_or(u32::MAX);
+        start = end;
+        let mut window_rows = RoaringBitmap::new();
+        window_rows.insert_range(range.clone());
+        window_rows &= live;
+        if window_rows.is_empty() {
+            continue;
         }
-        let mut row = Vec::with_capacity(columns.len());
-        for id in &window {
-            row.clear();
-            row.extend(fetched.iter_mut().map(|c| c.next().unwrap_or(Value::Null)));
-            payload::encode_row(&mut block.body, with_ids.then_some(id), &row);
+        window.clear();
+        window.extend(window_rows.iter());
+        for (source, column_cells) in sources.iter().zip(&mut cells) {
+            source.fill(&window, &window_rows, column_cells)?;
+        }
+        for (index, &id) in window.iter().enumerate() {
+            if with_ids {
+                block.body.extend_from_slice(&id.to_le_bytes());
+            }
+            for column_cells in &cells {
+                block.body.extend_from_slice(column_cells.cell(index));
+            }
             block.rows += 1;
             total += 1;
-            if block.rows == ROWS_PER_BLOCK || block.body.len() >= BLOCK_SOFT_LIMIT_BYTES {
+            if block.rows == ROWS_PER_BLOCK || block.body_len() >= BLOCK_SOFT_LIMIT_BYTES {
                 block.emit(kind, sink)?;
             }
         }
@@ -166,21 +204,34 @@ fn write_rows(
     Ok(total)
 }
 
-/// A row block being filled.
-#[derive(Default)]
+/// A row block being filled: the payload with room for the row count at its start.
 struct RowBlock {
     rows: usize,
-    body: ByteWriter,
+    body: Vec<u8>,
 }
 
+/// Bytes of the row count that starts a row block's payload.
+const COUNT_LEN: usize = 4;
+
 impl RowBlock {
+    fn new() -> Self {
+        RowBlock {
+            rows: 0,
+            body: vec![0; COUNT_LEN],
+        }
+    }
+
+    /// Bytes of the rows so far (the count excluded).
+    fn body_len(&self) -> usize {
+        self.body.len() - COUNT_LEN
+    }
+
     fn emit(&mut self, kind: u8, sink: &mut BlockSink<'_>) -> Result<(), DumpError> {
-        let body = std::mem::take(&mut self.body).into_bytes();
-        let mut payload = Vec::with_capacity(4 + body.len());
         let count = u32::try_from(self.rows).expect("at most ROWS_PER_BLOCK rows");
-        payload.extend_from_slice(&count.to_le_bytes());
-        payload.extend_from_slice(&body);
+        self.body[..COUNT_LEN].copy_from_slice(&count.to_le_bytes());
+        sink.block(kind, &self.body)?;
         self.rows = 0;
-        sink.block(kind, &payload)
+        self.body.truncate(COUNT_LEN);
+        Ok(())
     }
 }

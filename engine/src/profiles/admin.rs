@@ -1,13 +1,14 @@
 //! Creating and dropping computed traits, and advancing their clock.
 
 use super::columns::{is_hidden_profile_column, Fitter};
-use super::computed::ComputedTrait;
+use super::computed::{Aggregate, ComputedTrait, TraitState};
 use super::error::{ProfilesError, ProfilesResult};
 use super::ingest::identifier_columns;
 use super::maintain::write_computed;
 use super::Profiles;
 use crate::db::{BuiltBatch, EVENT_PROFILE_COLUMN, MAX_COLUMN_NAME_BYTES};
 use crate::schema::TableKind;
+use crate::value::ColumnType;
 use crate::value::Value;
 use crate::WriteBatch;
 
@@ -38,18 +39,98 @@ impl Profiles {
         Ok(())
     }
 
+    /// Redefines the computed trait called `definition.name` (or creates it when there is
+    /// none): every profile's value is recomputed from the stored events into the same
+    /// column, so the new aggregate must produce that column's type.
+    ///
+    /// # Errors
+    /// As [`Profiles::create_trait`], and [`ProfilesError::InvalidTrait`] when the new
+    /// aggregate's type differs from the column's.
+    pub fn replace_trait(&self, definition: ComputedTrait) -> ProfilesResult<()> {
+        let mut state = self.state.lock();
+        let name = definition.name.clone();
+        let Some(index) = state.definitions.traits.iter().position(|t| t.name == name) else {
+            drop(state);
+            return self.create_trait(definition);
+        };
+        let mut others = state.definitions.traits.clone();
+        others.remove(index);
+        self.check_definition_for(&definition, &others, true)?;
+        self.check_replacement_type(&definition)?;
+        let mut definitions = state.definitions.clone();
+        definitions.traits[index] = definition.clone();
+        definitions.store(self.db.storage().as_ref(), self.db.dir())?;
+        state.definitions = definitions;
+        for slots in state.computed.values_mut() {
+            if let Some(slot) = slots.get_mut(index) {
+                slot.state = TraitState::new(&definition);
+            }
+        }
+        let now = state.definitions.clock;
+        self.db.write_with(|ctx| {
+            state.load_trait(ctx.snapshot, index, &definition, now)?;
+            let mut batch = WriteBatch::new();
+            let mut fitter = Fitter::new(ctx.profiles_schema, ctx.events_schema);
+            let rows: Vec<u32> = state.computed.keys().copied().collect();
+            write_computed(&mut state, rows, &mut batch, &mut fitter);
+            Ok(plain(batch))
+        })?;
+        Ok(())
+    }
+
+    /// Refuses a replacement whose values would not fit the trait's existing column.
+    fn check_replacement_type(&self, definition: &ComputedTrait) -> ProfilesResult<()> {
+        let snapshot = self.db.snapshot();
+        let Some(column_type) = snapshot
+            .schema(TableKind::Profiles)
+            .column_type(&definition.name)
+        else {
+            return Ok(());
+        };
+        let produced = match &definition.aggregate {
+            Aggregate::Count | Aggregate::CountDistinct(_) => Some(ColumnType::Int64),
+            Aggregate::Sum(_) | Aggregate::Avg(_) => Some(ColumnType::Float64),
+            other => other
+                .property()
+                .and_then(|p| snapshot.schema(TableKind::Events).column_type(p)),
+        };
+        match produced {
+            Some(produced) if produced != column_type => Err(ProfilesError::InvalidTrait {
+                name: definition.name.clone(),
+                reason: format!(
+                    "its column holds {} values and the new aggregate gives {}",
+                    column_type.name(),
+                    produced.name()
+                ),
+            }),
+            _ => Ok(()),
+        }
+    }
+
     fn check_definition(
         &self,
         definition: &ComputedTrait,
         existing: &[ComputedTrait],
     ) -> ProfilesResult<()> {
+        self.check_definition_for(definition, existing, false)
+    }
+
+    /// Checks a definition against the other traits; `own_column` allows the name's column
+    /// to exist already (it is the column of the trait being replaced).
+    fn check_definition_for(
+        &self,
+        definition: &ComputedTrait,
+        existing: &[ComputedTrait],
+        own_column: bool,
+    ) -> ProfilesResult<()> {
         let name = &definition.name;
-        let taken_by_data = self
-            .db
-            .snapshot()
-            .schema(TableKind::Profiles)
-            .column(name)
-            .is_some();
+        let taken_by_data = !own_column
+            && self
+                .db
+                .snapshot()
+                .schema(TableKind::Profiles)
+                .column(name)
+                .is_some();
         let identifiers = self.db.with_graph(|g| identifier_columns(g.config()));
         let reason = if name.is_empty() || name.len() > MAX_COLUMN_NAME_BYTES {
             "names must have 1 to 1024 bytes"

@@ -1,10 +1,9 @@
 //! Turning a call's messages into one atomic batch: link records, events, trait upserts,
 //! identifier columns, merges and computed traits.
 
-use super::columns::{
-    msg_column, ts_column, Fitter, Prepared, IDENTITY_COLUMN, MSG_PREFIX, TS_PREFIX,
-};
+use super::columns::{msg_column, ts_column, Fitter, Prepared, IDENTITY_COLUMN, TS_PREFIX};
 use super::error::MessageRejection;
+use super::event_index::EventIndex;
 use super::state::{message_key, KeySet, State, NO_ROW};
 use crate::db::{BuiltBatch, WriteContext, WriteOp, EVENT_PROFILE_COLUMN};
 use crate::error::Result;
@@ -92,18 +91,22 @@ pub(crate) fn identifier_columns(config: &IdentityConfig) -> HashSet<String> {
 pub(crate) fn build(
     ctx: &mut WriteContext<'_>,
     state: &mut State,
+    events_index: &EventIndex,
     messages: &[(usize, &Message)],
     report: &mut IngestReport,
 ) -> Result<BuiltBatch<()>> {
-    let (accepted, identity, merges) = resolve_all(ctx, state, messages, report);
+    let resolved = resolve_all(ctx, state, messages, report);
+    let (accepted, identity, merges) = (resolved.accepted, resolved.identity, resolved.merges);
     let mut plan = Plan::new(ctx.next_profile_row, ctx.deleted_profiles);
     let mut candidates: HashMap<(u32, String), Candidate> = HashMap::new();
     let mut touched: BTreeMap<u32, ProfileId> = BTreeMap::new();
     let absorbed = plan.absorb(state, ctx.graph, &merges);
+    let absorbed_rows: RoaringBitmap = absorbed.iter().map(|(row, _)| *row).collect();
+    let mut absorbed_traits = stored_traits_of_rows(ctx.snapshot, &absorbed_rows)?;
     for (absorbed_row, survivor) in &absorbed {
         let row = plan.row_of(state, ctx.graph.canonical(*survivor));
         touched.insert(row, ctx.graph.canonical(*survivor));
-        for (key, candidate) in stored_traits(ctx.snapshot, *absorbed_row)? {
+        for (key, candidate) in absorbed_traits.remove(absorbed_row).unwrap_or_default() {
             offer(&mut candidates, row, key, candidate);
         }
         merge_computed(state, *absorbed_row, row);
@@ -126,14 +129,18 @@ pub(crate) fn build(
     let mut fitter = Fitter::new(ctx.profiles_schema, ctx.events_schema);
     plan.write_new_rows();
     plan.write_traits(ctx.snapshot, candidates)?;
-    plan.write_identifiers(ctx.snapshot, ctx.graph, &touched, &mut fitter)?;
+    let known = KnownIdentifiers {
+        before: resolved.identifiers_before,
+        first_new_row: ctx.next_profile_row,
+    };
+    plan.write_identifiers(ctx.snapshot, ctx.graph, &touched, &known, &mut fitter)?;
     let mut computed_rows = super::maintain::add_events(state, &events);
     computed_rows.extend(touched.keys().copied());
     super::maintain::write_computed(state, computed_rows, &mut plan.batch, &mut fitter);
     for (row, event) in events {
         plan.batch.append_event(row, event);
     }
-    plan.move_absorbed(ctx.snapshot, &absorbed, state, ctx.graph)?;
+    plan.move_absorbed(ctx.snapshot, events_index, &absorbed, state, ctx.graph)?;
     Ok(BuiltBatch {
         batch: plan.batch,
         identity,
@@ -142,13 +149,56 @@ pub(crate) fn build(
     })
 }
 
+/// What resolving a call's messages produced.
+struct Resolved<'m> {
+    accepted: Vec<Accepted<'m>>,
+    identity: Vec<IdentityChange>,
+    merges: Vec<Merge>,
+    /// Identifier column values of the existing rows the call reaches, as of before the call.
+    identifiers_before: HashMap<u32, Vec<(String, Value)>>,
+}
+
+/// Identifier columns whose stored values are known without reading them.
+///
+/// A profile row's identifier columns always hold [`identifier_values`] of its profile as of
+/// the last write that touched it, so the values computed from the graph just before a call
+/// are what the row stores. Knowing them saves reading those columns for every touched row,
+/// which on a large database means decoding chunks all over the table on every call.
+pub(crate) struct KnownIdentifiers {
+    /// Values by row, taken before the call changed the graph.
+    pub before: HashMap<u32, Vec<(String, Value)>>,
+    /// Rows from here on were allocated by this call and store nothing yet.
+    pub first_new_row: u32,
+}
+
+/// Notes the identifier columns of the existing profiles `ids` resolve to, before the graph
+/// changes them (only the first sighting in a call counts).
+fn remember_identifiers(
+    graph: &IdentityGraph,
+    state: &State,
+    ids: &[crate::identity::Identifier],
+    before: &mut HashMap<u32, Vec<(String, Value)>>,
+) {
+    for id in ids {
+        let Some(profile) = graph.lookup(id) else {
+            continue;
+        };
+        let profile = graph.canonical(profile);
+        if let Some(row) = state.row(profile.0) {
+            before
+                .entry(row)
+                .or_insert_with(|| identifier_values(graph, profile));
+        }
+    }
+}
+
 /// Dedups, validates and resolves every message, in order.
 fn resolve_all<'m>(
     ctx: &mut WriteContext<'_>,
     state: &mut State,
     messages: &[(usize, &'m Message)],
     report: &mut IngestReport,
-) -> (Vec<Accepted<'m>>, Vec<IdentityChange>, Vec<Merge>) {
+) -> Resolved<'m> {
     let identifier_keys = identifier_columns(ctx.graph.config());
     let computed: HashSet<&str> = state
         .definitions
@@ -161,6 +211,7 @@ fn resolve_all<'m>(
     let mut accepted = Vec::with_capacity(messages.len());
     let mut identity = Vec::with_capacity(messages.len());
     let mut merges = Vec::new();
+    let mut identifiers_before = HashMap::new();
     let mut in_call = KeySet::default();
     for &(index, msg) in messages {
         let key = message_key(&msg.message_id);
@@ -181,6 +232,7 @@ fn resolve_all<'m>(
             }
         };
         let (ids, dropped) = ctx.graph.identifiers_of(msg);
+        remember_identifiers(ctx.graph, state, &ids, &mut identifiers_before);
         let resolution = ctx
             .graph
             .resolve(&ids, &msg.message_id, msg.timestamp_micros);
@@ -203,7 +255,12 @@ fn resolve_all<'m>(
         });
         state.dedup.insert(key);
     }
-    (accepted, identity, merges)
+    Resolved {
+        accepted,
+        identity,
+        merges,
+        identifiers_before,
+    }
 }
 
 /// Keeps the better of two candidates for one (row, trait).
@@ -227,31 +284,54 @@ pub(crate) fn offer(
 
 /// The traits of a stored profile row with their `_ts`/`_msg` stamps.
 pub(crate) fn stored_traits(snapshot: &Snapshot, row: u32) -> Result<Vec<(String, Candidate)>> {
-    let values = snapshot.row(TableKind::Profiles, row)?.unwrap_or_default();
-    let lookup = |name: &str| {
-        values
+    let rows: RoaringBitmap = std::iter::once(row).collect();
+    Ok(stored_traits_of_rows(snapshot, &rows)?
+        .remove(&row)
+        .unwrap_or_default())
+}
+
+/// The traits of several stored profile rows with their `_ts`/`_msg` stamps, by row.
+///
+/// Reads column by column over all `rows` at once: a merge-heavy call absorbs thousands of
+/// rows, and reading each row's cells separately would decode the same chunks again and again.
+pub(crate) fn stored_traits_of_rows(
+    snapshot: &Snapshot,
+    rows: &RoaringBitmap,
+) -> Result<HashMap<u32, Vec<(String, Candidate)>>> {
+    let mut out: HashMap<u32, Vec<(String, Candidate)>> = HashMap::new();
+    if rows.is_empty() {
+        return Ok(out);
+    }
+    let keys: Vec<String> = snapshot
+        .schema(TableKind::Profiles)
+        .columns()
+        .iter()
+        .filter_map(|c| c.name.strip_prefix(TS_PREFIX).map(str::to_owned))
+        .collect();
+    for key in keys {
+        let stamped: Vec<(u32, i64)> = rows
             .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.clone())
-    };
-    let mut out = Vec::new();
-    for (name, value) in &values {
-        let (Some(key), Value::Timestamp(ts)) = (name.strip_prefix(TS_PREFIX), value) else {
+            .zip(fetch_or_null(snapshot, &ts_column(&key), rows)?)
+            .filter_map(|(row, ts)| match ts {
+                Value::Timestamp(ts) => Some((row, ts)),
+                _ => None,
+            })
+            .collect();
+        if stamped.is_empty() {
             continue;
-        };
-        let msg = match lookup(&format!("{MSG_PREFIX}{key}")) {
-            Some(Value::String(m)) => m,
-            _ => String::new(),
-        };
-        let value = lookup(key).unwrap_or(Value::Null);
-        out.push((
-            key.to_owned(),
-            Candidate {
-                value,
-                ts: *ts,
-                msg,
-            },
-        ));
+        }
+        let with_stamp: RoaringBitmap = stamped.iter().map(|(row, _)| *row).collect();
+        let messages = fetch_or_null(snapshot, &msg_column(&key), &with_stamp)?;
+        let values = fetch_or_null(snapshot, &key, &with_stamp)?;
+        for (((row, ts), msg), value) in stamped.into_iter().zip(messages).zip(values) {
+            let msg = match msg {
+                Value::String(m) => m,
+                _ => String::new(),
+            };
+            out.entry(row)
+                .or_default()
+                .push((key.clone(), Candidate { value, ts, msg }));
+        }
     }
     Ok(out)
 }
@@ -360,34 +440,49 @@ impl<'a> Plan<'a> {
     }
 
     /// Sets each identifier column of the touched profiles to the value of that type seen
-    /// last (greatest `last_seen`, then greatest value), where it changed.
+    /// last (greatest `last_seen`, then greatest value), where it changed. Stored values come
+    /// from `known` where it has them and are read only for the other rows.
     pub fn write_identifiers(
         &mut self,
         snapshot: &Snapshot,
         graph: &IdentityGraph,
         touched: &BTreeMap<u32, ProfileId>,
+        known: &KnownIdentifiers,
         fitter: &mut Fitter<'_>,
     ) -> Result<()> {
         let mut wanted: BTreeMap<String, Vec<(u32, Value)>> = BTreeMap::new();
+        let mut changed: Vec<(u32, String, Value)> = Vec::new();
         for (&row, &profile) in touched {
+            let stored = if row >= known.first_new_row {
+                Some(&[][..])
+            } else {
+                known.before.get(&row).map(Vec::as_slice)
+            };
             for (column, value) in identifier_values(graph, profile) {
-                wanted.entry(column).or_default().push((row, value));
+                match stored {
+                    Some(stored) => {
+                        let old = stored.iter().find(|(name, _)| *name == column);
+                        if old.map(|(_, v)| v) != Some(&value) {
+                            changed.push((row, column, value));
+                        }
+                    }
+                    None => wanted.entry(column).or_default().push((row, value)),
+                }
             }
         }
-        let mut per_row: BTreeMap<u32, Vec<(String, Value)>> = BTreeMap::new();
         for (column, items) in wanted {
             let rows: RoaringBitmap = items.iter().map(|(r, _)| *r).collect();
             let stored = fetch_or_null(snapshot, &column, &rows)?;
             for ((row, value), old) in items.into_iter().zip(stored) {
-                if value == old {
-                    continue;
+                if value != old {
+                    changed.push((row, column.clone(), value));
                 }
-                if let Some(fitted) = fitter.fit_derived(TableKind::Profiles, &column, value) {
-                    per_row
-                        .entry(row)
-                        .or_default()
-                        .push((column.clone(), fitted));
-                }
+            }
+        }
+        let mut per_row: BTreeMap<u32, Vec<(String, Value)>> = BTreeMap::new();
+        for (row, column, value) in changed {
+            if let Some(fitted) = fitter.fit_derived(TableKind::Profiles, &column, value) {
+                per_row.entry(row).or_default().push((column, fitted));
             }
         }
         for (row, cells) in per_row {
@@ -400,6 +495,7 @@ impl<'a> Plan<'a> {
     pub fn move_absorbed(
         &mut self,
         snapshot: &Snapshot,
+        events_index: &EventIndex,
         absorbed: &[(u32, ProfileId)],
         state: &mut State,
         graph: &IdentityGraph,
@@ -408,7 +504,7 @@ impl<'a> Plan<'a> {
             return Ok(());
         }
         let owners: Vec<u32> = absorbed.iter().map(|(r, _)| *r).collect();
-        let events = events_of_rows(snapshot, &owners)?;
+        let events = events_index.events_of_many(snapshot, &owners)?;
         for &(row, survivor) in absorbed {
             let to = self.row_of(state, graph.canonical(survivor));
             let rows = events.get(&row).cloned().unwrap_or_default();
@@ -443,29 +539,46 @@ pub(crate) fn identifier_values(graph: &IdentityGraph, profile: ProfileId) -> Ve
 }
 
 /// Stored (`_ts`, `_msg`) of trait `key` for the rows of `items` (in their order).
+///
+/// The message id only breaks ties between equal timestamps, so `_msg` is read just for the
+/// rows whose stored timestamp equals the candidate's: reading a string column at random rows
+/// decodes whole chunks, which on a large table is most of an ingest call's work.
 fn stored_stamps(
     snapshot: &Snapshot,
     key: &str,
     items: &[(u32, Candidate)],
 ) -> Result<Vec<Option<(i64, String)>>> {
     let rows: RoaringBitmap = items.iter().map(|(r, _)| *r).collect();
-    let ts = fetch_or_null(snapshot, &ts_column(key), &rows)?;
-    let msg = fetch_or_null(snapshot, &msg_column(key), &rows)?;
-    let by_row: HashMap<u32, Option<(i64, String)>> = rows
+    let stored_ts: HashMap<u32, i64> = rows
         .iter()
-        .zip(ts.into_iter().zip(msg))
-        .map(|(row, (t, m))| {
-            let stamp = match (t, m) {
-                (Value::Timestamp(t), Value::String(m)) => Some((t, m)),
-                (Value::Timestamp(t), _) => Some((t, String::new())),
-                _ => None,
-            };
-            (row, stamp)
+        .zip(fetch_or_null(snapshot, &ts_column(key), &rows)?)
+        .filter_map(|(row, ts)| match ts {
+            Value::Timestamp(ts) => Some((row, ts)),
+            _ => None,
+        })
+        .collect();
+    let ties: RoaringBitmap = items
+        .iter()
+        .filter(|(row, candidate)| stored_ts.get(row) == Some(&candidate.ts))
+        .map(|(row, _)| *row)
+        .collect();
+    let tie_messages: HashMap<u32, String> = ties
+        .iter()
+        .zip(fetch_or_null(snapshot, &msg_column(key), &ties)?)
+        .map(|(row, msg)| match msg {
+            Value::String(m) => (row, m),
+            _ => (row, String::new()),
         })
         .collect();
     Ok(items
         .iter()
-        .map(|(row, _)| by_row.get(row).cloned().flatten())
+        .map(|(row, _)| {
+            let ts = *stored_ts.get(row)?;
+            // A message id is only needed to break a tie; without one, any id loses or wins
+            // by the timestamps alone.
+            let msg = tie_messages.get(row).cloned().unwrap_or_default();
+            Some((ts, msg))
+        })
         .collect())
 }
 

@@ -9,6 +9,7 @@ mod columns;
 mod computed;
 mod definitions;
 mod error;
+mod event_index;
 mod identities;
 mod ingest;
 mod maintain;
@@ -19,6 +20,8 @@ mod view;
 
 #[cfg(test)]
 mod cdnow_tests;
+#[cfg(test)]
+mod identifier_column_tests;
 #[cfg(test)]
 mod prop_tests;
 #[cfg(test)]
@@ -109,6 +112,7 @@ impl Default for ProfilesOptions {
 pub struct Profiles {
     db: Database,
     state: Mutex<State>,
+    events: event_index::EventIndex,
 }
 
 impl std::fmt::Debug for Profiles {
@@ -146,6 +150,7 @@ impl Profiles {
         let profiles = Profiles {
             db,
             state: Mutex::new(state),
+            events: event_index::EventIndex::default(),
         };
         profiles.sync_computed()?;
         if let Some(config) = options.identity {
@@ -221,9 +226,9 @@ impl Profiles {
         mut report: IngestReport,
     ) -> ProfilesResult<IngestReport> {
         let mut state = self.state.lock();
-        let (receipt, ()) = self
-            .db
-            .write_with(|ctx| ingest::build(ctx, &mut state, messages, &mut report))?;
+        let (receipt, ()) = self.db.write_with(|ctx| {
+            ingest::build(ctx, &mut state, &self.events, messages, &mut report)
+        })?;
         report.lsn = receipt.lsn;
         Ok(report)
     }

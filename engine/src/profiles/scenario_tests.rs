@@ -282,6 +282,38 @@ fn late_older_identify_does_not_overwrite_newer_traits() {
 }
 
 #[test]
+fn equal_timestamps_are_settled_by_the_greater_message_id_in_any_order() {
+    for (first, second) in [("m-b", "m-a"), ("m-a", "m-b")] {
+        let dir = TempDir::new("tie");
+        let p = open(&dir);
+        let plan_of = |id: &str| if id == "m-b" { "winner" } else { "loser" };
+        let send = |id: &str| {
+            ingest_ok(
+                &p,
+                &[identify(
+                    id,
+                    &[("userId", "u1")],
+                    &at(3, 0),
+                    json!({"plan": plan_of(id)}),
+                )],
+            )
+        };
+        send(first);
+        // The first value is read back from a segment, not from memory.
+        p.database().flush().unwrap();
+        send(second);
+        let v = view(&p, "user_id:u1");
+        let plan = v.traits.iter().find(|t| t.name == "plan").unwrap();
+        assert_eq!(
+            plan.value,
+            Value::String("winner".into()),
+            "{first} then {second}"
+        );
+        assert_eq!(plan.set_by.as_deref(), Some("m-b"));
+    }
+}
+
+#[test]
 fn replaying_a_message_id_is_a_no_op() {
     let dir = TempDir::new("dedup");
     let p = open(&dir);

@@ -1,8 +1,8 @@
 //! The profile view: everything known about one person, found by any identifier.
 
-use super::columns::{msg_column, ts_column, TS_PREFIX};
+use super::columns::{msg_column, ts_column, TIMESTAMP_COLUMN, TS_PREFIX};
 use super::error::{ProfilesError, ProfilesResult};
-use super::ingest::{events_of_rows, identifier_columns};
+use super::ingest::identifier_columns;
 use super::Profiles;
 use crate::identity::{Identifier, IdentifierType, ProfileId};
 use crate::schema::TableKind;
@@ -92,7 +92,9 @@ impl Profiles {
         let Some(row) = state.row(profile) else {
             return Ok(None);
         };
-        let values = snapshot.row(TableKind::Profiles, row)?.unwrap_or_default();
+        let values = snapshot
+            .read_row(TableKind::Profiles, row)?
+            .unwrap_or_default();
         let lookup = |name: &str| values.iter().find(|(n, _)| n == name).map(|(_, v)| v);
         let computed_names: Vec<&str> = state
             .definitions
@@ -140,7 +142,8 @@ impl Profiles {
         view.traits.sort_by(|a, b| a.name.cmp(&b.name));
         view.consent.sort_by(|a, b| a.name.cmp(&b.name));
         view.computed.sort_by(|a, b| a.0.cmp(&b.0));
-        view.events = latest_events_of(&snapshot, row, latest_events)?;
+        let event_rows = self.events.events_of(&snapshot, row)?;
+        view.events = newest_events(&snapshot, &event_rows, latest_events)?;
         Ok(Some(view))
     }
 }
@@ -155,30 +158,43 @@ fn parse_identifier(text: &str) -> ProfilesResult<Identifier> {
     }
 }
 
-fn latest_events_of(
+/// Above this many events, timestamps are fetched by one column read instead of one point
+/// read per event.
+const POINT_READ_MAX_EVENTS: usize = 2_048;
+
+/// The `n` newest of the event `rows` (by timestamp, then row), newest first, each as its
+/// non-NULL columns.
+fn newest_events(
     snapshot: &crate::Snapshot,
-    row: u32,
+    rows: &[u32],
     n: usize,
 ) -> crate::Result<Vec<Vec<(String, Value)>>> {
-    let rows: roaring::RoaringBitmap = events_of_rows(snapshot, &[row])?
-        .remove(&row)
-        .unwrap_or_default()
-        .into_iter()
-        .collect();
-    let stamps = snapshot.fetch(TableKind::Events, super::columns::TIMESTAMP_COLUMN, &rows)?;
+    if n == 0 || rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let stamps = if rows.len() > POINT_READ_MAX_EVENTS {
+        let bitmap: roaring::RoaringBitmap = rows.iter().copied().collect();
+        snapshot.fetch(TableKind::Events, TIMESTAMP_COLUMN, &bitmap)?
+    } else {
+        rows.iter()
+            .map(|&r| snapshot.read_cell(TableKind::Events, r, TIMESTAMP_COLUMN))
+            .collect::<crate::Result<Vec<_>>>()?
+    };
     let mut order: Vec<(i64, u32)> = rows
         .iter()
         .zip(stamps)
-        .map(|(r, t)| match t {
+        .map(|(&r, t)| match t {
             Value::Timestamp(t) => (t, r),
             _ => (i64::MIN, r),
         })
         .collect();
+    let n = n.min(order.len());
+    order.select_nth_unstable_by(n - 1, |a, b| b.cmp(a));
+    order.truncate(n);
     order.sort_unstable_by(|a, b| b.cmp(a));
     order
         .into_iter()
-        .take(n)
-        .map(|(_, r)| Ok(snapshot.row(TableKind::Events, r)?.unwrap_or_default()))
+        .map(|(_, r)| Ok(snapshot.read_row(TableKind::Events, r)?.unwrap_or_default()))
         .collect()
 }
 

@@ -5,9 +5,11 @@
 //! override earlier ones column by column: for each column, a row's value is the one in the
 //! newest layer that sets it.
 
+mod bulk;
 pub mod layout;
 mod reader;
 mod writer;
 
+pub use bulk::SegmentBuilder;
 pub use reader::{Segment, SegmentColumn};
 pub use writer::{ChunkLocation, SegmentWriter};

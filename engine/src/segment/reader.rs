@@ -11,7 +11,7 @@ use super::layout::{
     TRAILER_RESERVED_OFFSET, TRAILER_VERSION_OFFSET,
 };
 use super::writer::ChunkLocation;
-use crate::codec::{ChunkReader, ChunkValues};
+use crate::codec::{ChunkReader, ChunkValues, PointReader};
 use crate::error::{Error, Result};
 use crate::io::Storage;
 use crate::schema::TableKind;
@@ -51,6 +51,8 @@ pub(crate) struct ChunkCache {
     pub(crate) verified: OnceLock<()>,
     /// One order-preserving byte per row of a float chunk (see `scan::sketch`).
     pub(crate) sketch: OnceLock<Arc<crate::scan::Sketch>>,
+    /// What single-value reads need (payload layout, nulls, compact dictionary).
+    pub(crate) points: OnceLock<Arc<PointReader>>,
 }
 
 /// The caches of every chunk of every column, in directory order.
@@ -70,7 +72,9 @@ impl std::fmt::Debug for SegmentCache {
             .columns
             .iter()
             .flatten()
-            .filter(|c| c.summary.get().is_some() || c.values.get().is_some())
+            .filter(|c| {
+                c.summary.get().is_some() || c.values.get().is_some() || c.points.get().is_some()
+            })
             .count();
         write!(f, "SegmentCache {{ chunks built: {built} }}")
     }
@@ -489,6 +493,59 @@ impl Segment {
             }
         }
         Ok(out)
+    }
+
+    /// The value of `column` at `row` (NULL when the segment holds no such row), read without
+    /// decoding the chunk: the chunk's checksum is verified once, on its first point read, and
+    /// what the reads need is kept in the segment's cache. Chunks already decoded by queries
+    /// are read from their decoded values; list chunks are decoded whole and cached.
+    ///
+    /// # Errors
+    /// Corruption found while opening the chunk or reading the value.
+    pub fn value_at(&self, column: &SegmentColumn, row: u32) -> Result<crate::value::Value> {
+        let Some(position) = self.position_of(row) else {
+            return Ok(crate::value::Value::Null);
+        };
+        let (index, local) = (position / ROWS_PER_CHUNK, position % ROWS_PER_CHUNK);
+        let slot = self.chunk_cache(column, index);
+        if let Some(decoded) = slot.and_then(|c| c.values.get()) {
+            return Ok(decoded.0.value(local, &decoded.1));
+        }
+        let points = match slot.and_then(|c| c.points.get()) {
+            Some(points) => Arc::clone(points),
+            None => {
+                let chunk = self.chunk(column, index)?;
+                let points = chunk
+                    .point_reader()
+                    .map_err(|e| self.chunk_error(&column.chunks[index], &column.name, &e))?;
+                let points = Arc::new(points);
+                if let Some(slot) = slot {
+                    // A concurrent reader may have won the race; both read the same bytes.
+                    let _ = slot.points.set(Arc::clone(&points));
+                }
+                points
+            }
+        };
+        if points.needs_full_decode() {
+            let decoded = self.cached_values(column, index)?;
+            return Ok(decoded.0.value(local, &decoded.1));
+        }
+        let location = &column.chunks[index];
+        let bytes = self.chunk_bytes(location)?;
+        points
+            .value_at(bytes, local)
+            .map_err(|e| self.chunk_error(location, &column.name, &e))
+    }
+
+    /// The bytes of one chunk (unverified: callers verified them when they first opened it).
+    fn chunk_bytes(&self, location: &ChunkLocation) -> Result<&[u8]> {
+        let start = usize::try_from(location.offset).unwrap_or(usize::MAX);
+        start
+            .checked_add(location.len as usize)
+            .and_then(|end| self.bytes.get(start..end))
+            .ok_or_else(|| {
+                Error::corrupt(&self.path, location.offset, "chunk lies outside the file")
+            })
     }
 
     /// Position of `row` in this segment's columns.

@@ -25,11 +25,12 @@ pub struct ChunkLocation {
     pub len: u32,
 }
 
-struct WrittenColumn {
-    name: String,
-    column_type: ColumnType,
-    present: RoaringBitmap,
-    chunks: Vec<ChunkLocation>,
+/// A column's footer entry.
+pub(super) struct WrittenColumn {
+    pub(super) name: String,
+    pub(super) column_type: ColumnType,
+    pub(super) present: RoaringBitmap,
+    pub(super) chunks: Vec<ChunkLocation>,
 }
 
 /// Streams one segment file to disk.
@@ -174,23 +175,38 @@ impl<'a> SegmentWriter<'a> {
     }
 
     fn encode_footer(&mut self, max_lsn: u64) -> Vec<u8> {
-        let mut w = ByteWriter::new();
-        w.bytes(&serialize_bitmap(&mut self.rows));
-        w.bytes(&serialize_bitmap(&mut self.deleted));
-        w.u64(max_lsn);
-        w.u32(u32::try_from(self.columns.len()).expect("below 4 G columns"));
-        for column in &mut self.columns {
-            w.str(&column.name);
-            w.u8(column.column_type.tag());
-            w.bytes(&serialize_bitmap(&mut column.present));
-            w.u32(u32::try_from(column.chunks.len()).expect("below 4 G chunks"));
-            for chunk in &column.chunks {
-                w.u64(chunk.offset);
-                w.u32(chunk.len);
-            }
-        }
-        w.into_bytes()
+        encode_footer(
+            &mut self.rows,
+            &mut self.deleted,
+            max_lsn,
+            &mut self.columns,
+        )
     }
+}
+
+/// The footer body: row bitmaps, the highest LSN, and the column directory.
+pub(super) fn encode_footer(
+    rows: &mut RoaringBitmap,
+    deleted: &mut RoaringBitmap,
+    max_lsn: u64,
+    columns: &mut [WrittenColumn],
+) -> Vec<u8> {
+    let mut w = ByteWriter::new();
+    w.bytes(&serialize_bitmap(rows));
+    w.bytes(&serialize_bitmap(deleted));
+    w.u64(max_lsn);
+    w.u32(u32::try_from(columns.len()).expect("below 4 G columns"));
+    for column in columns {
+        w.str(&column.name);
+        w.u8(column.column_type.tag());
+        w.bytes(&serialize_bitmap(&mut column.present));
+        w.u32(u32::try_from(column.chunks.len()).expect("below 4 G chunks"));
+        for chunk in &column.chunks {
+            w.u64(chunk.offset);
+            w.u32(chunk.len);
+        }
+    }
+    w.into_bytes()
 }
 
 /// Serializes a bitmap in the portable roaring format, run-optimized first.
@@ -203,7 +219,8 @@ pub(crate) fn serialize_bitmap(bitmap: &mut RoaringBitmap) -> Vec<u8> {
     out
 }
 
-fn encode_header(table: TableKind, id: u64) -> [u8; HEADER_LEN] {
+/// The segment file header.
+pub(super) fn encode_header(table: TableKind, id: u64) -> [u8; HEADER_LEN] {
     let mut w = ByteWriter::new();
     w.raw(&HEADER_MAGIC);
     w.u16(FORMAT_VERSION);
@@ -219,7 +236,8 @@ fn encode_header(table: TableKind, id: u64) -> [u8; HEADER_LEN] {
     bytes.try_into().expect("header is HEADER_LEN bytes")
 }
 
-fn encode_trailer(footer_offset: u64, footer: &[u8]) -> [u8; TRAILER_LEN] {
+/// The segment file trailer pointing at the footer.
+pub(super) fn encode_trailer(footer_offset: u64, footer: &[u8]) -> [u8; TRAILER_LEN] {
     let mut w = ByteWriter::new();
     w.u64(footer_offset);
     w.u64(footer.len() as u64);

@@ -6,7 +6,10 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use profiledb_engine::io::{FsStorage, Storage};
 use profiledb_engine::wal::WalOptions;
-use profiledb_engine::{ColumnType, Database, Options, TableKind, Value, WriteBatch, WriteReceipt};
+use profiledb_engine::{
+    ColumnType, Database, Options, Profiles, ProfilesOptions, TableKind, Value, WriteBatch,
+    WriteReceipt,
+};
 use roaring::RoaringBitmap;
 
 use super::error::LiveError;
@@ -98,10 +101,31 @@ enum ClockSource {
     Pinned(i64),
 }
 
+/// What a [`LiveDatabase`] reads and writes: a plain database, or a profiles database (which
+/// owns one) when computed traits are wanted.
+#[derive(Debug)]
+pub(super) enum Store {
+    /// Rows written directly.
+    Plain(Database),
+    /// Messages ingested with identity resolution and computed traits.
+    Profiles(Box<Profiles>),
+}
+
+impl std::ops::Deref for Store {
+    type Target = Database;
+
+    fn deref(&self) -> &Database {
+        match self {
+            Store::Plain(db) => db,
+            Store::Profiles(profiles) => profiles.database(),
+        }
+    }
+}
+
 /// A database plus its live segments: every write is followed by segment upkeep.
 pub struct LiveDatabase {
-    db: Arc<Database>,
-    live: Arc<Mutex<LiveSegments>>,
+    pub(super) db: Arc<Store>,
+    pub(super) live: Arc<Mutex<LiveSegments>>,
     clock: Mutex<ClockSource>,
 }
 
@@ -113,7 +137,7 @@ impl std::fmt::Debug for LiveDatabase {
     }
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding the lock cannot leave a half-applied change behind (changes are
     // applied after they are logged), so the data is still usable.
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
@@ -159,24 +183,61 @@ impl LiveDatabase {
         options: Options,
         pinned: Option<i64>,
     ) -> Result<LiveDatabase, LiveError> {
-        let wal_options = WalOptions {
-            sync_mode: options.sync_mode,
-            recovery_mode: options.recovery_mode,
-            ..WalOptions::default()
-        };
+        let wal_options = wal_options(&options);
         let db = Database::open_with_storage(Arc::clone(&storage), dir.as_ref(), options)?;
-        let snapshot = db.snapshot();
+        LiveDatabase::with_store(storage, Store::Plain(db), wal_options, pinned)
+    }
+
+    /// Opens the profiles database in `dir` with its live segments: besides everything
+    /// [`LiveDatabase::open`] offers, `CREATE TRAIT`, `DROP TRAIT` and `SHOW TRAITS` work, and
+    /// [`LiveDatabase::profiles`] ingests messages.
+    ///
+    /// # Errors
+    /// As [`Profiles::open`] and [`LiveSegments::open`].
+    pub fn open_profiles(
+        dir: impl AsRef<Path>,
+        options: Options,
+        profiles: ProfilesOptions,
+    ) -> Result<LiveDatabase, LiveError> {
+        let wal_options = wal_options(&options);
+        let profiles = Profiles::open(dir, options, profiles)?;
+        LiveDatabase::with_store(
+            Arc::new(FsStorage),
+            Store::Profiles(Box::new(profiles)),
+            wal_options,
+            None,
+        )
+    }
+
+    fn with_store(
+        storage: Arc<dyn Storage>,
+        store: Store,
+        wal_options: WalOptions,
+        pinned: Option<i64>,
+    ) -> Result<LiveDatabase, LiveError> {
+        let snapshot = store.snapshot();
         let start = pinned.unwrap_or_else(system_now);
-        let live = LiveSegments::open(storage, db.dir(), wal_options, &snapshot, start)?;
+        let live = LiveSegments::open(storage, store.dir(), wal_options, &snapshot, start)?;
+        drop(snapshot);
         let clock = match pinned {
             Some(now) => ClockSource::Pinned(now.max(live.clock())),
             None => ClockSource::System,
         };
         Ok(LiveDatabase {
-            db: Arc::new(db),
+            db: Arc::new(store),
             live: Arc::new(Mutex::new(live)),
             clock: Mutex::new(clock),
         })
+    }
+
+    /// The profiles database, when opened with [`LiveDatabase::open_profiles`] (messages
+    /// ingested through it bypass segment upkeep until the next statement's reconciliation).
+    #[must_use]
+    pub fn profiles(&self) -> Option<&Profiles> {
+        match &*self.db {
+            Store::Profiles(profiles) => Some(&**profiles),
+            Store::Plain(_) => None,
+        }
     }
 
     /// The underlying database, for reads (writes made directly bypass segment upkeep).
@@ -370,10 +431,14 @@ impl LiveDatabase {
         sql: &str,
     ) -> Result<StatementOutcome, QueryError> {
         self.tick()?;
+        let statement = crate::parse(sql)?;
+        if let crate::Statement::Trait(statement) = &statement {
+            return self.run_trait_statement(statement);
+        }
         let now = lock(&self.live).clock();
         let snapshot = self.db.snapshot();
         let catalog = SnapshotCatalog::new(&snapshot).with_now(now);
-        crate::execute(&catalog, session, sql)
+        crate::planner::statement::run_statement(&catalog, session, &statement)
     }
 
     /// Records the database position in the segment log (so reopening needs no
@@ -383,16 +448,27 @@ impl LiveDatabase {
     /// Log or database errors.
     pub fn close(self) -> Result<(), LiveError> {
         lock(&self.live).checkpoint(&self.db.snapshot())?;
-        if let Ok(db) = Arc::try_unwrap(self.db) {
-            db.close()?;
+        match Arc::try_unwrap(self.db) {
+            Ok(Store::Plain(db)) => db.close()?,
+            Ok(Store::Profiles(profiles)) => (*profiles).close()?,
+            Err(_) => {}
         }
         Ok(())
     }
 }
 
+/// The settings of the segment log, taken from the database's.
+fn wal_options(options: &Options) -> WalOptions {
+    WalOptions {
+        sync_mode: options.sync_mode,
+        recovery_mode: options.recovery_mode,
+        ..WalOptions::default()
+    }
+}
+
 /// The [`SegmentStore`] of a [`LiveDatabase`] session.
 pub struct LiveSegmentStore {
-    db: Arc<Database>,
+    db: Arc<Store>,
     live: Arc<Mutex<LiveSegments>>,
 }
 

@@ -14,6 +14,9 @@ pub enum LiveError {
     /// The storage engine failed (reading a snapshot, writing the database).
     #[error(transparent)]
     Engine(#[from] profiledb_engine::Error),
+    /// The profiles layer failed (opening, computed-trait definitions).
+    #[error(transparent)]
+    Profiles(#[from] profiledb_engine::ProfilesError),
     /// The segment change log failed.
     #[error("segment log: {0}")]
     Log(#[from] WalError),

@@ -73,6 +73,13 @@ pub fn run_statement(
             session.set_now(micros);
             Ok(StatementOutcome::NowSet(micros))
         }
+        Statement::Trait(statement) => Err(QueryError::unsupported(
+            format!(
+                "{} here: computed traits live in a profiles database",
+                statement.keyword()
+            ),
+            None,
+        )),
     }
 }
 

@@ -10,6 +10,9 @@ use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
+/// Large writes: the dump is produced far faster than small writes could carry it.
+const WRITE_BUFFER_BYTES: usize = 8 << 20;
+
 pub(crate) fn run(data: &Path, out: Option<&Path>) -> Result<Outcome, ToolError> {
     let db = open_existing(data)?;
     let summary = match out {
@@ -29,7 +32,7 @@ pub(crate) fn run(data: &Path, out: Option<&Path>) -> Result<Outcome, ToolError>
 }
 
 fn dump_to_stdout(db: &Database) -> Result<DumpSummary, ToolError> {
-    let mut stdout = BufWriter::new(io::stdout().lock());
+    let mut stdout = BufWriter::with_capacity(WRITE_BUFFER_BYTES, io::stdout().lock());
     let summary =
         write_dump(&db.snapshot(), &mut stdout).map_err(ToolError::dump("writing the dump"))?;
     stdout.flush().map_err(ToolError::io("write to stdout"))?;
@@ -55,7 +58,7 @@ fn dump_to_file(db: &Database, path: &Path) -> Result<DumpSummary, ToolError> {
 fn write_file(db: &Database, temp: &Path) -> Result<DumpSummary, ToolError> {
     let context = format!("writing {}", temp.display());
     let file = File::create(temp).map_err(ToolError::io(context.clone()))?;
-    let mut writer = BufWriter::new(file);
+    let mut writer = BufWriter::with_capacity(WRITE_BUFFER_BYTES, file);
     let summary =
         write_dump(&db.snapshot(), &mut writer).map_err(ToolError::dump(context.clone()))?;
     let file = writer.into_inner().map_err(|e| ToolError::Io {

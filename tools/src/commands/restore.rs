@@ -1,17 +1,24 @@
-//! `profiledb restore`: verify the dump, restore it into a scratch directory, then move that
-//! directory into place, so the --data directory is either absent or a complete database.
+//! `profiledb restore`: verify the dump, restore it into a hidden scratch directory, then move
+//! that directory into place, so the --data directory is either absent or a complete database.
+//!
+//! A restore killed by a signal leaves its scratch directory behind; the next restore into the
+//! same --data directory removes it (its lock file tells a dead restore from a running one).
 
 use crate::error::ToolError;
 use crate::output::{human_bytes, Out};
 use crate::Outcome;
 use profiledb::engine::dump::{restore_dump, verify_dump, DumpSummary};
-use profiledb::{Database, Options, SyncMode};
-use std::fs::{self, File};
-use std::io::BufReader;
+use profiledb::engine::LOCK_FILE;
+use std::fs::{self, File, OpenOptions, TryLockError};
+use std::io::{BufReader, Write};
 use std::path::{Path, PathBuf};
+
+/// Large reads: the dump is streamed twice (verification, then restore).
+const READ_BUFFER_BYTES: usize = 8 << 20;
 
 pub(crate) fn run(data: &Path, input: &Path) -> Result<Outcome, ToolError> {
     ensure_free(data)?;
+    remove_interrupted_restores(data)?;
     let verified = verify_dump(&mut open_dump(input)?).map_err(ToolError::dump(format!(
         "refusing to restore {}",
         input.display()
@@ -53,28 +60,62 @@ fn ensure_free(data: &Path) -> Result<(), ToolError> {
     }
 }
 
+/// Removes scratch directories of restores into `data` that were killed: their lock file is
+/// free (a running restore holds it). Prints what it removed.
+fn remove_interrupted_restores(data: &Path) -> Result<(), ToolError> {
+    let parent = parent_of(data);
+    let prefix = scratch_prefix(data);
+    let entries = match fs::read_dir(&parent) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(ToolError::io(format!("reading {}", parent.display()))(e)),
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let is_scratch = name.to_str().is_some_and(|n| n.starts_with(&prefix));
+        if !is_scratch || !entry.path().is_dir() || restore_is_running(&entry.path()) {
+            continue;
+        }
+        let path = entry.path();
+        fs::remove_dir_all(&path).map_err(ToolError::io(format!(
+            "removing {}, left by an interrupted restore (remove it by hand)",
+            path.display()
+        )))?;
+        // The notice is informational; a closed stderr must not fail the restore.
+        let _ = writeln!(
+            std::io::stderr(),
+            "removed {}, left by an interrupted restore",
+            path.display()
+        );
+    }
+    Ok(())
+}
+
+/// Whether a restore still works in `scratch` (it holds the lock file there).
+fn restore_is_running(scratch: &Path) -> bool {
+    let lock = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(scratch.join(LOCK_FILE));
+    match lock.map(|file| file.try_lock()) {
+        Ok(Ok(())) => false,
+        Ok(Err(TryLockError::WouldBlock)) => true,
+        // Unlockable means unknown: leave it alone rather than risk a running restore.
+        Ok(Err(TryLockError::Error(_))) | Err(_) => true,
+    }
+}
+
 fn open_dump(input: &Path) -> Result<BufReader<File>, ToolError> {
     File::open(input)
-        .map(BufReader::new)
+        .map(|file| BufReader::with_capacity(READ_BUFFER_BYTES, file))
         .map_err(ToolError::io(format!("opening {}", input.display())))
 }
 
-/// Restores into `temp` and leaves it compacted, flushed and closed.
+/// Restores into `temp`, which is then a complete, synced database.
 fn restore_into(temp: &Path, input: &Path) -> Result<DumpSummary, ToolError> {
-    // The WAL need not sync: the final flush and compaction write synced segments.
-    let options = Options {
-        sync_mode: SyncMode::Never,
-        ..Options::default()
-    };
-    let db = Database::open(temp, options)
-        .map_err(ToolError::engine(format!("creating {}", temp.display())))?;
-    let summary = restore_dump(&mut open_dump(input)?, &db)
-        .map_err(ToolError::dump(format!("restoring {}", input.display())))?;
-    db.compact()
-        .map_err(ToolError::engine("compacting the restored database"))?;
-    db.close()
-        .map_err(ToolError::engine("closing the restored database"))?;
-    Ok(summary)
+    restore_dump(&mut open_dump(input)?, temp)
+        .map_err(ToolError::dump(format!("restoring {}", input.display())))
 }
 
 /// Renames `temp` to `data` (replacing an empty `data` directory) and syncs the parent.
@@ -99,11 +140,16 @@ fn parent_of(data: &Path) -> PathBuf {
     }
 }
 
-/// `parent/.name.restoring-PID`: hidden, and never mistaken for the finished database.
-fn temp_sibling(data: &Path) -> PathBuf {
+/// `.name.restoring-`: the start of the scratch directory names of restores into `data`.
+fn scratch_prefix(data: &Path) -> String {
     let name = data.file_name().map_or_else(
         || "profiledb-data".into(),
         |n| n.to_string_lossy().into_owned(),
     );
-    parent_of(data).join(format!(".{name}.restoring-{}", std::process::id()))
+    format!(".{name}.restoring-")
+}
+
+/// `parent/.name.restoring-PID`: hidden, and never mistaken for the finished database.
+fn temp_sibling(data: &Path) -> PathBuf {
+    parent_of(data).join(format!("{}{}", scratch_prefix(data), std::process::id()))
 }

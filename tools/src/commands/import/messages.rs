@@ -8,10 +8,11 @@ use super::summary::{self, Counts};
 use super::{import_options, Settings};
 use crate::error::ToolError;
 use crate::Outcome;
-use profiledb::engine::message::parse_message_line;
+use profiledb::engine::message::{parse_message_line, Message};
 use profiledb::engine::profiles::{Profiles, ProfilesOptions};
 use std::io::BufRead;
 use std::path::Path;
+use std::sync::mpsc::{sync_channel, SyncSender};
 use std::time::Instant;
 
 /// One message line with its line number.
@@ -134,7 +135,43 @@ fn validate(input: &Input, rejects: &mut Rejects) -> Result<Counts, ToolError> {
     Ok(counts)
 }
 
-/// Ingests the lines in batches of `--batch-size`.
+/// A batch of lines, parsed off the writing thread.
+struct ParsedBatch {
+    /// Every line of the batch, for the reject file.
+    lines: Vec<Line>,
+    /// The messages that parsed, each with the index of its line in `lines`.
+    messages: Vec<(usize, Message)>,
+    /// Lines that did not parse: index in `lines` and the reason.
+    unparsed: Vec<(usize, String)>,
+    /// Lines that are not UTF-8.
+    not_utf8: Vec<Line>,
+}
+
+impl ParsedBatch {
+    fn parse(lines: Vec<Line>, not_utf8: Vec<Line>) -> ParsedBatch {
+        let mut messages = Vec::with_capacity(lines.len());
+        let mut unparsed = Vec::new();
+        for (index, line) in lines.iter().enumerate() {
+            match parse_message_line(&line.text) {
+                Ok(message) => messages.push((index, message)),
+                Err(error) => unparsed.push((index, error.to_string())),
+            }
+        }
+        ParsedBatch {
+            lines,
+            messages,
+            unparsed,
+            not_utf8,
+        }
+    }
+}
+
+/// Batches parsed ahead of the writer; two in flight keep both cores busy without
+/// buffering much of the input.
+const BATCHES_IN_FLIGHT: usize = 2;
+
+/// Ingests the lines in batches of `--batch-size`. Reading, decompressing and parsing run on
+/// a second thread, so they overlap with the writer instead of taking turns with it.
 fn ingest_all(
     profiles: &Profiles,
     input: &Input,
@@ -142,50 +179,95 @@ fn ingest_all(
     settings: &Settings,
 ) -> Result<Counts, ToolError> {
     let progress = Progress::new("ingesting");
-    let mut lines = Lines::new(input)?;
     let mut counts = Counts::default();
-    let mut batch: Vec<Line> = Vec::with_capacity(settings.batch_size);
-    loop {
-        let next = lines.next()?;
-        let done = next.is_none();
-        match next {
-            Some(Ok(line)) => batch.push(line),
-            Some(Err(line)) => {
-                counts.read += 1;
-                rejects.reject(line.number, &line.text, NOT_UTF8)?;
-            }
-            None => {}
-        }
-        if batch.len() >= settings.batch_size || (done && !batch.is_empty()) {
-            ingest_batch(profiles, &batch, &mut counts, rejects)?;
-            batch.clear();
+    let (sender, receiver) = sync_channel::<Result<ParsedBatch, ToolError>>(BATCHES_IN_FLIGHT);
+    std::thread::scope(|scope| {
+        scope.spawn(move || read_batches(input, settings.batch_size, &sender));
+        for batch in receiver {
+            ingest_batch(profiles, batch?, &mut counts, rejects)?;
             progress.set(counts.imported);
         }
-        if done {
-            break;
-        }
-    }
+        Ok::<(), ToolError>(())
+    })?;
     progress.finish();
     Ok(counts)
 }
 
+/// Reads and parses the input batch by batch until it ends, the writer hangs up, or
+/// reading fails (the error is the last item sent).
+fn read_batches(
+    input: &Input,
+    batch_size: usize,
+    sender: &SyncSender<Result<ParsedBatch, ToolError>>,
+) {
+    let mut lines = match Lines::new(input) {
+        Ok(lines) => lines,
+        Err(error) => {
+            let _ = sender.send(Err(error));
+            return;
+        }
+    };
+    let mut batch = Vec::with_capacity(batch_size);
+    let mut not_utf8 = Vec::new();
+    loop {
+        let next = match lines.next() {
+            Ok(next) => next,
+            Err(error) => {
+                let _ = sender.send(Err(error));
+                return;
+            }
+        };
+        let done = next.is_none();
+        match next {
+            Some(Ok(line)) => batch.push(line),
+            Some(Err(line)) => not_utf8.push(line),
+            None => {}
+        }
+        if batch.len() >= batch_size || (done && !(batch.is_empty() && not_utf8.is_empty())) {
+            let full = std::mem::replace(&mut batch, Vec::with_capacity(batch_size));
+            let parsed = ParsedBatch::parse(full, std::mem::take(&mut not_utf8));
+            if sender.send(Ok(parsed)).is_err() {
+                return;
+            }
+        }
+        if done {
+            return;
+        }
+    }
+}
+
 fn ingest_batch(
     profiles: &Profiles,
-    batch: &[Line],
+    batch: ParsedBatch,
     counts: &mut Counts,
     rejects: &mut Rejects,
 ) -> Result<(), ToolError> {
-    let texts: Vec<&str> = batch.iter().map(|l| l.text.as_str()).collect();
+    let (line_of, messages): (Vec<usize>, Vec<Message>) = batch.messages.into_iter().unzip();
     let report = profiles
-        .ingest_lines(&texts)
+        .ingest(&messages)
         .map_err(ToolError::profiles("ingesting messages"))?;
-    counts.read += batch.len() as u64;
+    counts.read += (batch.lines.len() + batch.not_utf8.len()) as u64;
     counts.imported += report.accepted as u64;
     counts.duplicates += report.duplicates.len() as u64;
+    let mut refused: Vec<(u64, &str, String)> = Vec::new();
+    for line in &batch.not_utf8 {
+        refused.push((line.number, &line.text, NOT_UTF8.to_owned()));
+    }
+    for (index, reason) in batch.unparsed {
+        let line = &batch.lines[index];
+        refused.push((line.number, &line.text, reason));
+    }
     for rejected in &report.rejected {
-        if let Some(line) = batch.get(rejected.index) {
-            rejects.reject(line.number, &line.text, &rejected.reason.to_string())?;
+        if let Some(line) = line_of
+            .get(rejected.index)
+            .and_then(|&i| batch.lines.get(i))
+        {
+            refused.push((line.number, &line.text, rejected.reason.to_string()));
         }
+    }
+    refused.sort_by_key(|(number, _, _)| *number);
+    for (number, text, reason) in refused {
+        rejects.reject(number, text, &reason)?;
     }
     Ok(())
 }

@@ -11,7 +11,7 @@ use crate::output::ResultFormat;
 use crate::Outcome;
 use driver::{Driver, Flow};
 use profiledb::query::live::LiveDatabase;
-use profiledb::Options;
+use profiledb::{Options, ProfilesOptions};
 use runner::{Origin, Runner};
 use std::io::{self, BufRead, BufWriter, IsTerminal, Write};
 use std::path::Path;
@@ -37,15 +37,18 @@ pub(crate) fn run(
     result.map(|()| Outcome::Clean)
 }
 
-/// Opens the existing database in `data` with its live segments (never creates one).
+/// Opens the existing database in `data` as a profiles database (so computed-trait statements
+/// work) with its live segments; never creates one.
 fn open_live(data: &Path) -> Result<LiveDatabase, ToolError> {
     let options = Options {
         create_if_missing: false,
         ..Options::default()
     };
-    LiveDatabase::open(data, options).map_err(|source| ToolError::Query {
-        statement_line: None,
-        source: source.into(),
+    LiveDatabase::open_profiles(data, options, ProfilesOptions::default()).map_err(|source| {
+        ToolError::Query {
+            statement_line: None,
+            source: source.into(),
+        }
     })
 }
 

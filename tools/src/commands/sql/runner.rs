@@ -122,6 +122,14 @@ impl<'d> Runner<'d> {
                 self.status(out, &format!("SET now = {}", rfc3339(*now)))
             }
             StatementOutcome::NowSet(None) => self.status(out, "SET now = DEFAULT"),
+            StatementOutcome::TraitCreated { name, replaced } => {
+                let verb = if *replaced { "REPLACE" } else { "CREATE" };
+                self.status(out, &format!("{verb} TRAIT {name}"))
+            }
+            StatementOutcome::TraitDropped { name, existed } => {
+                let note = if *existed { "" } else { " (did not exist)" };
+                self.status(out, &format!("DROP TRAIT {name}{note}"))
+            }
         }
     }
 
