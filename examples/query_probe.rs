@@ -1,57 +1,68 @@
-//! Runs benchmark queries repeatedly for profiling (local tool, not committed).
+//! Runs the benchmark queries in a loop and prints cold and median times, for profiling
+//! (`perf record`) without criterion's sampling around it.
+//!
+//! `cargo run --release --example query_probe -- [NAMES|all] [ITERATIONS]`, where NAMES is a
+//! comma-separated list of benchmark ids; `EXPLAIN=1` also prints `EXPLAIN ANALYZE` of each.
+//! The dataset is the bench's (`PROFILEDB_BENCH_PROFILES`, `PROFILEDB_BENCH_EVENTS`).
+
 #[path = "../benches/common/mod.rs"]
 mod common;
 
+use common::queries::{NOW_SQL, QUERIES};
 use profiledb::query::{execute, Session, SnapshotCatalog, StatementOutcome};
 use profiledb::Database;
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+fn env_number<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let profiles: u32 = std::env::var("PROFILEDB_BENCH_PROFILES").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000_000);
-    let events: u64 = std::env::var("PROFILEDB_BENCH_EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000_000);
-    let iters: usize = args.get(2).and_then(|v| v.parse().ok()).unwrap_or(50);
-    let which = args.get(1).cloned().unwrap_or_else(|| "all".into());
+    let wanted = args.get(1).cloned().unwrap_or_else(|| "all".into());
+    let iterations: usize = args.get(2).and_then(|v| v.parse().ok()).unwrap_or(50);
+    let profiles = env_number("PROFILEDB_BENCH_PROFILES", 10_000_000u32);
+    let events = env_number("PROFILEDB_BENCH_EVENTS", 100_000_000u64);
     let dir = common::cdp_dataset(profiles, 20, events);
-    let t = Instant::now();
-    let db = Database::open(&dir, common::bulk_options()).expect("open");
-    eprintln!("open {:?}", t.elapsed());
+    let started = Instant::now();
+    let db = Database::open(&dir, common::bulk_options()).expect("open the dataset");
+    eprintln!("open {:?}", started.elapsed());
     let snapshot = db.snapshot();
     let catalog = SnapshotCatalog::new(&snapshot);
     let mut session = Session::new();
-    execute(&catalog, &mut session, "SET now = '2026-06-01T00:00:00Z'").unwrap();
-    let queries = [
-        ("q1", "SELECT COUNT(*) FROM profiles WHERE country IN ('DE', 'AT', 'CH') AND plan = 'pro' AND email_opt_in = true"),
-        ("q2", "SELECT COUNT(*) FROM profiles WHERE country = 'DE' AND age BETWEEN 25 AND 40 AND lifetime_value > 1000"),
-        ("q3", "SELECT COUNT(*) FROM profiles WHERE country IN ('DE', 'AT', 'CH') AND plan = 'pro' AND profile_id IN (SELECT profile_id FROM events WHERE event = 'Order Completed' AND timestamp >= now() - INTERVAL '30 days' GROUP BY profile_id HAVING COUNT(*) >= 2)"),
-        ("q4", "SELECT COUNT(*) FROM profiles WHERE country = 'DE'"),
-        ("q5", "SELECT COUNT(*) FROM profiles WHERE age > 50"),
-        ("q6", "SELECT COUNT(*) FROM profiles WHERE last_seen_at >= now() - INTERVAL '30 days'"),
-        ("q7", "SELECT COUNT(*) FROM events WHERE event = 'Order Completed' AND timestamp >= now() - INTERVAL '30 days'"),
-    ];
-    for (name, sql) in queries {
-        if which != "all" && !which.split(',').any(|w| w == name) {
+    execute(&catalog, &mut session, &format!("SET now = '{NOW_SQL}'")).expect("set now");
+    for (name, sql) in QUERIES {
+        if wanted != "all" && !wanted.split(',').any(|w| w == name) {
             continue;
         }
-        let mut times = Vec::new();
-        let mut result = String::new();
-        for i in 0..iters.max(1) {
-            let t = Instant::now();
-            let out = execute(&catalog, &mut session, sql).expect("query");
-            let el = t.elapsed();
-            if i == 0 {
-                if let StatementOutcome::Rows(r) = &out {
-                    result = format!("{:?}", r.rows);
+        let mut times: Vec<Duration> = Vec::with_capacity(iterations.max(1));
+        for _ in 0..iterations.max(1) {
+            let started = Instant::now();
+            let outcome = execute(&catalog, &mut session, sql).expect("query");
+            times.push(started.elapsed());
+            if times.len() == 1 {
+                if let StatementOutcome::Rows(result) = &outcome {
+                    eprintln!("{name}: cold {:?}, result {:?}", times[0], result.rows);
                 }
-                eprintln!("{name} cold {el:?}");
             }
-            times.push(el);
         }
         times.sort();
-        eprintln!("{name}: median {:?} min {:?} result {result}", times[times.len() / 2], times[0]);
+        eprintln!(
+            "{name}: median {:?}, min {:?}",
+            times[times.len() / 2],
+            times[0]
+        );
         if std::env::var("EXPLAIN").is_ok() {
-            if let StatementOutcome::Rows(r) = execute(&catalog, &mut session, &format!("EXPLAIN ANALYZE {sql}")).expect("explain") {
-                for row in r.rows { eprintln!("  {:?}", row); }
+            let explain = format!("EXPLAIN ANALYZE {sql}");
+            if let StatementOutcome::Rows(result) =
+                execute(&catalog, &mut session, &explain).expect("explain")
+            {
+                for row in result.rows {
+                    eprintln!("  {row:?}");
+                }
             }
         }
     }
