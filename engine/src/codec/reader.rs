@@ -555,34 +555,10 @@ impl<'a> ChunkReader<'a> {
     /// [`CodecError::WrongType`] for chunks that are not Int64/Timestamp, [`CodecError::Corrupt`]
     /// for a malformed payload.
     pub fn compare_int(&self, op: CompareOp, rhs: i64) -> Result<Vec<u64>, CodecError> {
-        if !matches!(self.column_type, ColumnType::Int64 | ColumnType::Timestamp) {
-            return Err(CodecError::WrongType {
-                expected: self.column_type,
-                found: ColumnType::Int64,
-            });
-        }
-        let payload = self.section(SECTION_PAYLOAD);
-        let mut words = match self.encoding {
-            Encoding::Rle => {
-                let runs = rle_view(payload, self.rows)?;
-                let mut words = vec![0u64; self.rows.div_ceil(64)];
-                for (value, start, end) in runs.runs() {
-                    if op.holds(value, rhs) {
-                        kernels::set_range(&mut words, start, end);
-                    }
-                }
-                words
-            }
-            e => {
-                let width = e
-                    .for_width()
-                    .ok_or_else(|| payload.error(0, format!("encoding {e} is not FOR")))?;
-                let view = for_view(payload, self.rows, width)?;
-                super::scan::compare_for(&view, self.rows, op, rhs)
-            }
-        };
-        kernels::clear_positions(&mut words, &self.nulls);
-        Ok(words)
+        self.int_words(
+            |value| op.holds(value, rhs),
+            |view| super::scan::compare_for(view, self.rows, op, rhs),
+        )
     }
 
     /// Rows whose non-null value satisfies `low <= value <= high`, in one pass over the encoded
@@ -591,6 +567,19 @@ impl<'a> ChunkReader<'a> {
     /// # Errors
     /// As [`ChunkReader::compare_int`].
     pub fn between_int(&self, low: i64, high: i64) -> Result<Vec<u64>, CodecError> {
+        self.int_words(
+            |value| low <= value && value <= high,
+            |view| super::scan::between_for(view, self.rows, low, high),
+        )
+    }
+
+    /// Rows of an Int64/Timestamp chunk that pass a test, without decoding: `holds` is asked
+    /// once per RLE run, `scan_for` compares FOR deltas in their own lane width.
+    fn int_words(
+        &self,
+        holds: impl Fn(i64) -> bool,
+        scan_for: impl FnOnce(&super::int::ForView<'_>) -> Vec<u64>,
+    ) -> Result<Vec<u64>, CodecError> {
         if !matches!(self.column_type, ColumnType::Int64 | ColumnType::Timestamp) {
             return Err(CodecError::WrongType {
                 expected: self.column_type,
@@ -603,7 +592,7 @@ impl<'a> ChunkReader<'a> {
                 let runs = rle_view(payload, self.rows)?;
                 let mut words = vec![0u64; self.rows.div_ceil(64)];
                 for (value, start, end) in runs.runs() {
-                    if low <= value && value <= high {
+                    if holds(value) {
                         kernels::set_range(&mut words, start, end);
                     }
                 }
@@ -613,8 +602,7 @@ impl<'a> ChunkReader<'a> {
                 let width = e
                     .for_width()
                     .ok_or_else(|| payload.error(0, format!("encoding {e} is not FOR")))?;
-                let view = for_view(payload, self.rows, width)?;
-                super::scan::between_for(&view, self.rows, low, high)
+                scan_for(&for_view(payload, self.rows, width)?)
             }
         };
         kernels::clear_positions(&mut words, &self.nulls);
