@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod queries;
+
 use profiledb::{Value, WriteBatch};
 
 /// A small, fast, deterministic pseudo-random generator (SplitMix64).

@@ -200,18 +200,37 @@ impl Snapshot {
     /// [`Error::UnknownColumn`].
     pub fn column_parts(&self, table: TableKind, column: &str) -> Result<Vec<ColumnPart<'_>>> {
         self.require_column(table, column)?;
-        let mut covered = self.deleted_rows(table).clone();
+        let deleted = self.deleted_rows(table);
+        let layers = self.layers(table);
+        let presents: Vec<Option<&RoaringBitmap>> =
+            layers.iter().map(|layer| layer.present(column)).collect();
+        let span = |rows: &RoaringBitmap| Some((rows.min()?, rows.max()?));
+        let spans: Vec<Option<(u32, u32)>> = presents.iter().map(|p| p.and_then(&span)).collect();
+        let deleted_span = span(deleted);
         let mut parts = Vec::new();
-        for layer in self.layers(table).into_iter().rev() {
-            let Some(present) = layer.present(column) else {
+        for (index, layer) in layers.iter().enumerate().rev() {
+            let (Some(present), Some((low, high))) = (presents[index], spans[index]) else {
                 continue;
             };
-            let visible = present - &covered;
-            covered |= present;
+            // Only newer layers (and deletions) whose row range meets this layer's can hide
+            // its values; appended rows (events) usually meet none, so nothing is computed.
+            let meets =
+                |other: Option<(u32, u32)>| other.is_some_and(|(a, b)| a <= high && b >= low);
+            let mut visible: Option<RoaringBitmap> = None;
+            if meets(deleted_span) {
+                visible = Some(present - deleted);
+            }
+            for newer in index + 1..layers.len() {
+                if let (true, Some(hidden)) = (meets(spans[newer]), presents[newer]) {
+                    let current = visible.get_or_insert_with(|| present.clone());
+                    *current -= hidden;
+                }
+            }
+            let visible = visible.unwrap_or_else(|| present.clone());
             if visible.is_empty() {
                 continue;
             }
-            let source = match layer {
+            let source = match *layer {
                 Layer::Segment(segment) => PartSource::Segment {
                     segment,
                     column: segment.column(column).expect("present implies the column"),

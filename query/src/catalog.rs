@@ -45,10 +45,77 @@ pub trait TableSource {
         let (rows, path) = self.filter(column, predicate)?;
         Ok((rows & domain, path))
     }
+    /// How many rows [`TableSource::filter_within`] would return. Sources that can count
+    /// without building the rows (per-value indexes) override this; `COUNT(*)` asks it for
+    /// the last condition of a conjunction.
+    fn count_within(
+        &self,
+        column: &str,
+        predicate: &LeafPredicate,
+        domain: &RoaringBitmap,
+    ) -> Result<(u64, AccessPath), QueryError> {
+        let (rows, path) = self.filter_within(column, predicate, domain)?;
+        Ok((rows.len(), path))
+    }
+    /// Evaluates a conjunction of leaves in one go when the source can do better than leaf
+    /// by leaf (e.g. one fused pass over per-value bitsets): for each leaf, the rows of
+    /// `domain` satisfying it and every leaf before it; the final rows when `want_rows`; and
+    /// how they were found. `None` (the default) evaluates the leaves one by one.
+    fn conjunction(
+        &self,
+        leaves: &[(&str, &LeafPredicate)],
+        domain: &RoaringBitmap,
+        want_rows: bool,
+    ) -> Result<Option<ConjunctionResult>, QueryError> {
+        let _ = (leaves, domain, want_rows);
+        Ok(None)
+    }
     /// Rows whose value in `column` is NULL.
     fn null_rows(&self, column: &str) -> Result<RoaringBitmap, QueryError>;
+    /// The keys of a [`CountedKeys`] query whose row count `n` (> 0) satisfies `keep(n)`, from
+    /// storage's pre-aggregates, with how they were found. `None` when the source cannot answer
+    /// the shape exactly (the general plan then runs); the default never answers.
+    fn counted_keys(
+        &self,
+        shape: &CountedKeys,
+        keep: &mut dyn FnMut(u64) -> bool,
+    ) -> Result<Option<(RoaringBitmap, AccessPath)>, QueryError> {
+        let _ = (shape, keep);
+        Ok(None)
+    }
     /// Values of `column` for `rows`, in ascending row order.
     fn fetch(&self, column: &str, rows: &RoaringBitmap) -> Result<Vec<Value>, QueryError>;
+}
+
+/// What [`TableSource::conjunction`] found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConjunctionResult {
+    /// `counts[i]`: rows of the domain satisfying leaves `0..=i`.
+    pub counts: Vec<u64>,
+    /// The rows satisfying every leaf, when asked for.
+    pub rows: Option<RoaringBitmap>,
+    /// How each leaf was evaluated.
+    pub access: Vec<AccessPath>,
+}
+
+/// `SELECT key FROM t WHERE name_column = 'name' AND time_column >= from AND time_column <
+/// until GROUP BY key HAVING <condition on COUNT(*)>`: the shape of behavioural conditions
+/// ("completed an order at least twice in the last 30 days"), which storage may answer from
+/// per-day pre-aggregates instead of reading every matching row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CountedKeys {
+    /// The grouping column (an integer id).
+    pub key_column: String,
+    /// The string column compared for equality.
+    pub name_column: String,
+    /// The value it must equal.
+    pub name: String,
+    /// The timestamp column bounding the window.
+    pub time_column: String,
+    /// Inclusive lower bound, µs since the epoch (`None`: unbounded).
+    pub from: Option<i64>,
+    /// Exclusive upper bound, µs since the epoch (`None`: unbounded).
+    pub until: Option<i64>,
 }
 
 /// How storage found the rows of a leaf predicate.

@@ -4,7 +4,7 @@
 //! as an ordinary column. Leaf predicates go to the engine's scan, which picks per-value bitmaps,
 //! zone maps or vectorized scans chunk by chunk and reports which it used.
 
-use crate::catalog::{AccessPath, Catalog, TableSource};
+use crate::catalog::{AccessPath, Catalog, ConjunctionResult, CountedKeys, TableSource};
 use crate::error::QueryError;
 use crate::predicate::{CompareOp, LeafPredicate};
 use profiledb_engine::scan::{self, Predicate};
@@ -211,11 +211,78 @@ impl TableSource for EngineTable<'_> {
         Ok((rows, AccessPath::Other(stats.to_string())))
     }
 
+    fn count_within(
+        &self,
+        column: &str,
+        predicate: &LeafPredicate,
+        domain: &RoaringBitmap,
+    ) -> Result<(u64, AccessPath), QueryError> {
+        if self.is_row_id(column) {
+            let (rows, path) = self.filter_within(column, predicate, domain)?;
+            return Ok((rows.len(), path));
+        }
+        let (count, stats) = scan::count_within(
+            self.snapshot,
+            self.table,
+            column,
+            &engine_predicate(predicate),
+            domain,
+        )
+        .map_err(engine_error)?;
+        Ok((count, AccessPath::Other(stats.to_string())))
+    }
+
+    fn conjunction(
+        &self,
+        leaves: &[(&str, &LeafPredicate)],
+        domain: &RoaringBitmap,
+        want_rows: bool,
+    ) -> Result<Option<ConjunctionResult>, QueryError> {
+        if leaves.iter().any(|(column, _)| self.is_row_id(column)) {
+            return Ok(None);
+        }
+        let predicates: Vec<Predicate> = leaves.iter().map(|(_, p)| engine_predicate(p)).collect();
+        let conditions: Vec<(&str, &Predicate)> = leaves
+            .iter()
+            .zip(&predicates)
+            .map(|((column, _), p)| (*column, p))
+            .collect();
+        let found = scan::conjunction(self.snapshot, self.table, &conditions, domain, want_rows)
+            .map_err(engine_error)?;
+        Ok(found.map(|c| ConjunctionResult {
+            counts: c.counts,
+            rows: c.rows,
+            access: c
+                .stats
+                .iter()
+                .map(|s| AccessPath::Other(format!("fused AND: {s}")))
+                .collect(),
+        }))
+    }
+
     fn null_rows(&self, column: &str) -> Result<RoaringBitmap, QueryError> {
         if self.is_row_id(column) {
             return Ok(RoaringBitmap::new());
         }
         scan::null_rows(self.snapshot, self.table, column).map_err(engine_error)
+    }
+
+    fn counted_keys(
+        &self,
+        shape: &CountedKeys,
+        keep: &mut dyn FnMut(u64) -> bool,
+    ) -> Result<Option<(RoaringBitmap, AccessPath)>, QueryError> {
+        let spec = scan::DailyCountSpec {
+            key_column: shape.key_column.clone(),
+            name_column: shape.name_column.clone(),
+            name: shape.name.clone(),
+            time_column: shape.time_column.clone(),
+            from: shape.from,
+            until: shape.until,
+        };
+        let found =
+            scan::count_by_key(self.snapshot, self.table, &spec, keep).map_err(engine_error)?;
+        Ok(found.map(|(keys, stats)| (keys, AccessPath::Other(stats.to_string()))))
     }
 
     fn fetch(&self, column: &str, rows: &RoaringBitmap) -> Result<Vec<Value>, QueryError> {

@@ -196,6 +196,48 @@ macro_rules! compare_lanes {
     }};
 }
 
+/// Positions where `low <= values[i] <= high` for u8 lanes (one wrapping compare per lane).
+#[must_use]
+pub(crate) fn between_u8(values: &[u8], low: u8, high: u8) -> Vec<u64> {
+    if low > high {
+        return vec![0; values.len().div_ceil(64)];
+    }
+    let span = high - low;
+    pack(values, |v| v.wrapping_sub(low) <= span)
+}
+
+/// Generates a one-pass `low <= lane <= high` over little-endian lanes of one unsigned type.
+macro_rules! between_lanes {
+    ($bytes:expr, $low:expr, $high:expr, $t:ty) => {{
+        let (low, high): ($t, $t) = ($low, $high);
+        const W: usize = std::mem::size_of::<$t>();
+        if low > high {
+            vec![0; ($bytes.len() / W).div_ceil(64)]
+        } else {
+            let span = high - low;
+            pack_lanes::<W>($bytes, |c| <$t>::from_le_bytes(c).wrapping_sub(low) <= span)
+        }
+    }};
+}
+
+/// Positions where `low <= lane <= high` for little-endian u16 lanes.
+#[must_use]
+pub(crate) fn between_u16_le(bytes: &[u8], low: u16, high: u16) -> Vec<u64> {
+    between_lanes!(bytes, low, high, u16)
+}
+
+/// Positions where `low <= lane <= high` for little-endian u32 lanes.
+#[must_use]
+pub(crate) fn between_u32_le(bytes: &[u8], low: u32, high: u32) -> Vec<u64> {
+    between_lanes!(bytes, low, high, u32)
+}
+
+/// Positions where `low <= lane <= high` for little-endian u64 lanes.
+#[must_use]
+pub(crate) fn between_u64_le(bytes: &[u8], low: u64, high: u64) -> Vec<u64> {
+    between_lanes!(bytes, low, high, u64)
+}
+
 /// Positions where the little-endian u16 lane `i` of `bytes` satisfies `lane op rhs`.
 #[must_use]
 pub(crate) fn compare_u16_le(bytes: &[u8], op: CompareOp, rhs: u16) -> Vec<u64> {
@@ -212,6 +254,51 @@ pub(crate) fn compare_u32_le(bytes: &[u8], op: CompareOp, rhs: u32) -> Vec<u64> 
 #[must_use]
 pub(crate) fn compare_u64_le(bytes: &[u8], op: CompareOp, rhs: u64) -> Vec<u64> {
     compare_lanes!(bytes, op, rhs, u64)
+}
+
+/// Two bitsets in one pass over `values`: positions in `first` and in `second` (inclusive byte
+/// ranges; an empty range is given as `low > high`).
+#[must_use]
+pub(crate) fn two_ranges_u8(
+    values: &[u8],
+    first: (u8, u8),
+    second: (u8, u8),
+) -> (Vec<u64>, Vec<u64>) {
+    let words = values.len().div_ceil(64);
+    let mut a = Vec::with_capacity(words);
+    let mut b = Vec::with_capacity(words);
+    // An empty range becomes one no byte satisfies: span 0 around a value compared against an
+    // impossible offset is avoided by a flag instead.
+    let (a_on, b_on) = (first.0 <= first.1, second.0 <= second.1);
+    let (a_low, a_span) = (first.0, first.1.wrapping_sub(first.0));
+    let (b_low, b_span) = (second.0, second.1.wrapping_sub(second.0));
+    let blocks = values.chunks_exact(64);
+    let tail = blocks.remainder();
+    let mut fa = [0u8; 64];
+    let mut fb = [0u8; 64];
+    for block in blocks {
+        for ((x, y), &v) in fa.iter_mut().zip(fb.iter_mut()).zip(block) {
+            *x = u8::from(a_on & (v.wrapping_sub(a_low) <= a_span));
+            *y = u8::from(b_on & (v.wrapping_sub(b_low) <= b_span));
+        }
+        a.push(flags_to_word(&fa));
+        b.push(flags_to_word(&fb));
+    }
+    if !tail.is_empty() {
+        a.push(tail_word(tail, |v| {
+            a_on & (v.wrapping_sub(a_low) <= a_span)
+        }));
+        b.push(tail_word(tail, |v| {
+            b_on & (v.wrapping_sub(b_low) <= b_span)
+        }));
+    }
+    (a, b)
+}
+
+/// Positions whose byte is accepted: `accepted[byte]`.
+#[must_use]
+pub(crate) fn bytes_in_set(values: &[u8], accepted: &[bool; 256]) -> Vec<u64> {
+    pack(values, |v| accepted[usize::from(v)])
 }
 
 /// Positions whose code is accepted: `accepted[code]`, false for codes out of range.
@@ -396,6 +483,42 @@ mod tests {
                 prop_assert_eq!(compare_f64(&values, op, rhs), naive(&values, |v| holds(op, v, rhs)));
             }
             prop_assert_eq!(between_f64(&values, low, high), naive(&values, |v| low <= v && v <= high));
+        }
+
+        #[test]
+        fn byte_lane_kernels_match_naive(
+            values in prop::collection::vec(any::<u8>(), 0..300),
+            a in any::<u8>(), b in any::<u8>(), c in any::<u8>(), d in any::<u8>(),
+            accepted in prop::collection::vec(any::<bool>(), 256),
+        ) {
+            prop_assert_eq!(between_u8(&values, a, b), naive(&values, |v| a <= v && v <= b));
+            let (x, y) = two_ranges_u8(&values, (a, b), (c, d));
+            prop_assert_eq!(x, naive(&values, |v| a <= v && v <= b));
+            prop_assert_eq!(y, naive(&values, |v| c <= v && v <= d));
+            let table: [bool; 256] = accepted.try_into().unwrap_or([false; 256]);
+            prop_assert_eq!(bytes_in_set(&values, &table), naive(&values, |v| table[usize::from(v)]));
+        }
+
+        #[test]
+        fn wide_lane_between_matches_naive(
+            values in prop::collection::vec(any::<u64>(), 0..200),
+            a in any::<u64>(), b in any::<u64>(),
+        ) {
+            let bytes = |w: usize| -> Vec<u8> {
+                values.iter().flat_map(|v| v.to_le_bytes()[..w].to_vec()).collect()
+            };
+            let narrow = |w: usize, v: u64| v & (u64::MAX >> (64 - 8 * w));
+            for w in [2usize, 4, 8] {
+                let (lo, hi) = (narrow(w, a), narrow(w, b));
+                let lanes: Vec<u64> = values.iter().map(|&v| narrow(w, v)).collect();
+                let expected = naive(&lanes, |v| lo <= v && v <= hi);
+                let got = match w {
+                    2 => between_u16_le(&bytes(2), lo as u16, hi as u16),
+                    4 => between_u32_le(&bytes(4), lo as u32, hi as u32),
+                    _ => between_u64_le(&bytes(8), lo, hi),
+                };
+                prop_assert_eq!(got, expected, "width {}", w);
+            }
         }
 
         #[test]

@@ -47,6 +47,20 @@ impl<'a> ChunkReader<'a> {
     /// [`CodecError::UnsupportedVersion`] for an unknown format version, otherwise
     /// [`CodecError::Corrupt`] for anything malformed.
     pub fn open(bytes: &'a [u8]) -> Result<Self, CodecError> {
+        Self::open_checked(bytes, true)
+    }
+
+    /// Like [`ChunkReader::open`], but trusts the crc32: for bytes whose checksum was already
+    /// verified and that cannot have changed since (immutable, memory-mapped segment files
+    /// verify each chunk once, on first use). Every structural check still runs.
+    ///
+    /// # Errors
+    /// As [`ChunkReader::open`], except that a crc mismatch is not looked for.
+    pub fn open_verified(bytes: &'a [u8]) -> Result<Self, CodecError> {
+        Self::open_checked(bytes, false)
+    }
+
+    fn open_checked(bytes: &'a [u8], check_crc: bool) -> Result<Self, CodecError> {
         let chunk = Section::new(bytes, 0);
         if chunk.array::<4>(HEADER_MAGIC_OFFSET, "magic")? != MAGIC {
             return Err(corrupt(HEADER_MAGIC_OFFSET, "bad magic: not a chunk"));
@@ -68,7 +82,7 @@ impl<'a> ChunkReader<'a> {
         let crc_at = chunk_len - CRC_LEN;
         let stored_crc = chunk.u32(crc_at, "crc32")?;
         let covered = chunk.slice(0, crc_at, "crc32 coverage")?;
-        if crc32fast::hash(covered.bytes) != stored_crc {
+        if check_crc && crc32fast::hash(covered.bytes) != stored_crc {
             return Err(corrupt(crc_at, "crc32 mismatch"));
         }
         let type_tag = chunk.u8(HEADER_COLUMN_TYPE_OFFSET, "column type")?;
@@ -541,6 +555,31 @@ impl<'a> ChunkReader<'a> {
     /// [`CodecError::WrongType`] for chunks that are not Int64/Timestamp, [`CodecError::Corrupt`]
     /// for a malformed payload.
     pub fn compare_int(&self, op: CompareOp, rhs: i64) -> Result<Vec<u64>, CodecError> {
+        self.int_words(
+            |value| op.holds(value, rhs),
+            |view| super::scan::compare_for(view, self.rows, op, rhs),
+        )
+    }
+
+    /// Rows whose non-null value satisfies `low <= value <= high`, in one pass over the encoded
+    /// payload (see [`ChunkReader::compare_int`]).
+    ///
+    /// # Errors
+    /// As [`ChunkReader::compare_int`].
+    pub fn between_int(&self, low: i64, high: i64) -> Result<Vec<u64>, CodecError> {
+        self.int_words(
+            |value| low <= value && value <= high,
+            |view| super::scan::between_for(view, self.rows, low, high),
+        )
+    }
+
+    /// Rows of an Int64/Timestamp chunk that pass a test, without decoding: `holds` is asked
+    /// once per RLE run, `scan_for` compares FOR deltas in their own lane width.
+    fn int_words(
+        &self,
+        holds: impl Fn(i64) -> bool,
+        scan_for: impl FnOnce(&super::int::ForView<'_>) -> Vec<u64>,
+    ) -> Result<Vec<u64>, CodecError> {
         if !matches!(self.column_type, ColumnType::Int64 | ColumnType::Timestamp) {
             return Err(CodecError::WrongType {
                 expected: self.column_type,
@@ -553,7 +592,7 @@ impl<'a> ChunkReader<'a> {
                 let runs = rle_view(payload, self.rows)?;
                 let mut words = vec![0u64; self.rows.div_ceil(64)];
                 for (value, start, end) in runs.runs() {
-                    if op.holds(value, rhs) {
+                    if holds(value) {
                         kernels::set_range(&mut words, start, end);
                     }
                 }
@@ -563,8 +602,7 @@ impl<'a> ChunkReader<'a> {
                 let width = e
                     .for_width()
                     .ok_or_else(|| payload.error(0, format!("encoding {e} is not FOR")))?;
-                let view = for_view(payload, self.rows, width)?;
-                super::scan::compare_for(&view, self.rows, op, rhs)
+                scan_for(&for_view(payload, self.rows, width)?)
             }
         };
         kernels::clear_positions(&mut words, &self.nulls);

@@ -191,6 +191,25 @@ fn check_compare_int(
             assert!(fast.len() == values.len().div_ceil(64));
         }
     }
+    // One-pass BETWEEN on the encoded lanes, bounds inside, across and outside the lane range.
+    let mut bounds: Vec<i64> = vec![i64::MIN, i64::MAX, 0, -1, 1];
+    bounds.extend(
+        ints.iter()
+            .take(4)
+            .flat_map(|&v| [v.wrapping_sub(1), v, v.wrapping_add(2)]),
+    );
+    for &low in &bounds {
+        for &high in &bounds {
+            let fast = reader.between_int(low, high).unwrap();
+            let naive = bitset_to_bitmap(&between_i64(ints, low, high), values.len(), 0) - nulls;
+            assert_eq!(
+                bitset_to_bitmap(&fast, values.len(), 0),
+                naive,
+                "between {low} and {high}"
+            );
+            assert!(fast.len() == values.len().div_ceil(64));
+        }
+    }
 }
 
 const OPS: [CompareOp; 6] = [

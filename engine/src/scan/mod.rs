@@ -8,18 +8,28 @@
 
 mod cache;
 mod chunk;
+mod conjunction;
+mod daily;
+mod index;
 mod matcher;
 mod rows;
+mod sketch;
 
 pub(crate) use cache::ChunkSummary;
+pub use conjunction::{conjunction, Conjunction};
+pub use daily::{count_by_key, DailyCountSpec, DailyCountStats, DAY_MICROS};
+pub(crate) use daily::{DailyCounts, DailyKey};
+pub(crate) use index::ValueIndex;
+pub(crate) use sketch::Sketch;
 
 pub use crate::codec::CompareOp;
 pub use matcher::like_matches;
 
 use crate::error::Result;
 use crate::schema::TableKind;
-use crate::snapshot::{PartSource, Snapshot};
+use crate::snapshot::{ColumnPart, PartSource, Snapshot};
 use crate::value::Value;
+use index::{filter_indexed, Found, Want};
 use matcher::Matcher;
 use roaring::RoaringBitmap;
 use std::fmt;
@@ -51,8 +61,13 @@ pub struct FilterStats {
     pub chunks_skipped: usize,
     /// Chunks answered from per-value bitmaps.
     pub chunks_by_value_bitmap: usize,
+    /// Segments answered from their segment-wide per-value bitmaps.
+    pub segments_by_value_index: usize,
     /// Chunks decoded and scanned.
     pub chunks_scanned: usize,
+    /// Float chunks answered from their one-byte sketches (exact values read only where the
+    /// sketch cannot decide).
+    pub chunks_by_sketch: usize,
     /// Rows of in-memory layers checked one by one.
     pub memory_rows: u64,
 }
@@ -61,7 +76,9 @@ impl FilterStats {
     fn add(&mut self, other: FilterStats) {
         self.chunks_skipped += other.chunks_skipped;
         self.chunks_by_value_bitmap += other.chunks_by_value_bitmap;
+        self.segments_by_value_index += other.segments_by_value_index;
         self.chunks_scanned += other.chunks_scanned;
+        self.chunks_by_sketch += other.chunks_by_sketch;
         self.memory_rows += other.memory_rows;
     }
 }
@@ -69,6 +86,17 @@ impl FilterStats {
 impl fmt::Display for FilterStats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut parts = Vec::new();
+        if self.segments_by_value_index > 0 {
+            parts.push(format!(
+                "value index: {} segment{}",
+                self.segments_by_value_index,
+                if self.segments_by_value_index == 1 {
+                    ""
+                } else {
+                    "s"
+                }
+            ));
+        }
         if self.chunks_by_value_bitmap > 0 {
             parts.push(format!(
                 "value bitmaps: {} chunks",
@@ -80,6 +108,9 @@ impl fmt::Display for FilterStats {
                 "zone map/dictionary: {} chunks skipped",
                 self.chunks_skipped
             ));
+        }
+        if self.chunks_by_sketch > 0 {
+            parts.push(format!("sketch scan: {} chunks", self.chunks_by_sketch));
         }
         if self.chunks_scanned > 0 {
             parts.push(format!("vectorized scan: {} chunks", self.chunks_scanned));
@@ -120,8 +151,62 @@ pub fn filter_within(
     predicate: &Predicate,
     domain: &RoaringBitmap,
 ) -> Result<(RoaringBitmap, FilterStats)> {
-    let (rows, stats) = filter_impl(snapshot, table, column, predicate, Some(domain))?;
-    Ok((rows & domain, stats))
+    filter_impl(snapshot, table, column, predicate, Some(domain))
+}
+
+/// The number of rows [`filter_within`] would return, without building them where an index
+/// can count (a `COUNT(*)` needs no more).
+///
+/// # Errors
+/// As [`filter`].
+pub fn count_within(
+    snapshot: &Snapshot,
+    table: TableKind,
+    column: &str,
+    predicate: &Predicate,
+    domain: &RoaringBitmap,
+) -> Result<(u64, FilterStats)> {
+    let matcher = matcher(snapshot, table, column, predicate)?;
+    let mut count = 0;
+    let mut stats = FilterStats::default();
+    for part in snapshot.column_parts(table, column)? {
+        if let PartSource::Segment { segment, column } = part.source {
+            let whole = part.visible.len() == column.present.len();
+            let restricted;
+            let domain_here = if whole {
+                domain
+            } else {
+                restricted = domain & &part.visible;
+                &restricted
+            };
+            if let Some(Found::Count(n)) =
+                filter_indexed(segment, column, &matcher, Want::CountIn(domain_here))?
+            {
+                stats.segments_by_value_index += 1;
+                count += n;
+                continue;
+            }
+        }
+        let (rows, part_stats) = filter_part(&part, &matcher, Some(domain))?;
+        stats.add(part_stats);
+        count += rows.len();
+    }
+    Ok((count, stats))
+}
+
+fn matcher(
+    snapshot: &Snapshot,
+    table: TableKind,
+    column: &str,
+    predicate: &Predicate,
+) -> Result<Matcher> {
+    let column_type = snapshot.schema(table).column_type(column).ok_or_else(|| {
+        crate::error::Error::UnknownColumn {
+            table,
+            column: column.to_owned(),
+        }
+    })?;
+    Matcher::new(column, column_type, predicate)
 }
 
 fn filter_impl(
@@ -131,38 +216,67 @@ fn filter_impl(
     predicate: &Predicate,
     domain: Option<&RoaringBitmap>,
 ) -> Result<(RoaringBitmap, FilterStats)> {
-    let column_type = snapshot.schema(table).column_type(column).ok_or_else(|| {
-        crate::error::Error::UnknownColumn {
-            table,
-            column: column.to_owned(),
-        }
-    })?;
-    let matcher = Matcher::new(column, column_type, predicate)?;
+    let matcher = matcher(snapshot, table, column, predicate)?;
     let mut result = RoaringBitmap::new();
     let mut stats = FilterStats::default();
     for part in snapshot.column_parts(table, column)? {
-        let found = match part.source {
-            PartSource::Segment { segment, column } => {
-                let (rows, part_stats) =
-                    chunk::filter_segment(segment, column, &matcher, &part.visible, domain)?;
-                stats.add(part_stats);
-                rows
-            }
-            PartSource::Memory(memory) => {
-                let candidates = match domain {
-                    Some(domain) => &part.visible & domain,
-                    None => part.visible,
-                };
-                stats.memory_rows += candidates.len();
-                let matching = candidates
-                    .iter()
-                    .filter(|&row| memory.get(row).is_some_and(|v| matcher.matches_value(v)));
-                RoaringBitmap::from_sorted_iter(matching).expect("visible rows iterate in order")
-            }
-        };
-        result |= found;
+        let (found, part_stats) = filter_part(&part, &matcher, domain)?;
+        stats.add(part_stats);
+        if result.is_empty() {
+            result = found;
+        } else {
+            result |= found;
+        }
     }
     Ok((result, stats))
+}
+
+/// The rows of one column part matching `matcher` (within `domain` when given).
+fn filter_part(
+    part: &ColumnPart<'_>,
+    matcher: &Matcher,
+    domain: Option<&RoaringBitmap>,
+) -> Result<(RoaringBitmap, FilterStats)> {
+    let mut stats = FilterStats::default();
+    let rows = match part.source {
+        PartSource::Segment { segment, column } => {
+            // Most parts are a whole segment: no intersection with the visible rows needed.
+            let whole = part.visible.len() == column.present.len();
+            let want = match domain {
+                Some(domain) => Want::RowsIn(domain),
+                None => Want::Rows,
+            };
+            if let Some(Found::Rows(rows)) = filter_indexed(segment, column, matcher, want)? {
+                stats.segments_by_value_index += 1;
+                if whole {
+                    rows
+                } else {
+                    rows & &part.visible
+                }
+            } else {
+                let (rows, part_stats) =
+                    chunk::filter_segment(segment, column, matcher, &part.visible, domain)?;
+                stats.add(part_stats);
+                match domain {
+                    // Domain first: its (often sparse) containers probe the result's.
+                    Some(domain) => domain & &rows,
+                    None => rows,
+                }
+            }
+        }
+        PartSource::Memory(memory) => {
+            let candidates = match domain {
+                Some(domain) => &part.visible & domain,
+                None => part.visible.clone(),
+            };
+            stats.memory_rows += candidates.len();
+            let matching = candidates
+                .iter()
+                .filter(|&row| memory.get(row).is_some_and(|v| matcher.matches_value(v)));
+            RoaringBitmap::from_sorted_iter(matching).expect("visible rows iterate in order")
+        }
+    };
+    Ok((rows, stats))
 }
 
 /// Live rows of `table` whose `column` is NULL (never written counts as NULL).

@@ -46,6 +46,11 @@ pub(crate) struct ChunkCache {
     pub(crate) summary: OnceLock<Arc<crate::scan::ChunkSummary>>,
     /// Every decoded value, with the chunk's null positions.
     pub(crate) values: OnceLock<Arc<(ChunkValues, RoaringBitmap)>>,
+    /// Set once the chunk's crc32 has been verified: the file is immutable, so later opens
+    /// (queries comparing on the encoded bytes) skip the checksum pass.
+    pub(crate) verified: OnceLock<()>,
+    /// One order-preserving byte per row of a float chunk (see `scan::sketch`).
+    pub(crate) sketch: OnceLock<Arc<crate::scan::Sketch>>,
     /// What single-value reads need (payload layout, nulls, compact dictionary).
     pub(crate) points: OnceLock<Arc<PointReader>>,
 }
@@ -54,6 +59,11 @@ pub(crate) struct ChunkCache {
 #[derive(Default)]
 struct SegmentCache {
     columns: Vec<Vec<ChunkCache>>,
+    /// Segment-wide per-value bitmaps of each column (see `scan::index`); `None` inside
+    /// once it is known that the column has none.
+    indexes: Vec<OnceLock<Option<Arc<crate::scan::ValueIndex>>>>,
+    /// Per-day pre-aggregates built by behavioural queries (see `scan::daily`).
+    daily: parking_lot::Mutex<HashMap<crate::scan::DailyKey, Arc<crate::scan::DailyCounts>>>,
 }
 
 impl std::fmt::Debug for SegmentCache {
@@ -127,6 +137,8 @@ impl Segment {
                 .iter()
                 .map(|c| c.chunks.iter().map(|_| ChunkCache::default()).collect())
                 .collect(),
+            indexes: segment.columns.iter().map(|_| OnceLock::new()).collect(),
+            daily: parking_lot::Mutex::default(),
         };
         Ok(segment)
     }
@@ -247,8 +259,17 @@ impl Segment {
             .ok_or_else(|| {
                 Error::corrupt(&self.path, location.offset, "chunk lies outside the file")
             })?;
-        let chunk =
-            ChunkReader::open(bytes).map_err(|e| self.chunk_error(location, &column.name, &e))?;
+        let slot = self.chunk_cache(column, index);
+        let verified = slot.is_some_and(|c| c.verified.get().is_some());
+        let opened = if verified {
+            ChunkReader::open_verified(bytes)
+        } else {
+            ChunkReader::open(bytes)
+        };
+        let chunk = opened.map_err(|e| self.chunk_error(location, &column.name, &e))?;
+        if let Some(slot) = slot {
+            let _ = slot.verified.set(());
+        }
         if chunk.column_type() != column.column_type {
             return Err(Error::corrupt(
                 &self.path,
@@ -325,6 +346,22 @@ impl Segment {
         self.cache.columns.get(slot)?.get(index)
     }
 
+    /// The cache slot of the segment-wide value index of `column`.
+    pub(crate) fn column_index_slot(
+        &self,
+        column: &SegmentColumn,
+    ) -> Option<&OnceLock<Option<Arc<crate::scan::ValueIndex>>>> {
+        let slot = *self.by_name.get(&column.name)?;
+        self.cache.indexes.get(slot)
+    }
+
+    /// The per-day pre-aggregates built so far.
+    pub(crate) fn daily_cache(
+        &self,
+    ) -> &parking_lot::Mutex<HashMap<crate::scan::DailyKey, Arc<crate::scan::DailyCounts>>> {
+        &self.cache.daily
+    }
+
     /// The decoded values (and null positions) of chunk `index` of `column`, decoded once and
     /// then served from the segment's cache.
     ///
@@ -345,6 +382,22 @@ impl Segment {
             let _ = slot.values.set(Arc::clone(&decoded));
         }
         Ok(decoded)
+    }
+
+    /// The decoded values of chunk `index` of `column`: from the cache when a query already
+    /// decoded them, otherwise decoded now and not kept (for one-off readers).
+    ///
+    /// # Errors
+    /// Corruption found while opening or decoding the chunk.
+    pub(crate) fn values_for_read(
+        &self,
+        column: &SegmentColumn,
+        index: usize,
+    ) -> Result<Arc<(ChunkValues, RoaringBitmap)>> {
+        match self.chunk_cache(column, index).and_then(|c| c.values.get()) {
+            Some(values) => Ok(Arc::clone(values)),
+            None => Ok(Arc::new(self.decode_chunk(column, index)?)),
+        }
     }
 
     fn decode_chunk(

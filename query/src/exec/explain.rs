@@ -1,6 +1,6 @@
 //! EXPLAIN output: the plan tree, each leaf's access path, estimated and actual rows.
 
-use super::filter::Stats;
+use super::filter::{pre_aggregate_key, Stats};
 use crate::format::sql_literal;
 use crate::plan::{
     AggFunc, AggregateCall, FilterKind, FilterNode, ScalarExpr, ScalarFunc, SelectPlan,
@@ -92,6 +92,36 @@ fn select_lines(
             "{pad}  Aggregate: group by [{}] computing [{}]",
             groups.join(", "),
             calls.join(", ")
+        ));
+    }
+    if let (Some(shape), Some(root)) = (crate::planner::counted_keys_shape(plan), &plan.filter) {
+        let bound = |b: Option<i64>, open: &str| {
+            b.map_or_else(
+                || open.to_owned(),
+                |t| sql_literal(&profiledb_engine::value::Value::Timestamp(t)),
+            )
+        };
+        let access = match stats {
+            None => "per-day pre-aggregate where storage has one, chosen at execution".to_owned(),
+            Some(s) => s.get(&pre_aggregate_key(root.id)).map_or_else(
+                || "not available: general plan".to_owned(),
+                |n| {
+                    format!(
+                        "{}, {} keys",
+                        n.access.as_deref().unwrap_or("storage"),
+                        n.true_rows
+                    )
+                },
+            ),
+        };
+        out.push(format!(
+            "{pad}  Counted keys: {} where {} = {} and {} in [{}, {}) [{access}]",
+            shape.key_column,
+            shape.name_column,
+            sql_literal(&profiledb_engine::value::Value::String(shape.name.clone())),
+            shape.time_column,
+            bound(shape.from, "-infinity"),
+            bound(shape.until, "infinity"),
         ));
     }
     match &plan.filter {

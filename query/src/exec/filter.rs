@@ -29,6 +29,14 @@ pub struct NodeStats {
 /// Statistics by node id.
 pub type Stats = HashMap<usize, NodeStats>;
 
+/// Where the statistics of a subquery answered from storage's pre-aggregates are kept: under
+/// a key derived from its filter's root node id (node ids count up from 0, these down from
+/// `usize::MAX`, so they never meet).
+#[must_use]
+pub fn pre_aggregate_key(filter_root: usize) -> usize {
+    usize::MAX - filter_root
+}
+
 /// TRUE and UNKNOWN row sets of a node, both within the domain it was given.
 pub struct Outcome {
     /// Rows where the condition is TRUE.
@@ -163,6 +171,12 @@ fn and(
     stats: &mut Stats,
 ) -> Result<Outcome, QueryError> {
     if !need_unknown {
+        if let Some((Some(rows), _)) = fused_leaves_inner(children, plan, domain, true, stats)? {
+            return Ok(Outcome {
+                true_rows: rows,
+                unknown: RoaringBitmap::new(),
+            });
+        }
         // Only rows still TRUE are evaluated, and a child's TRUE rows lie within the domain it
         // was given: they are the new TRUE set as they are (no copy, no intersection).
         let mut current: Option<RoaringBitmap> = None;
@@ -188,6 +202,69 @@ fn and(
     Ok(Outcome { true_rows, unknown })
 }
 
+/// An AND whose children are all storage leaves, evaluated by the source in one go when it
+/// can (see [`crate::catalog::TableSource::conjunction`]): the final rows (when `want_rows`)
+/// and their number, with every child's statistics recorded. `None` when the source declines.
+pub(super) fn fused_leaves(
+    node: &FilterNode<'_>,
+    children: &[FilterNode<'_>],
+    plan: &SelectPlan<'_>,
+    domain: &RoaringBitmap,
+    want_rows: bool,
+    stats: &mut Stats,
+) -> Result<Option<(Option<RoaringBitmap>, u64)>, QueryError> {
+    let found = fused_leaves_inner(children, plan, domain, want_rows, stats)?;
+    if let Some((_, n)) = &found {
+        stats.insert(
+            node.id,
+            NodeStats {
+                true_rows: *n,
+                access: None,
+            },
+        );
+    }
+    Ok(found)
+}
+
+fn fused_leaves_inner(
+    children: &[FilterNode<'_>],
+    plan: &SelectPlan<'_>,
+    domain: &RoaringBitmap,
+    want_rows: bool,
+    stats: &mut Stats,
+) -> Result<Option<(Option<RoaringBitmap>, u64)>, QueryError> {
+    let mut leaves = Vec::with_capacity(children.len());
+    for child in children {
+        match &child.kind {
+            FilterKind::Leaf {
+                column, predicate, ..
+            } => leaves.push((column.as_str(), predicate)),
+            _ => return Ok(None),
+        }
+    }
+    if leaves.len() < 2 || domain.is_empty() {
+        return Ok(None);
+    }
+    let Some(result) = plan
+        .table
+        .source()
+        .conjunction(&leaves, domain, want_rows)?
+    else {
+        return Ok(None);
+    };
+    for (i, (child, &n)) in children.iter().zip(&result.counts).enumerate() {
+        stats.insert(
+            child.id,
+            NodeStats {
+                true_rows: n,
+                access: result.access.get(i).map(ToString::to_string),
+            },
+        );
+    }
+    let n = result.counts.last().copied().unwrap_or(0);
+    Ok(Some((result.rows, n)))
+}
+
 fn or(
     children: &[FilterNode<'_>],
     plan: &SelectPlan<'_>,
@@ -209,7 +286,7 @@ fn or(
 }
 
 /// `column IN (subquery)` / decorrelated EXISTS, from the subquery's value set.
-fn semi_join(
+pub(super) fn semi_join(
     plan: &SelectPlan<'_>,
     column: &str,
     is_row_id: bool,

@@ -13,7 +13,7 @@ use std::collections::HashSet;
 use profiledb_engine::value::{ColumnType, Value};
 use roaring::RoaringBitmap;
 
-use self::filter::{eval_filter, Stats};
+use self::filter::{eval_filter, pre_aggregate_key, NodeStats, Stats};
 use self::project::{fetch_rows, project_row};
 use crate::error::QueryError;
 use crate::plan::{AggFunc, ScalarExpr, SelectPlan};
@@ -41,16 +41,21 @@ pub fn selected_rows(
 
 /// Runs a plan to completion.
 pub fn run_select(plan: &SelectPlan<'_>, stats: &mut Stats) -> Result<QueryResult, QueryError> {
-    let rows = selected_rows(plan, stats)?;
-    let mut pre_projection = match &plan.aggregate {
-        Some(agg) => grouped_rows(plan, agg, &rows)?,
+    let mut pre_projection = match only_counts(plan, stats)? {
+        Some(counts) => vec![counts],
         None => {
-            let window = early_window(plan, &rows);
-            fetch_rows(
-                plan,
-                window.as_ref().unwrap_or(&rows),
-                &projection_slots(plan),
-            )?
+            let rows = selected_rows(plan, stats)?;
+            match &plan.aggregate {
+                Some(agg) => grouped_rows(plan, agg, &rows)?,
+                None => {
+                    let window = early_window(plan, &rows);
+                    fetch_rows(
+                        plan,
+                        window.as_ref().unwrap_or(&rows),
+                        &projection_slots(plan),
+                    )?
+                }
+            }
         }
     };
     if let Some(having) = &plan.having {
@@ -89,6 +94,98 @@ pub fn run_select(plan: &SelectPlan<'_>, stats: &mut Stats) -> Result<QueryResul
         columns: output_columns(plan),
         rows,
     })
+}
+
+/// `SELECT COUNT(*) [, COUNT(*)…] FROM t WHERE …` (no GROUP BY): the one aggregated row,
+/// counted without building the final row set where storage can count (see [`count_true`]).
+fn only_counts(plan: &SelectPlan<'_>, stats: &mut Stats) -> Result<Option<Vec<Value>>, QueryError> {
+    let Some(agg) = &plan.aggregate else {
+        return Ok(None);
+    };
+    let counts_rows = agg
+        .aggregates
+        .iter()
+        .all(|a| a.func == AggFunc::Count && a.arg.is_none() && !a.distinct);
+    if !agg.group_by.is_empty() || !counts_rows {
+        return Ok(None);
+    }
+    let all = plan.table.source().all_rows()?;
+    let n = match &plan.filter {
+        Some(node) => count_true(node, plan, &all, stats)?,
+        None => all.len(),
+    };
+    let n = Value::Int64(i64::try_from(n).unwrap_or(i64::MAX));
+    Ok(Some(vec![n; agg.aggregates.len()]))
+}
+
+/// The number of rows of `domain` where `node` is TRUE. The last condition of a conjunction
+/// is counted rather than materialised: a leaf by storage (per-value indexes count with
+/// `intersection_len`), a row-id subquery by intersecting its ids with the rows still in play.
+fn count_true(
+    node: &crate::plan::FilterNode<'_>,
+    plan: &SelectPlan<'_>,
+    domain: &RoaringBitmap,
+    stats: &mut Stats,
+) -> Result<u64, QueryError> {
+    use crate::plan::FilterKind;
+    if domain.is_empty() {
+        return Ok(eval_filter(node, plan, domain, false, stats)?
+            .true_rows
+            .len());
+    }
+    let (n, access) = match &node.kind {
+        FilterKind::Leaf {
+            column, predicate, ..
+        } => {
+            let (n, path) = plan
+                .table
+                .source()
+                .count_within(column, predicate, domain)?;
+            (n, Some(path.to_string()))
+        }
+        FilterKind::And(children) if !children.is_empty() => {
+            if let Some(rows) = filter::fused_leaves(node, children, plan, domain, false, stats)? {
+                return Ok(rows.1);
+            }
+            let (last, first) = children.split_last().expect("not empty");
+            let mut current: Option<RoaringBitmap> = None;
+            for child in first {
+                let open = current.as_ref().unwrap_or(domain);
+                current = Some(eval_filter(child, plan, open, false, stats)?.true_rows);
+            }
+            (
+                count_true(last, plan, current.as_ref().unwrap_or(domain), stats)?,
+                None,
+            )
+        }
+        FilterKind::Subquery {
+            column,
+            is_row_id,
+            column_type,
+            plan: sub,
+            mode,
+        } => match subquery_rows(sub, stats)? {
+            SubqueryRows::RowIds(ids) if *is_row_id => (ids.intersection_len(domain), None),
+            rows => {
+                let outcome =
+                    filter::semi_join(plan, column, *is_row_id, *column_type, rows, *mode, domain)?;
+                (outcome.true_rows.len(), None)
+            }
+        },
+        _ => {
+            return Ok(eval_filter(node, plan, domain, false, stats)?
+                .true_rows
+                .len())
+        }
+    };
+    stats.insert(
+        node.id,
+        NodeStats {
+            true_rows: n,
+            access,
+        },
+    );
+    Ok(n)
 }
 
 /// Output names and types (an untyped NULL column is reported as string).
@@ -194,6 +291,9 @@ pub fn subquery_rows(plan: &SelectPlan<'_>, stats: &mut Stats) -> Result<Subquer
     if plan.yields_row_ids() {
         return Ok(SubqueryRows::RowIds(selected_rows(plan, stats)?));
     }
+    if let Some(ids) = pre_aggregated_ids(plan, stats)? {
+        return Ok(SubqueryRows::RowIds(ids));
+    }
     if let Some(ids) = counted_group_ids(plan, stats)? {
         return Ok(SubqueryRows::RowIds(ids));
     }
@@ -227,6 +327,55 @@ pub fn profile_ids(plan: &SelectPlan<'_>) -> Result<RoaringBitmap, QueryError> {
             _ => None,
         })
         .collect())
+}
+
+/// The keys of a behavioural subquery (see [`crate::planner::counted_keys_shape`]) from the
+/// table's per-day pre-aggregates, when storage has them; `None` sends the plan down the
+/// general path. HAVING is evaluated once per distinct count.
+fn pre_aggregated_ids(
+    plan: &SelectPlan<'_>,
+    stats: &mut Stats,
+) -> Result<Option<RoaringBitmap>, QueryError> {
+    let (Some(shape), Some(root)) = (crate::planner::counted_keys_shape(plan), &plan.filter) else {
+        return Ok(None);
+    };
+    let counts = plan.aggregate.as_ref().map_or(0, |a| a.aggregates.len());
+    let mut error = None;
+    let mut memo: std::collections::HashMap<u64, bool> = std::collections::HashMap::new();
+    let mut keep = |n: u64| -> bool {
+        let Some(having) = &plan.having else {
+            return true;
+        };
+        if let Some(&known) = memo.get(&n) {
+            return known;
+        }
+        let mut row = vec![Value::Int64(i64::try_from(n).unwrap_or(i64::MAX)); 1 + counts];
+        row[0] = Value::Null;
+        let holds = match scalar::eval(having, &row) {
+            Ok(value) => value == Value::Bool(true),
+            Err(e) => {
+                error.get_or_insert(e);
+                false
+            }
+        };
+        memo.insert(n, holds);
+        holds
+    };
+    let found = plan.table.source().counted_keys(&shape, &mut keep)?;
+    if let Some(e) = error {
+        return Err(e);
+    }
+    let Some((ids, path)) = found else {
+        return Ok(None);
+    };
+    stats.insert(
+        pre_aggregate_key(root.id),
+        NodeStats {
+            true_rows: ids.len(),
+            access: Some(path.to_string()),
+        },
+    );
+    Ok(Some(ids))
 }
 
 /// `SELECT k FROM t WHERE … GROUP BY k HAVING <on COUNT(*)>` over an integer column whose

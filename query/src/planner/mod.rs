@@ -1,6 +1,7 @@
 //! Turns parsed statements into plans, resolving names against a [`Catalog`].
 
 mod aggregate;
+mod counted;
 mod expr;
 mod predicate;
 mod scope;
@@ -15,6 +16,7 @@ use crate::catalog::Catalog;
 use crate::error::QueryError;
 use crate::segment::SegmentStore;
 
+pub use counted::counted_keys_shape;
 pub use select::{plan_query, PROFILE_ID};
 
 /// How deeply subqueries and segment definitions may nest (guards against cycles).

@@ -332,13 +332,17 @@ fn int_vs_float(op: CompareOp, f: f64) -> LeafPredicate {
     }
 }
 
-/// Evaluation order class: storage leaves first, then combinations, subqueries, row-by-row last.
+/// Evaluation order class. Constants first; then subqueries: they are computed whole, whatever
+/// rows are still in play, so running them first costs nothing and their (often small) result
+/// narrows what the storage leaves must look at; then leaves, combinations, and row-by-row
+/// conditions last.
 pub(super) fn cost_class(kind: &FilterKind<'_>) -> u8 {
     match kind {
-        FilterKind::Const(_) | FilterKind::Leaf { .. } | FilterKind::IsNull { .. } => 0,
-        FilterKind::And(_) | FilterKind::Or(_) | FilterKind::Not(_) => 1,
-        FilterKind::Subquery { .. } | FilterKind::ExistsAny(_) => 2,
-        FilterKind::Residual { .. } => 3,
+        FilterKind::Const(_) => 0,
+        FilterKind::Subquery { .. } | FilterKind::ExistsAny(_) => 1,
+        FilterKind::Leaf { .. } | FilterKind::IsNull { .. } => 2,
+        FilterKind::And(_) | FilterKind::Or(_) | FilterKind::Not(_) => 3,
+        FilterKind::Residual { .. } => 4,
     }
 }
 
