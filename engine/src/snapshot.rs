@@ -303,20 +303,35 @@ impl Snapshot {
         rows: &RoaringBitmap,
         cache: bool,
     ) -> Result<Vec<Value>> {
+        self.require_column(table, column)?;
+        // Visibility is resolved for the wanted rows only, newest layer first: a row is read
+        // from the newest layer that sets the column. Unlike `column_parts`, the cost follows
+        // the number of rows asked for, not the size of the layers (point and small fetches).
+        let mut remaining = rows - self.deleted_rows(table);
         let mut pieces: Vec<Vec<(u32, Value)>> = Vec::new();
-        for part in self.column_parts(table, column)? {
-            let wanted = rows & &part.visible;
+        for layer in self.layers(table).iter().rev() {
+            if remaining.is_empty() {
+                break;
+            }
+            let Some(present) = layer.present(column) else {
+                continue;
+            };
+            let wanted = &remaining & present;
             if wanted.is_empty() {
                 continue;
             }
-            match part.source {
-                PartSource::Segment { segment, column } if cache => {
-                    pieces.push(segment.read_values_cached(column, &wanted)?);
+            remaining -= &wanted;
+            match *layer {
+                Layer::Segment(segment) => {
+                    let column = segment.column(column).expect("present implies the column");
+                    pieces.push(if cache {
+                        segment.read_values_cached(column, &wanted)?
+                    } else {
+                        segment.read_values(column, &wanted)?
+                    });
                 }
-                PartSource::Segment { segment, column } => {
-                    pieces.push(segment.read_values(column, &wanted)?);
-                }
-                PartSource::Memory(memory) => {
+                Layer::Memory(memory) => {
+                    let memory = memory.column(column).expect("present implies the column");
                     pieces.push(
                         wanted
                             .iter()

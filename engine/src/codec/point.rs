@@ -13,7 +13,7 @@ use super::encoding::Encoding;
 use super::error::{corrupt, CodecError};
 use super::int::rle_view;
 use super::layout::FOR_DELTAS_OFFSET;
-use super::strings::decode_dictionary;
+use super::strings::decode_dictionary_text;
 use super::wire::Section;
 use crate::value::{ColumnType, Value};
 
@@ -26,18 +26,6 @@ struct CompactDictionary {
 }
 
 impl CompactDictionary {
-    fn new(entries: &[String]) -> Result<Self, CodecError> {
-        let mut text = String::with_capacity(entries.iter().map(String::len).sum());
-        let mut ends = Vec::with_capacity(entries.len());
-        for entry in entries {
-            text.push_str(entry);
-            let end = u32::try_from(text.len())
-                .map_err(|_| corrupt(0, "dictionary text exceeds 4 GiB"))?;
-            ends.push(end);
-        }
-        Ok(CompactDictionary { text, ends })
-    }
-
     fn get(&self, code: usize) -> Option<&str> {
         let end = *self.ends.get(code)? as usize;
         let start = match code.checked_sub(1) {
@@ -144,7 +132,8 @@ impl PointReader {
             }
         };
         let dictionary = if column_type == ColumnType::String {
-            CompactDictionary::new(&decode_dictionary(dictionary)?)?
+            let (text, ends) = decode_dictionary_text(dictionary)?;
+            CompactDictionary { text, ends }
         } else {
             CompactDictionary::default()
         };
