@@ -31,14 +31,14 @@ pub struct SegmentBuilder {
     rows: RoaringBitmap,
     columns: Vec<WrittenColumn>,
     builders: Vec<ChunkBuilder>,
-    /// The rows of the stripe being built; added to `rows` when the stripe is written, since
-    /// appending in bulk is far cheaper than pushing single rows onto a roaring bitmap.
+    /// The rows of the stripe being built; they become a bitmap on the helper thread, since
+    /// building bitmaps from whole sorted runs is far cheaper than pushing single rows.
     stripe_rows: Vec<u32>,
-    /// Per column: the stripe's rows with a value (added to the column's `present`).
+    /// Per column: the stripe's rows with a value (they join the column's `present`).
     stripe_present: Vec<Vec<u32>>,
     last_row: Option<u32>,
-    /// The chunks of the last closed stripe, being encoded on a helper thread.
-    encoding: Option<JoinHandle<Vec<Vec<u8>>>>,
+    /// The last closed stripe, being encoded on a helper thread.
+    encoding: Option<JoinHandle<EncodedStripe>>,
     finished: bool,
 }
 
@@ -147,11 +147,8 @@ impl SegmentBuilder {
     /// thread while the caller produces the next stripe's rows (encoding a chunk costs about
     /// as much as decoding its rows from the input), and appended once that stripe is done.
     fn write_stripe(&mut self) -> Result<()> {
-        // Rows ascend across stripes (checked as they were pushed), so the appends succeed.
-        let _ = self.rows.append(self.stripe_rows.drain(..));
-        for (column, present) in self.columns.iter_mut().zip(&mut self.stripe_present) {
-            let _ = column.present.append(present.drain(..));
-        }
+        let rows = std::mem::replace(&mut self.stripe_rows, Vec::with_capacity(ROWS_PER_CHUNK));
+        let present: Vec<Vec<u32>> = self.stripe_present.iter_mut().map(std::mem::take).collect();
         let full: Vec<ChunkBuilder> = self
             .builders
             .iter_mut()
@@ -161,23 +158,33 @@ impl SegmentBuilder {
             })
             .collect();
         self.append_encoded()?;
-        self.encoding = Some(std::thread::spawn(move || {
-            full.into_iter().map(ChunkBuilder::finish).collect()
+        self.encoding = Some(std::thread::spawn(move || EncodedStripe {
+            chunks: full.into_iter().map(ChunkBuilder::finish).collect(),
+            rows: bitmap_of(&rows),
+            present: present.iter().map(|rows| bitmap_of(rows)).collect(),
         }));
         Ok(())
     }
 
-    /// Waits for the stripe being encoded, if any, and appends its chunks in column order.
+    /// Waits for the stripe being encoded, if any, appends its chunks in column order and
+    /// adds its rows to the segment's bitmaps.
     fn append_encoded(&mut self) -> Result<()> {
         let Some(encoding) = self.encoding.take() else {
             return Ok(());
         };
         // Encoding cannot fail; a panic there is a bug and stays a panic here.
-        let chunks = encoding
+        let stripe = encoding
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        for (column, bytes) in self.columns.iter_mut().zip(&chunks) {
+        self.rows |= stripe.rows;
+        for ((column, bytes), present) in self
+            .columns
+            .iter_mut()
+            .zip(&stripe.chunks)
+            .zip(stripe.present)
+        {
             column.chunks.push(self.file.append_chunk(bytes)?);
+            column.present |= present;
         }
         Ok(())
     }
@@ -202,6 +209,22 @@ impl SegmentBuilder {
         self.finished = true;
         Ok(written)
     }
+}
+
+/// What the helper thread makes of a closed stripe.
+struct EncodedStripe {
+    /// One encoded chunk per column.
+    chunks: Vec<Vec<u8>>,
+    /// The stripe's rows.
+    rows: RoaringBitmap,
+    /// Per column: the stripe's rows with a value.
+    present: Vec<RoaringBitmap>,
+}
+
+/// The bitmap of `rows`, which ascend (checked as they were pushed).
+fn bitmap_of(rows: &[u32]) -> RoaringBitmap {
+    RoaringBitmap::from_sorted_iter(rows.iter().copied())
+        .unwrap_or_else(|_| rows.iter().copied().collect())
 }
 
 /// A refused row, reported against the file being built.
