@@ -330,6 +330,13 @@ fn restore_refuses_truncated_and_flipped_dumps() {
             nothing_left(&target),
             "{label}: a directory was left behind"
         );
+        let nested = tmp.path().join(format!("new-{label}")).join("db");
+        let output = profiledb(&nested, &["restore", "--in", file.to_str().unwrap()]);
+        assert_eq!(output.status.code(), Some(1), "{label}");
+        assert!(
+            !nested.parent().unwrap().exists(),
+            "{label}: the directory created to hold --data was left behind"
+        );
     }
 }
 

@@ -1,10 +1,9 @@
 //! Builds one chunk in memory and serializes it, choosing the smallest encoding.
 
-use std::collections::HashMap;
-
 use roaring::RoaringBitmap;
 
 use super::bitmaps::{encode_bitmap, encode_directory};
+use super::chunk_strings::{ChunkStrings, Dictionary};
 use super::encoding::Encoding;
 use super::error::CodecError;
 use super::int::{count_runs, encode_for, encode_rle, for_len, for_parameters, rle_len};
@@ -28,57 +27,18 @@ pub struct ChunkBuilder {
     data: Data,
 }
 
-/// Row data collected so far; null rows hold a placeholder that `finish` replaces.
+/// Row data collected so far; null rows hold a placeholder that `finish` replaces, except in
+/// string columns, which collect the strings of non-null rows only.
 #[derive(Debug, Clone)]
 enum Data {
     Bool(Vec<bool>),
     Int(Vec<i64>),
     Float(Vec<f64>),
-    String {
-        interner: Interner,
-        ids: Vec<u32>,
-    },
+    String(ChunkStrings),
     List {
-        interner: Interner,
+        elements: ChunkStrings,
         lens: Vec<u32>,
-        ids: Vec<u32>,
     },
-}
-
-/// Assigns temporary ids to strings in arrival order; `finish` sorts them into codes.
-#[derive(Debug, Clone, Default)]
-struct Interner {
-    ids: HashMap<String, u32>,
-}
-
-impl Interner {
-    fn id(&mut self, s: &str) -> u32 {
-        if let Some(&id) = self.ids.get(s) {
-            return id;
-        }
-        let id = u32::try_from(self.ids.len()).unwrap_or(u32::MAX);
-        self.ids.insert(s.to_owned(), id);
-        id
-    }
-
-    /// Sorted dictionary (plus `extra` entries) and the map from temporary id to code.
-    fn into_sorted(self, extra: Option<&str>) -> (Vec<String>, Vec<u32>) {
-        let mut entries: Vec<(String, u32)> = self.ids.into_iter().collect();
-        let next_id = u32::try_from(entries.len()).unwrap_or(u32::MAX);
-        if let Some(extra) = extra {
-            if !entries.iter().any(|(s, _)| s == extra) {
-                entries.push((extra.to_owned(), next_id));
-            }
-        }
-        entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        let mut code_of = vec![0u32; entries.len()];
-        for (code, (_, id)) in entries.iter().enumerate() {
-            if let Some(slot) = code_of.get_mut(*id as usize) {
-                *slot = u32::try_from(code).unwrap_or(u32::MAX);
-            }
-        }
-        (entries.into_iter().map(|(s, _)| s).collect(), code_of)
-    }
 }
 
 impl ChunkBuilder {
@@ -89,14 +49,10 @@ impl ChunkBuilder {
             ColumnType::Bool => Data::Bool(Vec::new()),
             ColumnType::Int64 | ColumnType::Timestamp => Data::Int(Vec::new()),
             ColumnType::Float64 => Data::Float(Vec::new()),
-            ColumnType::String => Data::String {
-                interner: Interner::default(),
-                ids: Vec::new(),
-            },
+            ColumnType::String => Data::String(ChunkStrings::default()),
             ColumnType::StringList => Data::List {
-                interner: Interner::default(),
+                elements: ChunkStrings::default(),
                 lens: Vec::new(),
-                ids: Vec::new(),
             },
         };
         ChunkBuilder {
@@ -132,22 +88,17 @@ impl ChunkBuilder {
             (Data::Int(v), Value::Null) => v.push(0),
             (Data::Float(v), Value::Float64(f)) => v.push(*f),
             (Data::Float(v), Value::Null) => v.push(0.0),
-            (Data::String { interner, ids }, Value::String(s)) => ids.push(interner.id(s)),
-            (Data::String { ids, .. }, Value::Null) => ids.push(u32::MAX),
-            (
-                Data::List {
-                    interner,
-                    lens,
-                    ids,
-                },
-                Value::StringList(items),
-            ) => {
+            (Data::String(strings), Value::String(s)) => strings.push(s),
+            (Data::String(_), Value::Null) => {}
+            (Data::List { elements, lens }, Value::StringList(items)) => {
                 let len = u32::try_from(items.len()).map_err(|_| CodecError::TooManyRows)?;
-                if ids.len().saturating_add(items.len()) > u32::MAX as usize {
+                if elements.len().saturating_add(items.len()) > u32::MAX as usize {
                     return Err(CodecError::TooManyRows);
                 }
                 lens.push(len);
-                ids.extend(items.iter().map(|s| interner.id(s)));
+                for item in items {
+                    elements.push(item);
+                }
             }
             (Data::List { lens, .. }, Value::Null) => lens.push(0),
             (_, other) => {
@@ -189,12 +140,8 @@ impl ChunkBuilder {
             Data::Bool(values) => bool_parts(&values, &self.is_null),
             Data::Int(values) => int_parts(values, &self.is_null),
             Data::Float(values) => float_parts(values, &self.is_null),
-            Data::String { interner, ids } => string_parts(interner, ids, &self.is_null),
-            Data::List {
-                interner,
-                lens,
-                ids,
-            } => list_parts(interner, &lens, &ids),
+            Data::String(strings) => string_parts(&strings, &self.is_null),
+            Data::List { elements, lens } => list_parts(&elements, &lens),
         };
         assemble(self.column_type, rows, &nulls, parts)
     }
@@ -304,13 +251,23 @@ fn float_parts(mut values: Vec<f64>, is_null: &[bool]) -> Parts {
     }
 }
 
-fn string_parts(interner: Interner, ids: Vec<u32>, is_null: &[bool]) -> Parts {
+fn string_parts(strings: &ChunkStrings, is_null: &[bool]) -> Parts {
     // Null rows decode to code 0, so "" (the smallest string) joins the dictionary when needed.
     let has_nulls = is_null.iter().any(|&n| n);
-    let (dictionary, code_of) = interner.into_sorted(has_nulls.then_some(""));
-    let mut codes: Vec<i64> = ids
+    let Dictionary {
+        entries: dictionary,
+        codes: string_codes,
+    } = strings.dictionary(has_nulls.then_some(""));
+    let mut string_codes = string_codes.into_iter();
+    let mut codes: Vec<i64> = is_null
         .iter()
-        .map(|&id| code_of.get(id as usize).map_or(0, |&c| i64::from(c)))
+        .map(|&null| {
+            if null {
+                0
+            } else {
+                string_codes.next().map_or(0, i64::from)
+            }
+        })
         .collect();
     fill_nulls(&mut codes, is_null, 0);
     let bitmaps = (dictionary.len() <= MAX_BITMAP_DICTIONARY).then(|| {
@@ -349,12 +306,11 @@ fn string_parts(interner: Interner, ids: Vec<u32>, is_null: &[bool]) -> Parts {
     }
 }
 
-fn list_parts(interner: Interner, lens: &[u32], ids: &[u32]) -> Parts {
-    let (dictionary, code_of) = interner.into_sorted(None);
-    let codes: Vec<u32> = ids
-        .iter()
-        .map(|&id| code_of.get(id as usize).copied().unwrap_or(0))
-        .collect();
+fn list_parts(elements: &ChunkStrings, lens: &[u32]) -> Parts {
+    let Dictionary {
+        entries: dictionary,
+        codes,
+    } = elements.dictionary(None);
     let bitmaps = (dictionary.len() <= MAX_BITMAP_DICTIONARY).then(|| {
         let mut bitmaps = vec![RoaringBitmap::new(); dictionary.len()];
         let mut start = 0usize;
@@ -396,10 +352,9 @@ fn list_parts(interner: Interner, lens: &[u32], ids: &[u32]) -> Parts {
     }
 }
 
-fn dictionary_bytes(dictionary: &[String]) -> Vec<u8> {
-    let refs: Vec<&str> = dictionary.iter().map(String::as_str).collect();
+fn dictionary_bytes(dictionary: &[&str]) -> Vec<u8> {
     let mut out = Vec::new();
-    encode_dictionary(&refs, &mut out);
+    encode_dictionary(dictionary, &mut out);
     out
 }
 

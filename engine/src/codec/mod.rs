@@ -13,6 +13,7 @@
 
 mod bitmaps;
 mod builder;
+mod chunk_strings;
 mod encoding;
 mod error;
 mod int;

@@ -11,11 +11,12 @@
 //! which renames it into place but leaves the directory sync to the caller (one directory
 //! sync then covers every file of a bulk load). A builder dropped unfinished removes its file.
 
-use super::layout::{file_name, temp_file_name, HEADER_LEN, ROWS_PER_CHUNK};
-use super::writer::{encode_footer, encode_header, encode_trailer, ChunkLocation, WrittenColumn};
+use super::file::SegmentFile;
+use super::layout::ROWS_PER_CHUNK;
+use super::writer::WrittenColumn;
 use crate::codec::ChunkBuilder;
 use crate::error::{Error, Result};
-use crate::io::{Storage, WritableFile};
+use crate::io::Storage;
 use crate::schema::{ColumnDef, TableKind};
 use crate::value::Value;
 use roaring::RoaringBitmap;
@@ -26,22 +27,18 @@ use std::thread::JoinHandle;
 /// Streams a segment file to disk from rows, one stripe of chunks at a time.
 pub struct SegmentBuilder {
     storage: Arc<dyn Storage>,
-    dir: PathBuf,
-    id: u64,
-    file: Box<dyn WritableFile>,
-    temp_path: PathBuf,
-    offset: u64,
+    file: SegmentFile,
     rows: RoaringBitmap,
     columns: Vec<WrittenColumn>,
     builders: Vec<ChunkBuilder>,
-    /// The rows of the stripe being built; added to `rows` when the stripe is written, since
-    /// appending in bulk is far cheaper than pushing single rows onto a roaring bitmap.
+    /// The rows of the stripe being built; they become a bitmap on the helper thread, since
+    /// building bitmaps from whole sorted runs is far cheaper than pushing single rows.
     stripe_rows: Vec<u32>,
-    /// Per column: the stripe's rows with a value (added to the column's `present`).
+    /// Per column: the stripe's rows with a value (they join the column's `present`).
     stripe_present: Vec<Vec<u32>>,
     last_row: Option<u32>,
-    /// The chunks of the last closed stripe, being encoded on a helper thread.
-    encoding: Option<JoinHandle<Vec<Vec<u8>>>>,
+    /// The last closed stripe, being encoded on a helper thread.
+    encoding: Option<JoinHandle<EncodedStripe>>,
     finished: bool,
 }
 
@@ -58,19 +55,10 @@ impl SegmentBuilder {
         table: TableKind,
         columns: &[ColumnDef],
     ) -> Result<Self> {
-        let temp_path = dir.join(temp_file_name(id));
-        let mut file = storage
-            .create(&temp_path)
-            .map_err(Error::io("create segment", &temp_path))?;
-        file.append(&encode_header(table, id))
-            .map_err(Error::io("write segment", &temp_path))?;
+        let file = SegmentFile::create(storage.as_ref(), dir, id, table)?;
         Ok(SegmentBuilder {
             storage,
-            dir: dir.to_path_buf(),
-            id,
             file,
-            temp_path,
-            offset: HEADER_LEN as u64,
             rows: RoaringBitmap::new(),
             columns: columns
                 .iter()
@@ -101,8 +89,9 @@ impl SegmentBuilder {
     /// appended; I/O errors writing a finished stripe.
     pub fn push_row(&mut self, row: u32, values: &[Value]) -> Result<()> {
         if let Some(reason) = self.refusal(row, values) {
-            return Err(Error::corrupt(&self.temp_path, self.offset, reason));
+            return Err(corrupt(&self.file, reason));
         }
+        let file = &self.file;
         for ((value, builder), present) in values
             .iter()
             .zip(&mut self.builders)
@@ -110,7 +99,7 @@ impl SegmentBuilder {
         {
             builder
                 .push(value)
-                .map_err(|e| Error::corrupt(&self.temp_path, self.offset, e.to_string()))?;
+                .map_err(|e| corrupt(file, e.to_string()))?;
             if !value.is_null() {
                 present.push(row);
             }
@@ -151,18 +140,15 @@ impl SegmentBuilder {
     /// The id of the segment being built.
     #[must_use]
     pub fn id(&self) -> u64 {
-        self.id
+        self.file.id()
     }
 
     /// Closes the stripe of rows pushed since the last one: its chunks are encoded on a helper
     /// thread while the caller produces the next stripe's rows (encoding a chunk costs about
     /// as much as decoding its rows from the input), and appended once that stripe is done.
     fn write_stripe(&mut self) -> Result<()> {
-        // Rows ascend across stripes (checked as they were pushed), so the appends succeed.
-        let _ = self.rows.append(self.stripe_rows.drain(..));
-        for (column, present) in self.columns.iter_mut().zip(&mut self.stripe_present) {
-            let _ = column.present.append(present.drain(..));
-        }
+        let rows = std::mem::replace(&mut self.stripe_rows, Vec::with_capacity(ROWS_PER_CHUNK));
+        let present: Vec<Vec<u32>> = self.stripe_present.iter_mut().map(std::mem::take).collect();
         let full: Vec<ChunkBuilder> = self
             .builders
             .iter_mut()
@@ -172,37 +158,34 @@ impl SegmentBuilder {
             })
             .collect();
         self.append_encoded()?;
-        self.encoding = Some(std::thread::spawn(move || {
-            full.into_iter().map(ChunkBuilder::finish).collect()
+        self.encoding = Some(std::thread::spawn(move || EncodedStripe {
+            chunks: full.into_iter().map(ChunkBuilder::finish).collect(),
+            rows: bitmap_of(&rows),
+            present: present.iter().map(|rows| bitmap_of(rows)).collect(),
         }));
         Ok(())
     }
 
-    /// Waits for the stripe being encoded, if any, and appends its chunks in column order.
+    /// Waits for the stripe being encoded, if any, appends its chunks in column order and
+    /// adds its rows to the segment's bitmaps.
     fn append_encoded(&mut self) -> Result<()> {
         let Some(encoding) = self.encoding.take() else {
             return Ok(());
         };
         // Encoding cannot fail; a panic there is a bug and stays a panic here.
-        let chunks = encoding
+        let stripe = encoding
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        for (index, bytes) in chunks.iter().enumerate() {
-            let location = ChunkLocation {
-                offset: self.offset,
-                len: u32::try_from(bytes.len()).expect("a chunk of 65,536 rows stays below 4 GiB"),
-            };
-            self.append(bytes)?;
-            self.columns[index].chunks.push(location);
+        self.rows |= stripe.rows;
+        for ((column, bytes), present) in self
+            .columns
+            .iter_mut()
+            .zip(&stripe.chunks)
+            .zip(stripe.present)
+        {
+            column.chunks.push(self.file.append_chunk(bytes)?);
+            column.present |= present;
         }
-        Ok(())
-    }
-
-    fn append(&mut self, bytes: &[u8]) -> Result<()> {
-        self.file
-            .append(bytes)
-            .map_err(Error::io("write segment", &self.temp_path))?;
-        self.offset += bytes.len() as u64;
         Ok(())
     }
 
@@ -216,32 +199,44 @@ impl SegmentBuilder {
             self.write_stripe()?;
         }
         self.append_encoded()?;
-        let footer_offset = self.offset;
-        let footer = encode_footer(
+        let written = self.file.finish(
+            self.storage.as_ref(),
             &mut self.rows,
             &mut RoaringBitmap::new(),
             max_lsn,
             &mut self.columns,
-        );
-        self.append(&footer)?;
-        self.append(&encode_trailer(footer_offset, &footer))?;
-        self.file
-            .sync_data()
-            .map_err(Error::io("sync segment", &self.temp_path))?;
-        let final_path = self.dir.join(file_name(self.id));
-        self.storage
-            .rename(&self.temp_path, &final_path)
-            .map_err(Error::io("rename segment", &self.temp_path))?;
+        )?;
         self.finished = true;
-        Ok((final_path, self.offset))
+        Ok(written)
     }
+}
+
+/// What the helper thread makes of a closed stripe.
+struct EncodedStripe {
+    /// One encoded chunk per column.
+    chunks: Vec<Vec<u8>>,
+    /// The stripe's rows.
+    rows: RoaringBitmap,
+    /// Per column: the stripe's rows with a value.
+    present: Vec<RoaringBitmap>,
+}
+
+/// The bitmap of `rows`, which ascend (checked as they were pushed).
+fn bitmap_of(rows: &[u32]) -> RoaringBitmap {
+    RoaringBitmap::from_sorted_iter(rows.iter().copied())
+        .unwrap_or_else(|_| rows.iter().copied().collect())
+}
+
+/// A refused row, reported against the file being built.
+fn corrupt(file: &SegmentFile, reason: String) -> Error {
+    Error::corrupt(file.temp_path(), file.offset(), reason)
 }
 
 impl Drop for SegmentBuilder {
     fn drop(&mut self) {
         if !self.finished {
             // Best effort: a leftover temporary file is also removed at the next open.
-            let _ = self.storage.remove(&self.temp_path);
+            let _ = self.storage.remove(self.file.temp_path());
         }
     }
 }

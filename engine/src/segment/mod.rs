@@ -6,6 +6,7 @@
 //! newest layer that sets it.
 
 mod bulk;
+mod file;
 pub mod layout;
 mod reader;
 mod writer;

@@ -3,13 +3,14 @@
 //! The file is written under a temporary name, synced, then renamed into place and the
 //! directory synced: a segment either exists whole under its final name or not at all.
 
+use super::file::SegmentFile;
 use super::layout::{
-    file_name, temp_file_name, FORMAT_VERSION, HEADER_CRC_OFFSET, HEADER_LEN, HEADER_MAGIC,
-    ROWS_PER_CHUNK, TRAILER_LEN, TRAILER_MAGIC,
+    FORMAT_VERSION, HEADER_CRC_OFFSET, HEADER_LEN, HEADER_MAGIC, ROWS_PER_CHUNK, TRAILER_LEN,
+    TRAILER_MAGIC,
 };
 use crate::codec::ChunkBuilder;
 use crate::error::{Error, Result};
-use crate::io::{Storage, WritableFile};
+use crate::io::Storage;
 use crate::schema::TableKind;
 use crate::value::{ColumnType, Value};
 use crate::wire::ByteWriter;
@@ -37,10 +38,7 @@ pub(super) struct WrittenColumn {
 pub struct SegmentWriter<'a> {
     storage: &'a dyn Storage,
     dir: PathBuf,
-    id: u64,
-    file: Box<dyn WritableFile>,
-    temp_path: PathBuf,
-    offset: u64,
+    file: SegmentFile,
     rows: RoaringBitmap,
     deleted: RoaringBitmap,
     columns: Vec<WrittenColumn>,
@@ -59,20 +57,10 @@ impl<'a> SegmentWriter<'a> {
         rows: RoaringBitmap,
         deleted: RoaringBitmap,
     ) -> Result<Self> {
-        let temp_path = dir.join(temp_file_name(id));
-        let mut file = storage
-            .create(&temp_path)
-            .map_err(Error::io("create segment", &temp_path))?;
-        let header = encode_header(table, id);
-        file.append(&header)
-            .map_err(Error::io("write segment", &temp_path))?;
         Ok(SegmentWriter {
             storage,
             dir: dir.to_path_buf(),
-            id,
-            file,
-            temp_path,
-            offset: HEADER_LEN as u64,
+            file: SegmentFile::create(storage, dir, id, table)?,
             rows,
             deleted,
             columns: Vec::new(),
@@ -108,15 +96,17 @@ impl<'a> SegmentWriter<'a> {
             } else {
                 builder.push(value)
             };
-            pushed.map_err(|e| Error::corrupt(&self.temp_path, self.offset, e.to_string()))?;
+            pushed.map_err(|e| {
+                Error::corrupt(self.file.temp_path(), self.file.offset(), e.to_string())
+            })?;
             written += 1;
             if builder.len() == ROWS_PER_CHUNK {
                 let full = std::mem::replace(&mut builder, ChunkBuilder::new(column_type));
-                chunks.push(self.append_chunk(full)?);
+                chunks.push(self.file.append_chunk(&full.finish())?);
             }
         }
         if !builder.is_empty() {
-            chunks.push(self.append_chunk(builder)?);
+            chunks.push(self.file.append_chunk(&builder.finish())?);
         }
         assert_eq!(
             written,
@@ -132,55 +122,23 @@ impl<'a> SegmentWriter<'a> {
         Ok(())
     }
 
-    fn append_chunk(&mut self, builder: ChunkBuilder) -> Result<ChunkLocation> {
-        let bytes = builder.finish();
-        let location = ChunkLocation {
-            offset: self.offset,
-            len: u32::try_from(bytes.len()).expect("a chunk of 65,536 rows stays below 4 GiB"),
-        };
-        self.append(&bytes)?;
-        Ok(location)
-    }
-
-    fn append(&mut self, bytes: &[u8]) -> Result<()> {
-        self.file
-            .append(bytes)
-            .map_err(Error::io("write segment", &self.temp_path))?;
-        self.offset += bytes.len() as u64;
-        Ok(())
-    }
-
     /// Writes footer and trailer, syncs, and renames the file to its final name.
     /// Returns the final path and the file's size.
     ///
     /// # Errors
     /// I/O errors; the temporary file is then left for the next open to remove.
     pub fn finish(mut self, max_lsn: u64) -> Result<(PathBuf, u64)> {
-        let footer = self.encode_footer(max_lsn);
-        let footer_offset = self.offset;
-        self.append(&footer)?;
-        let trailer = encode_trailer(footer_offset, &footer);
-        self.append(&trailer)?;
-        self.file
-            .sync_data()
-            .map_err(Error::io("sync segment", &self.temp_path))?;
-        let final_path = self.dir.join(file_name(self.id));
-        self.storage
-            .rename(&self.temp_path, &final_path)
-            .map_err(Error::io("rename segment", &self.temp_path))?;
-        self.storage
-            .sync_dir(&self.dir)
-            .map_err(Error::io("sync directory", &self.dir))?;
-        Ok((final_path, self.offset))
-    }
-
-    fn encode_footer(&mut self, max_lsn: u64) -> Vec<u8> {
-        encode_footer(
+        let (final_path, size) = self.file.finish(
+            self.storage,
             &mut self.rows,
             &mut self.deleted,
             max_lsn,
             &mut self.columns,
-        )
+        )?;
+        self.storage
+            .sync_dir(&self.dir)
+            .map_err(Error::io("sync directory", &self.dir))?;
+        Ok((final_path, size))
     }
 }
 

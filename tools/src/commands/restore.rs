@@ -1,5 +1,10 @@
-//! `profiledb restore`: verify the dump, restore it into a hidden scratch directory, then move
-//! that directory into place, so the --data directory is either absent or a complete database.
+//! `profiledb restore`: restore the dump into a hidden scratch directory, then move that
+//! directory into place, so the --data directory is either absent or a complete database.
+//!
+//! The dump is read once: the restore verifies every block as it decodes it, and the END block
+//! (the chain checksum and totals) is checked before the scratch directory is moved into place.
+//! A damaged or truncated dump therefore fails the restore, the scratch directory is removed,
+//! and --data is left as it was; directories created to hold it are removed again.
 //!
 //! A restore killed by a signal leaves its scratch directory behind; the next restore into the
 //! same --data directory removes it (its lock file tells a dead restore from a running one).
@@ -7,34 +12,35 @@
 use crate::error::ToolError;
 use crate::output::{human_bytes, Out};
 use crate::Outcome;
-use profiledb::engine::dump::{restore_dump, verify_dump, DumpSummary};
+use profiledb::engine::dump::{restore_dump, DumpError, DumpSummary};
 use profiledb::engine::LOCK_FILE;
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::{BufReader, Write};
 use std::path::{Path, PathBuf};
 
-/// Large reads: the dump is streamed twice (verification, then restore).
+/// Large reads: the file system sees few, big requests.
 const READ_BUFFER_BYTES: usize = 8 << 20;
 
 pub(crate) fn run(data: &Path, input: &Path) -> Result<Outcome, ToolError> {
     ensure_free(data)?;
     remove_interrupted_restores(data)?;
-    let verified = verify_dump(&mut open_dump(input)?).map_err(ToolError::dump(format!(
-        "refusing to restore {}",
-        input.display()
-    )))?;
+    let mut dump = open_dump(input)?;
     let parent = parent_of(data);
+    let created = missing_ancestors(&parent);
     fs::create_dir_all(&parent).map_err(ToolError::io(format!("creating {}", parent.display())))?;
     let temp = temp_sibling(data);
-    let restored = restore_into(&temp, input).and_then(|summary| {
+    let restored = restore_into(&temp, &mut dump, input).and_then(|summary| {
         move_into_place(&temp, data)?;
         Ok(summary)
     });
     if restored.is_err() {
         let _ = fs::remove_dir_all(&temp);
+        for dir in created {
+            // Only empty directories go: whatever else appeared there meanwhile stays.
+            let _ = fs::remove_dir(dir);
+        }
     }
     let summary = restored?;
-    debug_assert_eq!(summary, verified);
     let mut out = Out::new();
     out.line(format!(
         "restored {} profiles and {} events from {} ({}) into {}",
@@ -112,10 +118,34 @@ fn open_dump(input: &Path) -> Result<BufReader<File>, ToolError> {
         .map_err(ToolError::io(format!("opening {}", input.display())))
 }
 
-/// Restores into `temp`, which is then a complete, synced database.
-fn restore_into(temp: &Path, input: &Path) -> Result<DumpSummary, ToolError> {
-    restore_dump(&mut open_dump(input)?, temp)
-        .map_err(ToolError::dump(format!("restoring {}", input.display())))
+/// Restores `dump` (read from `input`) into `temp`, which is then a complete, synced database.
+fn restore_into(
+    temp: &Path,
+    dump: &mut BufReader<File>,
+    input: &Path,
+) -> Result<DumpSummary, ToolError> {
+    restore_dump(dump, temp).map_err(|error| {
+        let refused = matches!(
+            error,
+            DumpError::Corrupt { .. }
+                | DumpError::Truncated { .. }
+                | DumpError::UnsupportedVersion { .. }
+        );
+        let context = if refused {
+            format!("refusing to restore {}", input.display())
+        } else {
+            format!("restoring {}", input.display())
+        };
+        ToolError::dump(context)(error)
+    })
+}
+
+/// The directories from `dir` up that do not exist yet, deepest first.
+fn missing_ancestors(dir: &Path) -> Vec<PathBuf> {
+    dir.ancestors()
+        .take_while(|ancestor| !ancestor.as_os_str().is_empty() && !ancestor.exists())
+        .map(Path::to_path_buf)
+        .collect()
 }
 
 /// Renames `temp` to `data` (replacing an empty `data` directory) and syncs the parent.
