@@ -37,7 +37,9 @@ pub(crate) struct Interner {
     value_end: Vec<usize>,
     /// Per node: its type code.
     node_code: Vec<u16>,
-    /// Open-addressing index (linear probing, at most half full): [`slot_of`] values or
+    /// Open-addressing index (linear probing, at most three quarters full — a probe past the
+    /// home slot compares tags in the same cache line, so fuller is cheaper than bigger):
+    /// [`slot_of`] values or
     /// `EMPTY`; its length is a power of two.
     slots: Vec<u64>,
     /// Log2 of `slots.len()` (0 while the index is unallocated).
@@ -122,7 +124,7 @@ impl Interner {
 
     /// Grows the index so that `additional` more nodes fit without growing again.
     pub(crate) fn reserve(&mut self, additional: usize) {
-        while (self.value_end.len() + additional) * 2 > self.slots.len() {
+        while (self.value_end.len() + additional) * 4 > self.slots.len() * 3 {
             self.grow();
         }
     }
