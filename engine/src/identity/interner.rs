@@ -21,7 +21,7 @@ use std::hash::BuildHasher;
 /// Number of built-in type codes (0-4); custom codes follow in first-seen order.
 pub(crate) const BUILTIN_CODES: u16 = 5;
 
-/// An index slot holding no node (zero, so a new index is allocated already cleared).
+/// An index slot holding no node.
 const EMPTY: u64 = 0;
 /// Log2 of the slots of the smallest index.
 const MIN_SLOT_BITS: u32 = 6;
@@ -199,7 +199,11 @@ impl Interner {
             bits <= 32,
             "the identifier index holds fewer than 2^31 nodes"
         );
-        let old = std::mem::replace(&mut self.slots, vec![EMPTY; 1 << bits]);
+        // Written out rather than allocated zeroed: the move below reads a slot before writing
+        // it, and reading a never-written page maps the shared zero page only for the write
+        // to fault a second time.
+        let cleared = std::iter::repeat_n(EMPTY, 1 << bits).collect();
+        let old = std::mem::replace(&mut self.slots, cleared);
         self.slot_bits = bits;
         let mask = self.slots.len() - 1;
         for entry in old.into_iter().filter(|&e| e != EMPTY) {
