@@ -268,4 +268,37 @@ mod tests {
         assert_eq!(interner.get(&Identifier::user_id("v10000")), None);
         assert_eq!(interner.len(), 20_001);
     }
+
+    /// Identifiers whose hashes share the 32 bits the index keeps stay apart: a tag match
+    /// only leads to comparing the values, across growth too.
+    #[test]
+    fn equal_tags_are_told_apart_by_value() {
+        let mut interner = Interner::new();
+        let user = IdentifierType::UserId.builtin_code().unwrap();
+        let email = IdentifierType::Email.builtin_code().unwrap();
+        let tag = 0x8000_0001;
+        for i in 0..100u32 {
+            interner.reserve(2);
+            assert_eq!(
+                interner.intern_tagged(user, &format!("v{i}"), tag),
+                (2 * i, true)
+            );
+            assert_eq!(
+                interner.intern_tagged(email, &format!("v{i}"), tag),
+                (2 * i + 1, true)
+            );
+        }
+        interner.reserve(1);
+        for i in 0..100u32 {
+            assert_eq!(
+                interner.intern_tagged(user, &format!("v{i}"), tag),
+                (2 * i, false)
+            );
+            assert_eq!(
+                interner.intern_tagged(email, &format!("v{i}"), tag),
+                (2 * i + 1, false)
+            );
+        }
+        assert_eq!(interner.intern_tagged(user, "v100", tag), (200, true));
+    }
 }
