@@ -277,28 +277,18 @@ mod tests {
         let user = IdentifierType::UserId.builtin_code().unwrap();
         let email = IdentifierType::Email.builtin_code().unwrap();
         let tag = 0x8000_0001;
-        for i in 0..100u32 {
-            interner.reserve(2);
-            assert_eq!(
-                interner.intern_tagged(user, &format!("v{i}"), tag),
-                (2 * i, true)
-            );
-            assert_eq!(
-                interner.intern_tagged(email, &format!("v{i}"), tag),
-                (2 * i + 1, true)
-            );
+        for is_new in [true, false] {
+            for i in 0..100u32 {
+                interner.reserve(2);
+                let value = format!("v{i}");
+                assert_eq!(interner.intern_tagged(user, &value, tag), (2 * i, is_new));
+                assert_eq!(
+                    interner.intern_tagged(email, &value, tag),
+                    (2 * i + 1, is_new)
+                );
+            }
         }
         interner.reserve(1);
-        for i in 0..100u32 {
-            assert_eq!(
-                interner.intern_tagged(user, &format!("v{i}"), tag),
-                (2 * i, false)
-            );
-            assert_eq!(
-                interner.intern_tagged(email, &format!("v{i}"), tag),
-                (2 * i + 1, false)
-            );
-        }
         assert_eq!(interner.intern_tagged(user, "v100", tag), (200, true));
     }
 }
