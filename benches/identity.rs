@@ -12,22 +12,9 @@
 mod common;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use profiledb::engine::identity::{Identifier, IdentityGraph};
+use profiledb::engine::identity::IdentityGraph;
 use profiledb::{Options, Profiles, ProfilesOptions, SyncMode};
 use std::time::Instant;
-
-/// Identify messages: user `i` first browses anonymously, then logs in (two identifiers).
-fn identify_links(messages: u32) -> Vec<(Vec<Identifier>, String)> {
-    (0..messages)
-        .map(|i| {
-            let identifiers = vec![
-                Identifier::user_id(format!("u{i}")),
-                Identifier::anonymous_id(format!("a{i}")),
-            ];
-            (identifiers, format!("m{i}"))
-        })
-        .collect()
-}
 
 /// Identify messages resolved per graph benchmark run: the goal is stated for 10 M messages
 /// (20 M identifiers, so the lookup tables are far larger than the CPU caches);
@@ -48,15 +35,16 @@ fn graph_resolution(c: &mut Criterion) {
         format!("resolve_{messages}_identify_messages_2_identifiers"),
         |b| {
             b.iter_batched(
-                || identify_links(messages),
+                || common::identify_links(messages),
                 |links| {
                     let mut graph = IdentityGraph::default();
                     for (i, (identifiers, message_id)) in links.iter().enumerate() {
                         graph.resolve(identifiers, message_id, i as i64);
                     }
-                    // The messages go back to criterion, which frees them untimed: freeing
-                    // tens of millions of input strings is not identity resolution.
-                    (graph.profile_count(), links)
+                    // The graph and the messages go back to criterion, which frees them
+                    // untimed: returning tens of millions of allocations to the system is
+                    // not identity resolution.
+                    (graph, links)
                 },
                 BatchSize::PerIteration,
             );

@@ -408,3 +408,20 @@ pub fn ndjson_messages(messages: u32) -> Vec<String> {
         })
         .collect()
 }
+
+/// Identify messages for the identity graph: user `i` first browses anonymously, then logs
+/// in, so each message links a user id and an anonymous id (two new identifiers).
+pub fn identify_links(
+    messages: u32,
+) -> Vec<(Vec<profiledb::engine::identity::Identifier>, String)> {
+    use profiledb::engine::identity::Identifier;
+    (0..messages)
+        .map(|i| {
+            let identifiers = vec![
+                Identifier::user_id(format!("u{i}")),
+                Identifier::anonymous_id(format!("a{i}")),
+            ];
+            (identifiers, format!("m{i}"))
+        })
+        .collect()
+}

@@ -66,9 +66,20 @@ impl IdentityGraph {
         message_id: &str,
         timestamp_micros: i64,
     ) -> Resolution {
+        let mut keys = std::mem::take(&mut self.scratch.keys);
+        keys.clear();
+        keys.extend(identifiers.iter().map(|id| self.key(id)));
+        self.interner.reserve(identifiers.len());
+        self.interner
+            .warm(keys.iter().flatten().map(|&(_, tag)| tag));
         let mut nodes = std::mem::take(&mut self.scratch.nodes);
         nodes.clear();
-        nodes.extend(identifiers.iter().filter_map(|id| self.intern(id)));
+        for (id, key) in identifiers.iter().zip(&keys) {
+            if let Some((code, tag)) = *key {
+                nodes.push(self.intern(id, code, tag));
+            }
+        }
+        self.scratch.keys = keys;
         let k = self
             .log
             .push(message_id, timestamp_micros, nodes.iter().copied());
@@ -106,18 +117,24 @@ impl IdentityGraph {
         Ok(resolution)
     }
 
-    /// The node of `id`, created when new, with the per-node tables grown to match.
-    fn intern(&mut self, id: &Identifier) -> Option<u32> {
+    /// The type code and index tag of `id`; `None` when its type cannot get a code.
+    fn key(&mut self, id: &Identifier) -> Option<(u16, u32)> {
         let code = self.interner.code_or_insert(&id.kind)?;
         self.rules.register_code(&self.config, code, &id.kind);
-        let (node, is_new) = self.interner.intern(code, &id.value);
+        Some((code, self.interner.tag(code, &id.value)))
+    }
+
+    /// The node of `id` (with its [`IdentityGraph::key`]), created when new, with the
+    /// per-node tables grown to match.
+    fn intern(&mut self, id: &Identifier, code: u16, tag: u32) -> u32 {
+        let (node, is_new) = self.interner.intern_tagged(code, &id.value, tag);
         if is_new {
             self.rules
                 .blocked
                 .push(self.config.is_blocked(&id.kind, &id.value));
             self.state.ensure_nodes(self.interner.len());
         }
-        Some(node)
+        node
     }
 
     /// The live profile `profile` resolves to (itself when live; the survivor when absorbed).

@@ -4,10 +4,14 @@
 //! of the graph works on `u32`s. With tens of millions of identifiers the lookup dominates
 //! resolution, and what costs is memory traffic, not hashing. So values live back to back in
 //! one string (no allocation per identifier), and the lookup index is an open-addressing table
-//! of bare node ids (4 bytes a slot) next to a per-node hash: a probe reads one slot, growing
-//! the table never re-reads a value, and a message whose identifiers are all known allocates
-//! nothing. Hashes are keyed per graph ([`RandomState`]), so crafted identifiers cannot force
-//! collisions.
+//! whose 8-byte slots hold a node id *and* the top 32 bits of its hash: a probe reads one
+//! cache line of the index and touches a node's value only when those 32 bits match, so
+//! interning an unseen identifier costs a single random memory access.
+//!
+//! The home slot of a hash is its top bits, so the table is ordered by hash: doubling it moves
+//! each slot to about twice its position, a sequential pass that never re-reads a value or
+//! recomputes a hash. Hashes are keyed per graph ([`RandomState`]), so crafted identifiers
+//! cannot force collisions.
 
 use super::log::ATTACHED;
 use super::types::{Identifier, IdentifierType};
@@ -18,9 +22,9 @@ use std::hash::BuildHasher;
 pub(crate) const BUILTIN_CODES: u16 = 5;
 
 /// An index slot holding no node.
-const EMPTY: u32 = u32::MAX;
-/// Slots of the smallest index.
-const MIN_SLOTS: usize = 64;
+const EMPTY: u64 = 0;
+/// Log2 of the slots of the smallest index.
+const MIN_SLOT_BITS: u32 = 6;
 
 /// The identifier intern table.
 #[derive(Debug, Clone, Default)]
@@ -33,12 +37,33 @@ pub(crate) struct Interner {
     value_end: Vec<usize>,
     /// Per node: its type code.
     node_code: Vec<u16>,
-    /// Per node: the hash of (type code, value).
-    node_hash: Vec<u64>,
-    /// Open-addressing index (linear probing, at most half full): node ids or `EMPTY`.
-    slots: Vec<u32>,
+    /// Open-addressing index (linear probing, at most three quarters full — a probe past the
+    /// home slot compares tags in the same cache line, so fuller is cheaper than bigger):
+    /// [`slot_of`] values or
+    /// `EMPTY`; its length is a power of two.
+    slots: Vec<u64>,
+    /// Log2 of `slots.len()` (0 while the index is unallocated).
+    slot_bits: u32,
     /// Keys the hashes of this graph.
     hasher: RandomState,
+}
+
+/// The slot contents for `node` whose hash has top 32 bits `tag` (node + 1, so that no
+/// node's slot is `EMPTY`).
+fn slot_of(tag: u32, node: u32) -> u64 {
+    (u64::from(tag) << 32) | u64::from(node + 1)
+}
+
+/// The top 32 bits of the hash a slot stores.
+fn tag_of(slot: u64) -> u32 {
+    // Truncation is the point: the high half of the slot is the tag.
+    (slot >> 32) as u32
+}
+
+/// The node a non-empty slot stores.
+fn node_of(slot: u64) -> u32 {
+    // Truncation is the point: the low half of the slot is node + 1.
+    (slot as u32) - 1
 }
 
 impl Interner {
@@ -86,17 +111,39 @@ impl Interner {
     /// The node of an identifier, if seen.
     pub(crate) fn get(&self, id: &Identifier) -> Option<u32> {
         let code = self.code_of(&id.kind)?;
-        let hash = self.hash(code, &id.value);
-        self.find(code, &id.value, hash).ok()
+        let tag = self.tag(code, &id.value);
+        self.find(code, &id.value, tag).ok()
     }
 
     /// The node of (`code`, `value`), creating it when new; returns (node, is_new).
     pub(crate) fn intern(&mut self, code: u16, value: &str) -> (u32, bool) {
-        if self.value_end.len() * 2 >= self.slots.len() {
+        self.reserve(1);
+        let tag = self.tag(code, value);
+        self.intern_tagged(code, value, tag)
+    }
+
+    /// Grows the index so that `additional` more nodes fit without growing again.
+    pub(crate) fn reserve(&mut self, additional: usize) {
+        while (self.value_end.len() + additional) * 4 > self.slots.len() * 3 {
             self.grow();
         }
-        let hash = self.hash(code, value);
-        let slot = match self.find(code, value, hash) {
+    }
+
+    /// Reads the home slots of `tags` ahead of interning their identifiers. The reads do not
+    /// depend on each other, so the processor overlaps their cache misses; interning the
+    /// identifiers one by one would wait for each miss in turn.
+    pub(crate) fn warm(&self, tags: impl Iterator<Item = u32>) {
+        if self.slots.is_empty() {
+            return;
+        }
+        let loaded = tags.fold(0, |acc, tag| acc ^ self.slots[self.home(tag)]);
+        std::hint::black_box(loaded);
+    }
+
+    /// [`Interner::intern`] for a value whose [`Interner::tag`] is known; the index must have
+    /// room for one more node ([`Interner::reserve`]).
+    pub(crate) fn intern_tagged(&mut self, code: u16, value: &str, tag: u32) -> (u32, bool) {
+        let slot = match self.find(code, value, tag) {
             Ok(node) => return (node, false),
             Err(slot) => slot,
         };
@@ -104,50 +151,67 @@ impl Interner {
             .ok()
             .filter(|n| n & ATTACHED == 0)
             .expect("fewer than 2^31 identifiers");
-        self.slots[slot] = node;
+        self.slots[slot] = slot_of(tag, node);
         self.text.push_str(value);
         self.value_end.push(self.text.len());
         self.node_code.push(code);
-        self.node_hash.push(hash);
         (node, true)
     }
 
-    fn hash(&self, code: u16, value: &str) -> u64 {
-        self.hasher.hash_one((code, value))
+    /// The top 32 bits of the keyed hash of (`code`, `value`): all the index keeps of it.
+    pub(crate) fn tag(&self, code: u16, value: &str) -> u32 {
+        // Truncation is the point: the top bits are the tag.
+        (self.hasher.hash_one((code, value)) >> 32) as u32
+    }
+
+    /// The home slot of `tag`: its top `slot_bits` bits.
+    fn home(&self, tag: u32) -> usize {
+        // `slot_bits` is at least 1 once the index exists; the index never exceeds 2^32 slots.
+        (tag >> (32 - self.slot_bits)) as usize
     }
 
     /// The node of (`code`, `value`), or the empty slot where it would go.
-    fn find(&self, code: u16, value: &str, hash: u64) -> Result<u32, usize> {
+    fn find(&self, code: u16, value: &str, tag: u32) -> Result<u32, usize> {
         if self.slots.is_empty() {
             return Err(0);
         }
         let mask = self.slots.len() - 1;
-        // Truncation is the point: the low bits pick the first slot.
-        let mut slot = hash as usize & mask;
+        let mut slot = self.home(tag);
         loop {
-            let node = self.slots[slot];
-            if node == EMPTY {
+            let entry = self.slots[slot];
+            if entry == EMPTY {
                 return Err(slot);
             }
-            let n = node as usize;
-            if self.node_hash[n] == hash && self.node_code[n] == code && self.value(node) == value {
-                return Ok(node);
+            if tag_of(entry) == tag {
+                let node = node_of(entry);
+                if self.node_code[node as usize] == code && self.value(node) == value {
+                    return Ok(node);
+                }
             }
             slot = (slot + 1) & mask;
         }
     }
 
-    /// Doubles the index and re-inserts every node by its stored hash.
+    /// Doubles the index, moving every slot by the tag it holds.
     fn grow(&mut self) {
-        let size = (self.slots.len() * 2).max(MIN_SLOTS);
-        self.slots = vec![EMPTY; size];
-        let mask = size - 1;
-        for (node, &hash) in self.node_hash.iter().enumerate() {
-            let mut slot = hash as usize & mask;
+        let bits = (self.slot_bits + 1).max(MIN_SLOT_BITS);
+        assert!(
+            bits <= 32,
+            "the identifier index holds fewer than 2^31 nodes"
+        );
+        // Written out rather than allocated zeroed: the move below reads a slot before writing
+        // it, and reading a never-written page maps the shared zero page only for the write
+        // to fault a second time.
+        let cleared = std::iter::repeat_n(EMPTY, 1 << bits).collect();
+        let old = std::mem::replace(&mut self.slots, cleared);
+        self.slot_bits = bits;
+        let mask = self.slots.len() - 1;
+        for entry in old.into_iter().filter(|&e| e != EMPTY) {
+            let mut slot = self.home(tag_of(entry));
             while self.slots[slot] != EMPTY {
                 slot = (slot + 1) & mask;
             }
-            self.slots[slot] = u32::try_from(node).expect("node ids fit u32");
+            self.slots[slot] = entry;
         }
     }
 
@@ -203,5 +267,28 @@ mod tests {
         assert_eq!(interner.get(&Identifier::user_id("")), Some(20_000));
         assert_eq!(interner.get(&Identifier::user_id("v10000")), None);
         assert_eq!(interner.len(), 20_001);
+    }
+
+    /// Identifiers whose hashes share the 32 bits the index keeps stay apart: a tag match
+    /// only leads to comparing the values, across growth too.
+    #[test]
+    fn equal_tags_are_told_apart_by_value() {
+        let mut interner = Interner::new();
+        let user = IdentifierType::UserId.builtin_code().unwrap();
+        let email = IdentifierType::Email.builtin_code().unwrap();
+        let tag = 0x8000_0001;
+        for is_new in [true, false] {
+            for i in 0..100u32 {
+                interner.reserve(2);
+                let value = format!("v{i}");
+                assert_eq!(interner.intern_tagged(user, &value, tag), (2 * i, is_new));
+                assert_eq!(
+                    interner.intern_tagged(email, &value, tag),
+                    (2 * i + 1, is_new)
+                );
+            }
+        }
+        interner.reserve(1);
+        assert_eq!(interner.intern_tagged(user, "v100", tag), (200, true));
     }
 }

@@ -22,9 +22,9 @@ mod union_find;
 mod wire;
 
 #[cfg(test)]
-mod perf_tests;
-#[cfg(test)]
 mod prop_tests;
+#[cfg(test)]
+mod scale_tests;
 #[cfg(test)]
 mod snapshot_tests;
 #[cfg(test)]

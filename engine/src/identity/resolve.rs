@@ -38,6 +38,8 @@ pub(crate) struct Scratch {
     refusals: Vec<(u32, u32, usize)>,
     /// Node ids of the message being interned.
     pub(crate) nodes: Vec<u32>,
+    /// (type code, index tag) of each identifier of the message being interned.
+    pub(crate) keys: Vec<Option<(u16, u32)>>,
 }
 
 impl Scratch {
