@@ -149,10 +149,10 @@ impl<'a> Fitter<'a> {
         is_profile_trait: &dyn Fn(&str) -> bool,
     ) -> Result<Prepared, MessageRejection> {
         let mut added = Vec::new();
-        let mut event = Vec::with_capacity(6 + msg.properties.len() + msg.traits.len());
-        for (name, value) in event_values(msg) {
-            let fitted = self.fit(TableKind::Events, &name, value, &mut added)?;
-            event.push((name, fitted));
+        let mut event = event_values(msg);
+        for (name, value) in &mut event {
+            let unfitted = std::mem::replace(value, Value::Null);
+            *value = self.fit(TableKind::Events, name, unfitted, &mut added)?;
         }
         let mut traits = Vec::new();
         if msg.kind == MessageKind::Identify {

@@ -7,7 +7,10 @@ use super::event_index::EventIndex;
 use super::state::{message_key, KeySet, State, NO_ROW};
 use crate::db::{BuiltBatch, WriteContext, WriteOp, EVENT_PROFILE_COLUMN};
 use crate::error::Result;
-use crate::identity::{IdentityConfig, IdentityGraph, LinkOutcome, LinkRecord, Merge, ProfileId};
+use crate::identity::{
+    Identifier, IdentifierType, IdentityConfig, IdentityGraph, LinkOutcome, LinkRecord, Merge,
+    ProfileId,
+};
 use crate::message::Message;
 use crate::mutation::IdentityChange;
 use crate::scan::{filter, Predicate};
@@ -16,6 +19,7 @@ use crate::snapshot::Snapshot;
 use crate::value::Value;
 use crate::WriteBatch;
 use roaring::RoaringBitmap;
+use rustc_hash::FxHashSet;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// What one `ingest` call did.
@@ -132,6 +136,7 @@ pub(crate) fn build(
     let known = KnownIdentifiers {
         before: resolved.identifiers_before,
         first_new_row: ctx.next_profile_row,
+        changed_profiles: resolved.changed_profiles,
     };
     plan.write_identifiers(ctx.snapshot, ctx.graph, &touched, &known, &mut fitter)?;
     let mut computed_rows = super::maintain::add_events(state, &events);
@@ -155,7 +160,9 @@ struct Resolved<'m> {
     identity: Vec<IdentityChange>,
     merges: Vec<Merge>,
     /// Identifier column values of the existing rows the call reaches, as of before the call.
-    identifiers_before: HashMap<u32, Vec<(String, Value)>>,
+    identifiers_before: HashMap<u32, Vec<(IdentifierType, String)>>,
+    /// Profiles whose identifier columns the call may have changed (see [`KnownIdentifiers`]).
+    changed_profiles: FxHashSet<u32>,
 }
 
 /// Identifier columns whose stored values are known without reading them.
@@ -166,30 +173,57 @@ struct Resolved<'m> {
 /// which on a large database means decoding chunks all over the table on every call.
 pub(crate) struct KnownIdentifiers {
     /// Values by row, taken before the call changed the graph.
-    pub before: HashMap<u32, Vec<(String, Value)>>,
+    pub before: HashMap<u32, Vec<(IdentifierType, String)>>,
     /// Rows from here on were allocated by this call and store nothing yet.
     pub first_new_row: u32,
+    /// Profiles whose identifier columns may differ from `before`: those that gained an
+    /// identifier, merged, or saw an identifier other than the one their column shows. A
+    /// message that only repeats a profile's shown identifiers can only raise their
+    /// `last_seen`, so they stay the ones shown; rows of other profiles are left as they are.
+    pub changed_profiles: FxHashSet<u32>,
+}
+
+impl KnownIdentifiers {
+    /// Whether the identifier columns of `row` (holding `profile`) are known to be unchanged.
+    fn unchanged(&self, row: u32, profile: ProfileId) -> bool {
+        row < self.first_new_row
+            && self.before.contains_key(&row)
+            && !self.changed_profiles.contains(&profile.0)
+    }
 }
 
 /// Notes the identifier columns of the existing profiles `ids` resolve to, before the graph
-/// changes them (only the first sighting in a call counts).
+/// changes them (only the first sighting in a call counts). Returns the profile when every
+/// identifier already belongs to it and is the one its column shows: resolving the message
+/// then leaves the profile's identifier columns as they are.
 fn remember_identifiers(
     graph: &IdentityGraph,
     state: &State,
-    ids: &[crate::identity::Identifier],
-    before: &mut HashMap<u32, Vec<(String, Value)>>,
-) {
+    ids: &[Identifier],
+    before: &mut HashMap<u32, Vec<(IdentifierType, String)>>,
+) -> Option<ProfileId> {
+    let mut owner: Option<ProfileId> = None;
+    let mut shown = !ids.is_empty();
     for id in ids {
         let Some(profile) = graph.lookup(id) else {
+            shown = false;
             continue;
         };
         let profile = graph.canonical(profile);
-        if let Some(row) = state.row(profile.0) {
-            before
-                .entry(row)
-                .or_insert_with(|| identifier_values(graph, profile));
-        }
+        shown &= owner.is_none_or(|o| o == profile);
+        owner = Some(profile);
+        let Some(row) = state.row(profile.0) else {
+            shown = false;
+            continue;
+        };
+        let winners = before
+            .entry(row)
+            .or_insert_with(|| identifier_winners(graph, profile));
+        shown &= winners
+            .iter()
+            .any(|(kind, value)| kind.name() == id.kind.name() && *value == id.value);
     }
+    owner.filter(|_| shown)
 }
 
 /// Dedups, validates and resolves every message, in order.
@@ -212,6 +246,7 @@ fn resolve_all<'m>(
     let mut identity = Vec::with_capacity(messages.len());
     let mut merges = Vec::new();
     let mut identifiers_before = HashMap::new();
+    let mut changed_profiles = FxHashSet::default();
     let mut in_call = KeySet::default();
     for &(index, msg) in messages {
         let key = message_key(&msg.message_id);
@@ -232,10 +267,22 @@ fn resolve_all<'m>(
             }
         };
         let (ids, dropped) = ctx.graph.identifiers_of(msg);
-        remember_identifiers(ctx.graph, state, &ids, &mut identifiers_before);
+        let shown_on = remember_identifiers(ctx.graph, state, &ids, &mut identifiers_before);
         let resolution = ctx
             .graph
             .resolve(&ids, &msg.message_id, msg.timestamp_micros);
+        let unchanged = shown_on == Some(resolution.profile)
+            && !resolution.created
+            && resolution.merged.is_empty()
+            && resolution.refused.is_empty();
+        if !unchanged {
+            changed_profiles.insert(ctx.graph.canonical(resolution.profile).0);
+            for merge in &resolution.merged {
+                changed_profiles.insert(merge.survivor.0);
+                changed_profiles.insert(merge.absorbed.0);
+                changed_profiles.insert(ctx.graph.canonical(merge.survivor).0);
+            }
+        }
         report.ignored_identifiers += dropped.len();
         report.profiles_created += usize::from(resolution.created);
         report.merges += resolution.merged.len();
@@ -260,6 +307,7 @@ fn resolve_all<'m>(
         identity,
         merges,
         identifiers_before,
+        changed_profiles,
     }
 }
 
@@ -453,20 +501,26 @@ impl<'a> Plan<'a> {
         let mut wanted: BTreeMap<String, Vec<(u32, Value)>> = BTreeMap::new();
         let mut changed: Vec<(u32, String, Value)> = Vec::new();
         for (&row, &profile) in touched {
+            if known.unchanged(row, profile) {
+                continue;
+            }
             let stored = if row >= known.first_new_row {
                 Some(&[][..])
             } else {
                 known.before.get(&row).map(Vec::as_slice)
             };
-            for (column, value) in identifier_values(graph, profile) {
+            for (kind, value) in identifier_winners(graph, profile) {
                 match stored {
                     Some(stored) => {
-                        let old = stored.iter().find(|(name, _)| *name == column);
+                        let old = stored.iter().find(|(k, _)| k.name() == kind.name());
                         if old.map(|(_, v)| v) != Some(&value) {
-                            changed.push((row, column, value));
+                            changed.push((row, kind.name().to_owned(), Value::String(value)));
                         }
                     }
-                    None => wanted.entry(column).or_default().push((row, value)),
+                    None => wanted
+                        .entry(kind.name().to_owned())
+                        .or_default()
+                        .push((row, Value::String(value))),
                 }
             }
         }
@@ -522,19 +576,38 @@ impl<'a> Plan<'a> {
 
 /// (column, value) of each identifier type the profile holds.
 pub(crate) fn identifier_values(graph: &IdentityGraph, profile: ProfileId) -> Vec<(String, Value)> {
-    let mut best: BTreeMap<String, (i64, String)> = BTreeMap::new();
+    identifier_winners(graph, profile)
+        .into_iter()
+        .map(|(kind, value)| (kind.name().to_owned(), Value::String(value)))
+        .collect()
+}
+
+/// The value each identifier type of the profile shows in its column: the one seen last
+/// (greatest `last_seen`, then greatest value), ordered by column name.
+///
+/// Kept as types and plain strings, without column-name strings or a map, because every call
+/// computes this twice for each profile it touches.
+pub(crate) fn identifier_winners(
+    graph: &IdentityGraph,
+    profile: ProfileId,
+) -> Vec<(IdentifierType, String)> {
+    let mut best: Vec<(IdentifierType, i64, String)> = Vec::new();
     for record in graph.identifiers_of_profile(profile) {
-        let column = record.identifier.kind.name().to_owned();
-        let candidate = (record.last_seen, record.identifier.value);
-        match best.get(&column) {
-            Some(current) if *current >= candidate => {}
-            _ => {
-                best.insert(column, candidate);
+        let Identifier { kind, value } = record.identifier;
+        let last_seen = record.last_seen;
+        match best.iter_mut().find(|(k, _, _)| k.name() == kind.name()) {
+            Some(current) => {
+                if (current.1, current.2.as_str()) < (last_seen, value.as_str()) {
+                    current.1 = last_seen;
+                    current.2 = value;
+                }
             }
+            None => best.push((kind, last_seen, value)),
         }
     }
+    best.sort_unstable_by(|a, b| a.0.name().cmp(b.0.name()));
     best.into_iter()
-        .map(|(column, (_, value))| (column, Value::String(value)))
+        .map(|(kind, _, value)| (kind, value))
         .collect()
 }
 
