@@ -97,9 +97,10 @@ pub(crate) fn build(
     state: &mut State,
     events_index: &EventIndex,
     messages: &[(usize, &Message)],
+    events: Vec<Vec<(String, Value)>>,
     report: &mut IngestReport,
 ) -> Result<BuiltBatch<()>> {
-    let resolved = resolve_all(ctx, state, messages, report);
+    let resolved = resolve_all(ctx, state, messages, events, report);
     let (accepted, identity, merges) = (resolved.accepted, resolved.identity, resolved.merges);
     let mut plan = Plan::new(ctx.next_profile_row, ctx.deleted_profiles);
     let mut candidates: HashMap<(u32, String), Candidate> = HashMap::new();
@@ -226,11 +227,13 @@ fn remember_identifiers(
     owner.filter(|_| shown)
 }
 
-/// Dedups, validates and resolves every message, in order.
+/// Dedups, validates and resolves every message, in order; `events` holds the unfitted
+/// event row of each message.
 fn resolve_all<'m>(
     ctx: &mut WriteContext<'_>,
     state: &mut State,
     messages: &[(usize, &'m Message)],
+    events: Vec<Vec<(String, Value)>>,
     report: &mut IngestReport,
 ) -> Resolved<'m> {
     let identifier_keys = identifier_columns(ctx.graph.config());
@@ -248,13 +251,13 @@ fn resolve_all<'m>(
     let mut identifiers_before = HashMap::new();
     let mut changed_profiles = FxHashSet::default();
     let mut in_call = KeySet::default();
-    for &(index, msg) in messages {
+    for (&(index, msg), event) in messages.iter().zip(events) {
         let key = message_key(&msg.message_id);
         if state.dedup.contains(key) || !in_call.insert(key) {
             report.duplicates.push(index);
             continue;
         }
-        let prepared = match fitter.prepare(msg, &is_profile_trait) {
+        let prepared = match fitter.prepare(msg, event, &is_profile_trait) {
             Ok(prepared) => prepared,
             Err(reason) => {
                 in_call.remove(&key);
@@ -399,6 +402,8 @@ fn merge_computed(state: &mut State, absorbed_row: u32, row: u32) {
 /// The batch under construction and the rows it allocates.
 pub(crate) struct Plan<'a> {
     pub batch: WriteBatch,
+    /// Rows from here on are allocated by this plan and store nothing yet.
+    first_new_row: u32,
     next_row: u32,
     deleted: &'a RoaringBitmap,
     new_rows: Vec<(u32, ProfileId)>,
@@ -408,6 +413,7 @@ impl<'a> Plan<'a> {
     pub fn new(next_row: u32, deleted: &'a RoaringBitmap) -> Self {
         Plan {
             batch: WriteBatch::new(),
+            first_new_row: next_row,
             next_row,
             deleted,
             new_rows: Vec::new(),
@@ -470,7 +476,7 @@ impl<'a> Plan<'a> {
         let mut per_row: BTreeMap<u32, Vec<(String, Value)>> = BTreeMap::new();
         for (key, mut items) in by_key {
             items.sort_unstable_by_key(|(row, _)| *row);
-            let stored = stored_stamps(snapshot, &key, &items)?;
+            let stored = stored_stamps(snapshot, &key, &items, self.first_new_row)?;
             for ((row, candidate), stamp) in items.into_iter().zip(stored) {
                 if stamp.is_some_and(|(ts, msg)| !candidate.beats(ts, &msg)) {
                     continue;
@@ -611,7 +617,8 @@ pub(crate) fn identifier_winners(
         .collect()
 }
 
-/// Stored (`_ts`, `_msg`) of trait `key` for the rows of `items` (in their order).
+/// Stored (`_ts`, `_msg`) of trait `key` for the rows of `items` (in their order); rows from
+/// `first_new_row` on are new and store nothing, so they are not read.
 ///
 /// The message id only breaks ties between equal timestamps, so `_msg` is read just for the
 /// rows whose stored timestamp equals the candidate's: reading a string column at random rows
@@ -620,8 +627,13 @@ fn stored_stamps(
     snapshot: &Snapshot,
     key: &str,
     items: &[(u32, Candidate)],
+    first_new_row: u32,
 ) -> Result<Vec<Option<(i64, String)>>> {
-    let rows: RoaringBitmap = items.iter().map(|(r, _)| *r).collect();
+    let rows: RoaringBitmap = items
+        .iter()
+        .map(|(r, _)| *r)
+        .filter(|&r| r < first_new_row)
+        .collect();
     let stored_ts: HashMap<u32, i64> = rows
         .iter()
         .zip(fetch_or_null(snapshot, &ts_column(key), &rows)?)
