@@ -1,18 +1,33 @@
 //! Times end-to-end NDJSON ingestion of synthetic Segment-spec messages (for profiling).
+//!
+//! `ndjson_probe [N]` ingests N messages in calls of 10,000; `ndjson_probe N --write FILE`
+//! only writes the same N lines to FILE (input for `profiledb import`).
 #[path = "../benches/common/mod.rs"]
 mod common;
 
 use profiledb::{Options, Profiles, ProfilesOptions, SyncMode};
+use std::io::Write;
 use std::time::Instant;
 
 fn main() {
-    let n: u32 = std::env::args()
-        .nth(1)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(200_000);
+    let args: Vec<String> = std::env::args().collect();
+    let n: u32 = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(200_000);
+    let all = common::ndjson_messages(n);
+    if let Some(path) = args
+        .iter()
+        .position(|a| a == "--write")
+        .and_then(|i| args.get(i + 1))
+    {
+        let mut out = std::io::BufWriter::new(std::fs::File::create(path).expect("create"));
+        for line in &all {
+            writeln!(out, "{line}").expect("write");
+        }
+        out.flush().expect("flush");
+        println!("wrote {n} messages to {path}");
+        return;
+    }
     let dir = std::env::temp_dir().join("profiledb-ndjson-probe");
     let _ = std::fs::remove_dir_all(&dir);
-    let all = common::ndjson_messages(n);
     let options = Options {
         sync_mode: SyncMode::EveryMillis(10),
         ..Options::default()

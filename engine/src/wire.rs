@@ -28,6 +28,14 @@ impl ByteWriter {
         ByteWriter::default()
     }
 
+    /// An empty writer with room for `capacity` bytes (saves regrowing large records).
+    #[must_use]
+    pub fn with_capacity(capacity: usize) -> Self {
+        ByteWriter {
+            bytes: Vec::with_capacity(capacity),
+        }
+    }
+
     /// The bytes written so far.
     #[must_use]
     pub fn into_bytes(self) -> Vec<u8> {

@@ -320,9 +320,10 @@ impl Inner {
                 self.publish_locked(&mut writer);
             }
             let mut events_of = |profile: u32| self.events_of_profile(profile);
-            let (mutations, event_rows) = writer.prepare(batch.clone(), &mut events_of)?;
-            let lsn = self.wal.append(&mutations.encode())?;
-            writer.apply(lsn, mutations);
+            let prepared = writer.prepare(batch.clone(), &mut events_of)?;
+            let lsn = self.wal.append(&prepared.batch.encode())?;
+            let event_rows = prepared.event_rows;
+            writer.apply_prepared(lsn, prepared.batch, prepared.new_columns);
             self.unpublished.store(true, Ordering::Release);
             (lsn, event_rows)
         };
@@ -364,7 +365,8 @@ impl Inner {
                 return Ok((receipt, out));
             }
             let mut events_of = |profile: u32| self.events_of_profile(profile);
-            let (mut mutations, event_rows) = writer.prepare(built.batch, &mut events_of)?;
+            let prepared = writer.prepare(built.batch, &mut events_of)?;
+            let mut mutations = prepared.batch;
             mutations.identity = built.identity;
             mutations
                 .mutations
@@ -375,9 +377,9 @@ impl Inner {
                     }
                 }));
             let lsn = self.wal.append(&mutations.encode())?;
-            writer.apply(lsn, mutations);
+            writer.apply_prepared(lsn, mutations, prepared.new_columns);
             self.unpublished.store(true, Ordering::Release);
-            (lsn, event_rows, out)
+            (lsn, prepared.event_rows, out)
         };
         self.wal.wait_durable(lsn)?;
         self.request_flush_if_full();

@@ -33,6 +33,39 @@ pub(crate) struct WriterState {
     pub graph: IdentityGraph,
 }
 
+/// A validated batch, ready to be logged and applied.
+pub(crate) struct PreparedBatch {
+    /// The mutations to log and apply.
+    pub batch: Batch,
+    /// Ids given to the batch's appended events, in order.
+    pub event_rows: Vec<u32>,
+    /// Columns the batch adds, in the order they appear in it.
+    pub new_columns: NewColumns,
+}
+
+/// Columns a batch adds to the schemas, looked up by name and kept in order of appearance.
+///
+/// Knowing them after validation spares applying the batch a schema lookup per cell.
+#[derive(Debug, Default)]
+pub(crate) struct NewColumns {
+    by_name: HashMap<(TableKind, String), ColumnType>,
+    order: Vec<(TableKind, String, ColumnType)>,
+}
+
+impl NewColumns {
+    fn get(&self, table: TableKind, name: &str) -> Option<ColumnType> {
+        if self.order.is_empty() {
+            return None;
+        }
+        self.by_name.get(&(table, name.to_owned())).copied()
+    }
+
+    fn insert(&mut self, table: TableKind, name: &str, column_type: ColumnType) {
+        self.by_name.insert((table, name.to_owned()), column_type);
+        self.order.push((table, name.to_owned(), column_type));
+    }
+}
+
 impl WriterState {
     pub fn schema(&self, table: TableKind) -> &TableSchema {
         match table {
@@ -55,8 +88,8 @@ impl WriterState {
         &self,
         batch: WriteBatch,
         events_of: &mut dyn FnMut(u32) -> Result<Vec<u32>>,
-    ) -> Result<(Batch, Vec<u32>)> {
-        let mut new_columns: HashMap<(TableKind, String), ColumnType> = HashMap::new();
+    ) -> Result<PreparedBatch> {
+        let mut new_columns = NewColumns::default();
         let mut mutations = Vec::with_capacity(batch.ops.len());
         let mut event_rows = Vec::new();
         let mut next_event = self.next_event_row;
@@ -81,6 +114,7 @@ impl WriterState {
                 } => {
                     self.require_live(profile, &deleted_here)?;
                     let mut values = Vec::with_capacity(attributes.len() + 1);
+                    self.note_profile_column(&mut new_columns);
                     values.push((
                         EVENT_PROFILE_COLUMN.to_owned(),
                         Value::Int64(i64::from(profile)),
@@ -131,6 +165,9 @@ impl WriterState {
                 }
                 WriteOp::MoveEvents { rows, to } => {
                     self.require_live(to, &deleted_here)?;
+                    if !rows.is_empty() {
+                        self.note_profile_column(&mut new_columns);
+                    }
                     for row in rows {
                         let values =
                             vec![(EVENT_PROFILE_COLUMN.to_owned(), Value::Int64(i64::from(to)))];
@@ -150,7 +187,7 @@ impl WriterState {
                     let existing = self
                         .schema(table)
                         .column_type(&name)
-                        .or_else(|| new_columns.get(&(table, name.clone())).copied());
+                        .or_else(|| new_columns.get(table, &name));
                     match existing {
                         Some(found) if found != column_type => {
                             return Err(crate::value::TypeMismatch {
@@ -162,7 +199,7 @@ impl WriterState {
                         }
                         Some(_) => {}
                         None => {
-                            new_columns.insert((table, name.clone()), column_type);
+                            new_columns.insert(table, &name, column_type);
                             mutations.push(Mutation::DefineColumn {
                                 table,
                                 name,
@@ -180,13 +217,24 @@ impl WriterState {
                 }
             }
         }
-        Ok((
-            Batch {
+        Ok(PreparedBatch {
+            batch: Batch {
                 identity: Vec::new(),
                 mutations,
             },
             event_rows,
-        ))
+            new_columns,
+        })
+    }
+
+    /// Notes the events' `profile_id` column as new when this is the first event ever written.
+    fn note_profile_column(&self, new_columns: &mut NewColumns) {
+        let table = TableKind::Events;
+        if self.events_schema.column(EVENT_PROFILE_COLUMN).is_none()
+            && new_columns.get(table, EVENT_PROFILE_COLUMN).is_none()
+        {
+            new_columns.insert(table, EVENT_PROFILE_COLUMN, ColumnType::Int64);
+        }
     }
 
     fn require_live(&self, profile: u32, deleted_here: &RoaringBitmap) -> Result<()> {
@@ -204,7 +252,7 @@ impl WriterState {
         &self,
         table: TableKind,
         attributes: Vec<(String, Value)>,
-        new_columns: &mut HashMap<(TableKind, String), ColumnType>,
+        new_columns: &mut NewColumns,
     ) -> Result<Vec<(String, Value)>> {
         let mut out = Vec::with_capacity(attributes.len());
         self.fit_into(table, attributes, new_columns, &mut out)?;
@@ -217,7 +265,7 @@ impl WriterState {
         &self,
         table: TableKind,
         attributes: Vec<(String, Value)>,
-        new_columns: &mut HashMap<(TableKind, String), ColumnType>,
+        new_columns: &mut NewColumns,
         out: &mut Vec<(String, Value)>,
     ) -> Result<()> {
         let schema = self.schema(table);
@@ -226,11 +274,11 @@ impl WriterState {
             let fitted = match schema.column_type(&name) {
                 Some(column_type) => value.coerce_to(column_type, &name)?,
                 // Only columns new to the schema need the batch-local lookup (and its key).
-                None => match new_columns.get(&(table, name.clone())) {
-                    Some(&pending) => value.coerce_to(pending, &name)?,
+                None => match new_columns.get(table, &name) {
+                    Some(pending) => value.coerce_to(pending, &name)?,
                     None => {
                         if let Some(column_type) = value.column_type() {
-                            new_columns.insert((table, name.clone()), column_type);
+                            new_columns.insert(table, &name, column_type);
                         }
                         value
                     }
@@ -258,7 +306,29 @@ impl WriterState {
         Ok(())
     }
 
-    /// Applies the row mutations of a validated (or replayed) batch logged at `lsn`.
+    /// Applies a batch [`WriterState::prepare`] validated and the WAL logged at `lsn`: its
+    /// new columns are known, so cells go to the head without schema lookups.
+    pub fn apply_prepared(&mut self, lsn: u64, batch: Batch, new_columns: NewColumns) {
+        for (table, name, column_type) in new_columns.order {
+            self.schema_mut(table).add_column(&name, column_type);
+        }
+        for mutation in batch.mutations {
+            match &mutation {
+                Mutation::Upsert { table, row, .. } | Mutation::Delete { table, row } => {
+                    self.note_row(*table, *row);
+                    if *table == TableKind::Profiles && matches!(mutation, Mutation::Delete { .. })
+                    {
+                        self.deleted_profiles.insert(*row);
+                    }
+                }
+                Mutation::DefineColumn { .. } => {}
+            }
+            self.builder.apply(mutation);
+        }
+        self.last_applied_lsn = self.last_applied_lsn.max(lsn);
+    }
+
+    /// Applies the row mutations of a batch read back from the WAL, logged at `lsn`.
     pub fn apply(&mut self, lsn: u64, batch: Batch) {
         for mutation in batch.mutations {
             match &mutation {

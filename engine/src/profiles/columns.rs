@@ -141,18 +141,19 @@ impl<'a> Fitter<'a> {
         }
     }
 
-    /// Converts and fits `msg`; `is_profile_trait` says which identify traits go to the
-    /// profile (identifier keys and computed-trait names do not).
+    /// Fits `msg`, whose unfitted event row [`event_values`] made; `is_profile_trait` says
+    /// which identify traits go to the profile (identifier keys and computed-trait names do
+    /// not).
     pub fn prepare(
         &mut self,
         msg: &Message,
+        mut event: Vec<(String, Value)>,
         is_profile_trait: &dyn Fn(&str) -> bool,
     ) -> Result<Prepared, MessageRejection> {
         let mut added = Vec::new();
-        let mut event = Vec::with_capacity(6 + msg.properties.len() + msg.traits.len());
-        for (name, value) in event_values(msg) {
-            let fitted = self.fit(TableKind::Events, &name, value, &mut added)?;
-            event.push((name, fitted));
+        for (name, value) in &mut event {
+            let unfitted = std::mem::replace(value, Value::Null);
+            *value = self.fit(TableKind::Events, name, unfitted, &mut added)?;
         }
         let mut traits = Vec::new();
         if msg.kind == MessageKind::Identify {
@@ -184,8 +185,9 @@ impl<'a> Fitter<'a> {
     }
 }
 
-/// The event row of a message, before fitting.
-fn event_values(msg: &Message) -> Vec<(String, Value)> {
+/// The event row of a message, before fitting. It needs no schema, so callers make it
+/// before taking the writer lock, on as many threads as help.
+pub(crate) fn event_values(msg: &Message) -> Vec<(String, Value)> {
     let mut out = Vec::with_capacity(6 + msg.properties.len() + msg.traits.len());
     let text = |s: &str| Value::String(s.to_owned());
     out.push((TYPE_COLUMN.to_owned(), text(msg.kind.name())));

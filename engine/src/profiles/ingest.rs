@@ -7,7 +7,10 @@ use super::event_index::EventIndex;
 use super::state::{message_key, KeySet, State, NO_ROW};
 use crate::db::{BuiltBatch, WriteContext, WriteOp, EVENT_PROFILE_COLUMN};
 use crate::error::Result;
-use crate::identity::{IdentityConfig, IdentityGraph, LinkOutcome, LinkRecord, Merge, ProfileId};
+use crate::identity::{
+    Identifier, IdentifierType, IdentityConfig, IdentityGraph, LinkOutcome, LinkRecord, Merge,
+    ProfileId,
+};
 use crate::message::Message;
 use crate::mutation::IdentityChange;
 use crate::scan::{filter, Predicate};
@@ -16,6 +19,7 @@ use crate::snapshot::Snapshot;
 use crate::value::Value;
 use crate::WriteBatch;
 use roaring::RoaringBitmap;
+use rustc_hash::FxHashSet;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// What one `ingest` call did.
@@ -93,9 +97,10 @@ pub(crate) fn build(
     state: &mut State,
     events_index: &EventIndex,
     messages: &[(usize, &Message)],
+    events: Vec<Vec<(String, Value)>>,
     report: &mut IngestReport,
 ) -> Result<BuiltBatch<()>> {
-    let resolved = resolve_all(ctx, state, messages, report);
+    let resolved = resolve_all(ctx, state, messages, events, report);
     let (accepted, identity, merges) = (resolved.accepted, resolved.identity, resolved.merges);
     let mut plan = Plan::new(ctx.next_profile_row, ctx.deleted_profiles);
     let mut candidates: HashMap<(u32, String), Candidate> = HashMap::new();
@@ -132,6 +137,7 @@ pub(crate) fn build(
     let known = KnownIdentifiers {
         before: resolved.identifiers_before,
         first_new_row: ctx.next_profile_row,
+        changed_profiles: resolved.changed_profiles,
     };
     plan.write_identifiers(ctx.snapshot, ctx.graph, &touched, &known, &mut fitter)?;
     let mut computed_rows = super::maintain::add_events(state, &events);
@@ -155,7 +161,9 @@ struct Resolved<'m> {
     identity: Vec<IdentityChange>,
     merges: Vec<Merge>,
     /// Identifier column values of the existing rows the call reaches, as of before the call.
-    identifiers_before: HashMap<u32, Vec<(String, Value)>>,
+    identifiers_before: HashMap<u32, Vec<(IdentifierType, String)>>,
+    /// Profiles whose identifier columns the call may have changed (see [`KnownIdentifiers`]).
+    changed_profiles: FxHashSet<u32>,
 }
 
 /// Identifier columns whose stored values are known without reading them.
@@ -166,37 +174,66 @@ struct Resolved<'m> {
 /// which on a large database means decoding chunks all over the table on every call.
 pub(crate) struct KnownIdentifiers {
     /// Values by row, taken before the call changed the graph.
-    pub before: HashMap<u32, Vec<(String, Value)>>,
+    pub before: HashMap<u32, Vec<(IdentifierType, String)>>,
     /// Rows from here on were allocated by this call and store nothing yet.
     pub first_new_row: u32,
+    /// Profiles whose identifier columns may differ from `before`: those that gained an
+    /// identifier, merged, or saw an identifier other than the one their column shows. A
+    /// message that only repeats a profile's shown identifiers can only raise their
+    /// `last_seen`, so they stay the ones shown; rows of other profiles are left as they are.
+    pub changed_profiles: FxHashSet<u32>,
 }
 
-/// Notes the identifier columns of the existing profiles `ids` resolve to, before the graph
-/// changes them (only the first sighting in a call counts).
-fn remember_identifiers(
-    graph: &IdentityGraph,
-    state: &State,
-    ids: &[crate::identity::Identifier],
-    before: &mut HashMap<u32, Vec<(String, Value)>>,
-) {
-    for id in ids {
-        let Some(profile) = graph.lookup(id) else {
-            continue;
-        };
-        let profile = graph.canonical(profile);
-        if let Some(row) = state.row(profile.0) {
-            before
-                .entry(row)
-                .or_insert_with(|| identifier_values(graph, profile));
-        }
+impl KnownIdentifiers {
+    /// Whether the identifier columns of `row` (holding `profile`) are known to be unchanged.
+    fn unchanged(&self, row: u32, profile: ProfileId) -> bool {
+        row < self.first_new_row
+            && self.before.contains_key(&row)
+            && !self.changed_profiles.contains(&profile.0)
     }
 }
 
-/// Dedups, validates and resolves every message, in order.
+/// Notes the identifier columns of the existing profiles `ids` resolve to, before the graph
+/// changes them (only the first sighting in a call counts). Returns the profile when every
+/// identifier already belongs to it and is the one its column shows: resolving the message
+/// then leaves the profile's identifier columns as they are.
+fn remember_identifiers(
+    graph: &IdentityGraph,
+    state: &State,
+    ids: &[Identifier],
+    before: &mut HashMap<u32, Vec<(IdentifierType, String)>>,
+) -> Option<ProfileId> {
+    let mut owner: Option<ProfileId> = None;
+    let mut shown = !ids.is_empty();
+    for id in ids {
+        let Some(profile) = graph.lookup(id) else {
+            shown = false;
+            continue;
+        };
+        let profile = graph.canonical(profile);
+        shown &= owner.is_none_or(|o| o == profile);
+        owner = Some(profile);
+        let Some(row) = state.row(profile.0) else {
+            shown = false;
+            continue;
+        };
+        let winners = before
+            .entry(row)
+            .or_insert_with(|| identifier_winners(graph, profile));
+        shown &= winners
+            .iter()
+            .any(|(kind, value)| kind.name() == id.kind.name() && *value == id.value);
+    }
+    owner.filter(|_| shown)
+}
+
+/// Dedups, validates and resolves every message, in order; `events` holds the unfitted
+/// event row of each message.
 fn resolve_all<'m>(
     ctx: &mut WriteContext<'_>,
     state: &mut State,
     messages: &[(usize, &'m Message)],
+    events: Vec<Vec<(String, Value)>>,
     report: &mut IngestReport,
 ) -> Resolved<'m> {
     let identifier_keys = identifier_columns(ctx.graph.config());
@@ -212,14 +249,15 @@ fn resolve_all<'m>(
     let mut identity = Vec::with_capacity(messages.len());
     let mut merges = Vec::new();
     let mut identifiers_before = HashMap::new();
+    let mut changed_profiles = FxHashSet::default();
     let mut in_call = KeySet::default();
-    for &(index, msg) in messages {
+    for (&(index, msg), event) in messages.iter().zip(events) {
         let key = message_key(&msg.message_id);
         if state.dedup.contains(key) || !in_call.insert(key) {
             report.duplicates.push(index);
             continue;
         }
-        let prepared = match fitter.prepare(msg, &is_profile_trait) {
+        let prepared = match fitter.prepare(msg, event, &is_profile_trait) {
             Ok(prepared) => prepared,
             Err(reason) => {
                 in_call.remove(&key);
@@ -232,10 +270,22 @@ fn resolve_all<'m>(
             }
         };
         let (ids, dropped) = ctx.graph.identifiers_of(msg);
-        remember_identifiers(ctx.graph, state, &ids, &mut identifiers_before);
+        let shown_on = remember_identifiers(ctx.graph, state, &ids, &mut identifiers_before);
         let resolution = ctx
             .graph
             .resolve(&ids, &msg.message_id, msg.timestamp_micros);
+        let unchanged = shown_on == Some(resolution.profile)
+            && !resolution.created
+            && resolution.merged.is_empty()
+            && resolution.refused.is_empty();
+        if !unchanged {
+            changed_profiles.insert(ctx.graph.canonical(resolution.profile).0);
+            for merge in &resolution.merged {
+                changed_profiles.insert(merge.survivor.0);
+                changed_profiles.insert(merge.absorbed.0);
+                changed_profiles.insert(ctx.graph.canonical(merge.survivor).0);
+            }
+        }
         report.ignored_identifiers += dropped.len();
         report.profiles_created += usize::from(resolution.created);
         report.merges += resolution.merged.len();
@@ -260,6 +310,7 @@ fn resolve_all<'m>(
         identity,
         merges,
         identifiers_before,
+        changed_profiles,
     }
 }
 
@@ -351,6 +402,8 @@ fn merge_computed(state: &mut State, absorbed_row: u32, row: u32) {
 /// The batch under construction and the rows it allocates.
 pub(crate) struct Plan<'a> {
     pub batch: WriteBatch,
+    /// Rows from here on are allocated by this plan and store nothing yet.
+    first_new_row: u32,
     next_row: u32,
     deleted: &'a RoaringBitmap,
     new_rows: Vec<(u32, ProfileId)>,
@@ -360,6 +413,7 @@ impl<'a> Plan<'a> {
     pub fn new(next_row: u32, deleted: &'a RoaringBitmap) -> Self {
         Plan {
             batch: WriteBatch::new(),
+            first_new_row: next_row,
             next_row,
             deleted,
             new_rows: Vec::new(),
@@ -422,7 +476,7 @@ impl<'a> Plan<'a> {
         let mut per_row: BTreeMap<u32, Vec<(String, Value)>> = BTreeMap::new();
         for (key, mut items) in by_key {
             items.sort_unstable_by_key(|(row, _)| *row);
-            let stored = stored_stamps(snapshot, &key, &items)?;
+            let stored = stored_stamps(snapshot, &key, &items, self.first_new_row)?;
             for ((row, candidate), stamp) in items.into_iter().zip(stored) {
                 if stamp.is_some_and(|(ts, msg)| !candidate.beats(ts, &msg)) {
                     continue;
@@ -453,20 +507,26 @@ impl<'a> Plan<'a> {
         let mut wanted: BTreeMap<String, Vec<(u32, Value)>> = BTreeMap::new();
         let mut changed: Vec<(u32, String, Value)> = Vec::new();
         for (&row, &profile) in touched {
+            if known.unchanged(row, profile) {
+                continue;
+            }
             let stored = if row >= known.first_new_row {
                 Some(&[][..])
             } else {
                 known.before.get(&row).map(Vec::as_slice)
             };
-            for (column, value) in identifier_values(graph, profile) {
+            for (kind, value) in identifier_winners(graph, profile) {
                 match stored {
                     Some(stored) => {
-                        let old = stored.iter().find(|(name, _)| *name == column);
+                        let old = stored.iter().find(|(k, _)| k.name() == kind.name());
                         if old.map(|(_, v)| v) != Some(&value) {
-                            changed.push((row, column, value));
+                            changed.push((row, kind.name().to_owned(), Value::String(value)));
                         }
                     }
-                    None => wanted.entry(column).or_default().push((row, value)),
+                    None => wanted
+                        .entry(kind.name().to_owned())
+                        .or_default()
+                        .push((row, Value::String(value))),
                 }
             }
         }
@@ -522,23 +582,43 @@ impl<'a> Plan<'a> {
 
 /// (column, value) of each identifier type the profile holds.
 pub(crate) fn identifier_values(graph: &IdentityGraph, profile: ProfileId) -> Vec<(String, Value)> {
-    let mut best: BTreeMap<String, (i64, String)> = BTreeMap::new();
-    for record in graph.identifiers_of_profile(profile) {
-        let column = record.identifier.kind.name().to_owned();
-        let candidate = (record.last_seen, record.identifier.value);
-        match best.get(&column) {
-            Some(current) if *current >= candidate => {}
-            _ => {
-                best.insert(column, candidate);
-            }
-        }
-    }
-    best.into_iter()
-        .map(|(column, (_, value))| (column, Value::String(value)))
+    identifier_winners(graph, profile)
+        .into_iter()
+        .map(|(kind, value)| (kind.name().to_owned(), Value::String(value)))
         .collect()
 }
 
-/// Stored (`_ts`, `_msg`) of trait `key` for the rows of `items` (in their order).
+/// The value each identifier type of the profile shows in its column: the one seen last
+/// (greatest `last_seen`, then greatest value), ordered by column name.
+///
+/// Kept as types and plain strings, without column-name strings or a map, because every call
+/// computes this twice for each profile it touches.
+pub(crate) fn identifier_winners(
+    graph: &IdentityGraph,
+    profile: ProfileId,
+) -> Vec<(IdentifierType, String)> {
+    let mut best: Vec<(IdentifierType, i64, String)> = Vec::new();
+    for record in graph.identifiers_of_profile(profile) {
+        let Identifier { kind, value } = record.identifier;
+        let last_seen = record.last_seen;
+        match best.iter_mut().find(|(k, _, _)| k.name() == kind.name()) {
+            Some(current) => {
+                if (current.1, current.2.as_str()) < (last_seen, value.as_str()) {
+                    current.1 = last_seen;
+                    current.2 = value;
+                }
+            }
+            None => best.push((kind, last_seen, value)),
+        }
+    }
+    best.sort_unstable_by(|a, b| a.0.name().cmp(b.0.name()));
+    best.into_iter()
+        .map(|(kind, _, value)| (kind, value))
+        .collect()
+}
+
+/// Stored (`_ts`, `_msg`) of trait `key` for the rows of `items` (in their order); rows from
+/// `first_new_row` on are new and store nothing, so they are not read.
 ///
 /// The message id only breaks ties between equal timestamps, so `_msg` is read just for the
 /// rows whose stored timestamp equals the candidate's: reading a string column at random rows
@@ -547,8 +627,13 @@ fn stored_stamps(
     snapshot: &Snapshot,
     key: &str,
     items: &[(u32, Candidate)],
+    first_new_row: u32,
 ) -> Result<Vec<Option<(i64, String)>>> {
-    let rows: RoaringBitmap = items.iter().map(|(r, _)| *r).collect();
+    let rows: RoaringBitmap = items
+        .iter()
+        .map(|(r, _)| *r)
+        .filter(|&r| r < first_new_row)
+        .collect();
     let stored_ts: HashMap<u32, i64> = rows
         .iter()
         .zip(fetch_or_null(snapshot, &ts_column(key), &rows)?)
