@@ -13,13 +13,7 @@ use super::kernels::{
 /// Bitset of rows (nulls included, their stored value is arbitrary) where `value op rhs`.
 pub(crate) fn compare_for(view: &ForView<'_>, rows: usize, op: CompareOp, rhs: i64) -> Vec<u64> {
     let shifted = i128::from(rhs) - i128::from(view.reference);
-    let lane_max: i128 = match view.width {
-        0 => 0,
-        1 => 0xFF,
-        2 => 0xFFFF,
-        4 => 0xFFFF_FFFF,
-        _ => i128::from(u64::MAX),
-    };
+    let lane_max = lane_max(view.width);
     let uniform = |matches: bool| {
         if matches {
             all_set(rows)
@@ -53,13 +47,7 @@ pub(crate) fn compare_for(view: &ForView<'_>, rows: usize, op: CompareOp, rhs: i
 
 /// Bitset of rows (nulls included) where `low <= value <= high`, in one pass over the lanes.
 pub(crate) fn between_for(view: &ForView<'_>, rows: usize, low: i64, high: i64) -> Vec<u64> {
-    let lane_max: i128 = match view.width {
-        0 => 0,
-        1 => 0xFF,
-        2 => 0xFFFF,
-        4 => 0xFFFF_FFFF,
-        _ => i128::from(u64::MAX),
-    };
+    let lane_max = lane_max(view.width);
     // Clamp the shifted bounds to the lane range; an empty intersection matches nothing.
     let lo = (i128::from(low) - i128::from(view.reference)).max(0);
     let hi = (i128::from(high) - i128::from(view.reference)).min(lane_max);
@@ -73,5 +61,16 @@ pub(crate) fn between_for(view: &ForView<'_>, rows: usize, low: i64, high: i64) 
         2 => between_u16_le(view.deltas, lo as u16, hi as u16),
         4 => between_u32_le(view.deltas, lo as u32, hi as u32),
         _ => between_u64_le(view.deltas, lo as u64, hi as u64),
+    }
+}
+
+/// The largest delta a FOR lane of `width` bytes holds.
+fn lane_max(width: usize) -> i128 {
+    match width {
+        0 => 0,
+        1 => 0xFF,
+        2 => 0xFFFF,
+        4 => 0xFFFF_FFFF,
+        _ => i128::from(u64::MAX),
     }
 }
