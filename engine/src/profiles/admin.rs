@@ -5,6 +5,7 @@ use super::computed::{Aggregate, ComputedTrait, TraitState};
 use super::error::{ProfilesError, ProfilesResult};
 use super::ingest::identifier_columns;
 use super::maintain::write_computed;
+use super::state::State;
 use super::Profiles;
 use crate::db::{BuiltBatch, EVENT_PROFILE_COLUMN, MAX_COLUMN_NAME_BYTES};
 use crate::schema::TableKind;
@@ -27,16 +28,7 @@ impl Profiles {
         definitions.store(self.db.storage().as_ref(), self.db.dir())?;
         state.definitions = definitions;
         let index = state.definitions.traits.len() - 1;
-        let now = state.definitions.clock;
-        self.db.write_with(|ctx| {
-            state.load_trait(ctx.snapshot, index, &definition, now)?;
-            let mut batch = WriteBatch::new();
-            let mut fitter = Fitter::new(ctx.profiles_schema, ctx.events_schema);
-            let rows: Vec<u32> = state.computed.keys().copied().collect();
-            write_computed(&mut state, rows, &mut batch, &mut fitter);
-            Ok(plain(batch))
-        })?;
-        Ok(())
+        self.recompute_trait(&mut state, index, &definition)
     }
 
     /// Redefines the computed trait called `definition.name` (or creates it when there is
@@ -66,13 +58,24 @@ impl Profiles {
                 slot.state = TraitState::new(&definition);
             }
         }
+        self.recompute_trait(&mut state, index, &definition)
+    }
+
+    /// Computes trait `index` of every profile from the stored events and writes the values,
+    /// in one database write.
+    fn recompute_trait(
+        &self,
+        state: &mut State,
+        index: usize,
+        definition: &ComputedTrait,
+    ) -> ProfilesResult<()> {
         let now = state.definitions.clock;
         self.db.write_with(|ctx| {
-            state.load_trait(ctx.snapshot, index, &definition, now)?;
+            state.load_trait(ctx.snapshot, index, definition, now)?;
             let mut batch = WriteBatch::new();
             let mut fitter = Fitter::new(ctx.profiles_schema, ctx.events_schema);
             let rows: Vec<u32> = state.computed.keys().copied().collect();
-            write_computed(&mut state, rows, &mut batch, &mut fitter);
+            write_computed(state, rows, &mut batch, &mut fitter);
             Ok(plain(batch))
         })?;
         Ok(())
