@@ -5,8 +5,11 @@
 
 use std::collections::BTreeMap;
 
-use profiledb_engine::{Database, Options, SyncMode, Value};
+mod scratch;
+
+use profiledb_engine::{Database, Value};
 use profiledb_query::{execute, Session, SnapshotCatalog, StatementOutcome};
+use scratch::ScratchDir;
 
 /// More than two 65,536-row chunks, the last one partial.
 const PROFILES: u32 = 140_000;
@@ -277,17 +280,8 @@ fn check(db: &Database, model: &Model, rng: &mut Rng, queries: usize, stage: &st
 fn random_conjunctions_match_a_naive_evaluation_on_every_path() {
     // Split even this small table's chunks across threads in fused conjunctions.
     std::env::set_var("PROFILEDB_SCAN_CHUNKS_PER_THREAD", "1");
-    let dir = std::env::temp_dir().join(format!(
-        "profiledb-engine-differential-{}",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    let options = Options {
-        sync_mode: SyncMode::Never,
-        compaction_trigger_segments: 0,
-        ..Options::default()
-    };
-    let db = Database::open(&dir, options).expect("open");
+    let dir = ScratchDir::new("engine-differential");
+    let db = Database::open(dir.path(), scratch::unsynced_manual_compaction()).expect("open");
     let mut rng = Rng(2026);
     let mut model = Model::new();
     let mut batch = profiledb_engine::WriteBatch::new();
@@ -329,6 +323,4 @@ fn random_conjunctions_match_a_naive_evaluation_on_every_path() {
     check(&db, &model, &mut rng, 60, "deletes in memory");
     db.compact().expect("compact");
     check(&db, &model, &mut rng, 100, "compacted with gaps");
-    drop(db);
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -1,9 +1,12 @@
 //! SQL over a database filled by ingestion: stitched profiles, the identities table, events.
 
-use profiledb_engine::{Options, Profiles, ProfilesOptions, SyncMode};
+mod scratch;
+
+use profiledb_engine::{Profiles, ProfilesOptions};
 use profiledb_query::{
     execute, identities_table, Session, SnapshotCatalog, StatementOutcome, Value,
 };
+use scratch::ScratchDir;
 
 fn rows(catalog: &SnapshotCatalog<'_>, sql: &str) -> Vec<Vec<Value>> {
     match execute(catalog, &mut Session::new(), sql) {
@@ -14,13 +17,9 @@ fn rows(catalog: &SnapshotCatalog<'_>, sql: &str) -> Vec<Vec<Value>> {
 
 #[test]
 fn identities_and_stitched_history_are_queryable() {
-    let dir = std::env::temp_dir().join(format!("profiledb-query-profiles-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let options = Options {
-        sync_mode: SyncMode::Never,
-        ..Options::default()
-    };
-    let profiles = Profiles::open(&dir, options, ProfilesOptions::default()).expect("open");
+    let dir = ScratchDir::new("profiles");
+    let profiles =
+        Profiles::open(dir.path(), scratch::unsynced(), ProfilesOptions::default()).expect("open");
     let report = profiles
         .ingest_lines(&[
             r#"{"type":"page","anonymousId":"anon-1","name":"Home","messageId":"m1","timestamp":"2026-05-01T10:00:00Z"}"#,
@@ -78,7 +77,6 @@ fn identities_and_stitched_history_are_queryable() {
     drop(catalog);
     drop(snapshot);
     profiles.close().expect("close");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Rows of a statement run through a live profiles database.
@@ -95,15 +93,13 @@ fn live_rows(
 
 #[test]
 fn computed_traits_are_defined_in_sql_and_queried_at_once() {
-    let dir = std::env::temp_dir().join(format!("profiledb-query-traits-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let options = Options {
-        sync_mode: SyncMode::Never,
-        ..Options::default()
-    };
-    let db =
-        profiledb_query::LiveDatabase::open_profiles(&dir, options, ProfilesOptions::default())
-            .expect("open");
+    let dir = ScratchDir::new("traits");
+    let db = profiledb_query::LiveDatabase::open_profiles(
+        dir.path(),
+        scratch::unsynced(),
+        ProfilesOptions::default(),
+    )
+    .expect("open");
     let orders = |id: &str, user: &str, revenue: f64, day: u32, category: &str| {
         format!(
             r#"{{"type":"track","userId":"{user}","event":"Order Completed","properties":{{"revenue":{revenue},"category":"{category}"}},"messageId":"{id}","timestamp":"2026-05-{day:02}T10:00:00Z"}}"#
@@ -235,11 +231,11 @@ fn computed_traits_are_defined_in_sql_and_queried_at_once() {
     db.close().expect("close");
 
     // Plain databases refuse trait statements with a clear error.
-    let plain = profiledb_query::LiveDatabase::open(&dir, Options::default()).expect("reopen");
+    let plain =
+        profiledb_query::LiveDatabase::open(dir.path(), scratch::unsynced()).expect("reopen");
     let error = plain
         .execute(&mut plain.session(), "SHOW TRAITS")
         .expect_err("plain database");
     assert!(error.to_string().contains("SHOW TRAITS"), "{error}");
     plain.close().expect("close");
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -3,47 +3,20 @@
 //! conditions expire at the exact instant, and explanations show each condition.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::path::Path;
 
-use profiledb_engine::{Options, SyncMode};
+mod scratch;
+
 use profiledb_query::temporal::parse_timestamp;
 use profiledb_query::{LiveBatch, LiveDatabase, Session, SnapshotCatalog, StatementOutcome, Value};
 use proptest::prelude::*;
 use roaring::RoaringBitmap;
+use scratch::ScratchDir;
 
 const DAY: i64 = 86_400_000_000;
 
-/// A directory removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(label: &str) -> TempDir {
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let dir =
-            std::env::temp_dir().join(format!("profiledb-live-{label}-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        TempDir(dir)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 fn open(dir: &Path) -> LiveDatabase {
-    let options = Options {
-        sync_mode: SyncMode::Never,
-        ..Options::default()
-    };
-    LiveDatabase::open_pinned(dir, options, t0()).expect("open live database")
+    LiveDatabase::open_pinned(dir, scratch::unsynced(), t0()).expect("open live database")
 }
 
 fn t0() -> i64 {
@@ -288,7 +261,7 @@ proptest! {
     fn incremental_membership_equals_recomputation(
         actions in proptest::collection::vec(action(), 1..40),
     ) {
-        let dir = TempDir::new("prop");
+        let dir = ScratchDir::new("prop");
         let mut db = open(dir.path());
         db.advance_clock(t0()).expect("clock");
         // Columns first, so definitions plan before any data exists.
@@ -309,7 +282,7 @@ proptest! {
 /// Three orders; the segment needs two within the window, so the profile leaves exactly when
 /// its second-newest order ages out.
 fn window_case(days: i64) {
-    let dir = TempDir::new("window");
+    let dir = ScratchDir::new("window");
     let db = open(dir.path());
     db.advance_clock(t0()).expect("clock");
     db.upsert_profile(1, profile("FR", 30)).expect("upsert");
@@ -369,7 +342,7 @@ fn four_hundred_day_window_expires_at_the_exact_instant() {
 
 #[test]
 fn definitions_membership_and_feed_survive_reopen() {
-    let dir = TempDir::new("reopen");
+    let dir = ScratchDir::new("reopen");
     let db = open(dir.path());
     db.advance_clock(t0()).expect("clock");
     db.upsert_profile(1, profile("FR", 40)).expect("upsert");
@@ -404,7 +377,7 @@ fn definitions_membership_and_feed_survive_reopen() {
 
 #[test]
 fn sql_statements_use_the_live_store_and_explain_shows_values() {
-    let dir = TempDir::new("sql");
+    let dir = ScratchDir::new("sql");
     let db = open(dir.path());
     db.advance_clock(t0()).expect("clock");
     db.upsert_profile(1, profile("FR", 40)).expect("upsert");
@@ -489,7 +462,7 @@ fn sql_statements_use_the_live_store_and_explain_shows_values() {
 
 #[test]
 fn segments_reading_segments_follow_and_cannot_be_dropped_first() {
-    let dir = TempDir::new("deps");
+    let dir = ScratchDir::new("deps");
     let db = open(dir.path());
     db.advance_clock(t0()).expect("clock");
     db.upsert_profile(1, profile("FR", 40)).expect("upsert");

@@ -3,9 +3,12 @@
 //! compaction, after deletes and merges that move events between profiles, and for windows
 //! that cut days anywhere.
 
-use profiledb_engine::{Database, Options, SyncMode, Value};
+mod scratch;
+
+use profiledb_engine::{Database, Value};
 use profiledb_query::format::sql_literal;
 use profiledb_query::{execute, Session, SnapshotCatalog, StatementOutcome};
+use scratch::ScratchDir;
 
 const DAY: i64 = 86_400_000_000;
 const HOUR: i64 = 3_600_000_000;
@@ -61,33 +64,19 @@ struct Fixture {
     db: Database,
     model: Model,
     rng: Rng,
-    dir: std::path::PathBuf,
-}
-
-impl Drop for Fixture {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
+    /// Declared after `db`, so the database closes before its directory is removed.
+    _dir: ScratchDir,
 }
 
 impl Fixture {
     fn new(tag: &str) -> Fixture {
-        let dir = std::env::temp_dir().join(format!(
-            "profiledb-pre-aggregate-{tag}-{}",
-            std::process::id()
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        let options = Options {
-            sync_mode: SyncMode::Never,
-            compaction_trigger_segments: 0,
-            ..Options::default()
-        };
-        let db = Database::open(&dir, options).expect("open");
+        let dir = ScratchDir::new(&format!("pre-aggregate-{tag}"));
+        let db = Database::open(dir.path(), scratch::unsynced_manual_compaction()).expect("open");
         let mut fixture = Fixture {
             db,
             model: Model::default(),
             rng: Rng(7),
-            dir,
+            _dir: dir,
         };
         for p in 0..40u32 {
             fixture
