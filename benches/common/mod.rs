@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod queries;
+pub mod view;
 
 // Benchmarks measure ProfileDB as the `profiledb` command ships it: with mimalloc, whose
 // per-thread free lists suit the engine's many short-lived allocations (glibc malloc
