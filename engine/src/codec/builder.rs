@@ -8,11 +8,11 @@ use super::encoding::Encoding;
 use super::error::CodecError;
 use super::int::{count_runs, encode_for, encode_rle, for_len, for_parameters, rle_len};
 use super::layout::{
-    CRC_LEN, FORMAT_VERSION, HEADER_CHUNK_LEN_OFFSET, HEADER_COLUMN_TYPE_OFFSET,
-    HEADER_ENCODING_OFFSET, HEADER_LEN, HEADER_MAGIC_OFFSET, HEADER_NULL_COUNT_OFFSET,
-    HEADER_ROWS_OFFSET, HEADER_SECTIONS_OFFSET, HEADER_VERSION_OFFSET, MAGIC,
-    MAX_BITMAP_DICTIONARY, SECTION_COUNT, SECTION_DICTIONARY, SECTION_ENTRY_LEN, SECTION_NULLS,
-    SECTION_PAYLOAD, SECTION_VALUE_BITMAPS, SECTION_ZONE_MAP,
+    CRC_LEN, FORMAT_VERSION, GROUPED_DICTIONARY_VERSION, HEADER_CHUNK_LEN_OFFSET,
+    HEADER_COLUMN_TYPE_OFFSET, HEADER_ENCODING_OFFSET, HEADER_LEN, HEADER_MAGIC_OFFSET,
+    HEADER_NULL_COUNT_OFFSET, HEADER_ROWS_OFFSET, HEADER_SECTIONS_OFFSET, HEADER_VERSION_OFFSET,
+    MAGIC, MAX_BITMAP_DICTIONARY, SECTION_COUNT, SECTION_DICTIONARY, SECTION_ENTRY_LEN,
+    SECTION_NULLS, SECTION_PAYLOAD, SECTION_VALUE_BITMAPS, SECTION_ZONE_MAP,
 };
 use super::strings::{encode_block, encode_dictionary};
 use super::values::ZoneMap;
@@ -128,6 +128,13 @@ impl ChunkBuilder {
     /// bitmaps and the trailing crc32. Deterministic: the same rows give the same bytes.
     #[must_use]
     pub fn finish(self) -> Vec<u8> {
+        self.finish_as(FORMAT_VERSION)
+    }
+
+    /// Serializes the chunk in format `version` (`FORMAT_VERSION`, or 1 to write the chunks
+    /// older builds wrote, so tests can check that they are still read).
+    pub(crate) fn finish_as(self, version: u16) -> Vec<u8> {
+        let grouped = version >= GROUPED_DICTIONARY_VERSION;
         let rows = self.len();
         let nulls: RoaringBitmap = self
             .is_null
@@ -140,10 +147,10 @@ impl ChunkBuilder {
             Data::Bool(values) => bool_parts(&values, &self.is_null),
             Data::Int(values) => int_parts(values, &self.is_null),
             Data::Float(values) => float_parts(values, &self.is_null),
-            Data::String(strings) => string_parts(&strings, &self.is_null),
-            Data::List { elements, lens } => list_parts(&elements, &lens),
+            Data::String(strings) => string_parts(&strings, &self.is_null, grouped),
+            Data::List { elements, lens } => list_parts(&elements, &lens, grouped),
         };
-        assemble(self.column_type, rows, &nulls, parts)
+        assemble(self.column_type, rows, &nulls, parts, version)
     }
 }
 
@@ -251,7 +258,7 @@ fn float_parts(mut values: Vec<f64>, is_null: &[bool]) -> Parts {
     }
 }
 
-fn string_parts(strings: &ChunkStrings, is_null: &[bool]) -> Parts {
+fn string_parts(strings: &ChunkStrings, is_null: &[bool], grouped: bool) -> Parts {
     // Null rows decode to code 0, so "" (the smallest string) joins the dictionary when needed.
     let has_nulls = is_null.iter().any(|&n| n);
     let Dictionary {
@@ -300,13 +307,13 @@ fn string_parts(strings: &ChunkStrings, is_null: &[bool]) -> Parts {
     Parts {
         encoding,
         zone_map: None,
-        dictionary: Some(dictionary_bytes(&dictionary)),
+        dictionary: Some(dictionary_bytes(&dictionary, grouped)),
         bitmaps,
         payload,
     }
 }
 
-fn list_parts(elements: &ChunkStrings, lens: &[u32]) -> Parts {
+fn list_parts(elements: &ChunkStrings, lens: &[u32], grouped: bool) -> Parts {
     let Dictionary {
         entries: dictionary,
         codes,
@@ -346,15 +353,15 @@ fn list_parts(elements: &ChunkStrings, lens: &[u32]) -> Parts {
     Parts {
         encoding,
         zone_map: None,
-        dictionary: Some(dictionary_bytes(&dictionary)),
+        dictionary: Some(dictionary_bytes(&dictionary, grouped)),
         bitmaps,
         payload,
     }
 }
 
-fn dictionary_bytes(dictionary: &[&str]) -> Vec<u8> {
+fn dictionary_bytes(dictionary: &[&str], grouped: bool) -> Vec<u8> {
     let mut out = Vec::new();
-    encode_dictionary(dictionary, &mut out);
+    encode_dictionary(dictionary, grouped, &mut out);
     out
 }
 
@@ -367,7 +374,13 @@ fn zone_map_bytes(zone_map: ZoneMap) -> Vec<u8> {
 }
 
 /// Lays out header, sections and crc.
-fn assemble(column_type: ColumnType, rows: usize, nulls: &RoaringBitmap, parts: Parts) -> Vec<u8> {
+fn assemble(
+    column_type: ColumnType,
+    rows: usize,
+    nulls: &RoaringBitmap,
+    parts: Parts,
+    version: u16,
+) -> Vec<u8> {
     let mut sections: [Vec<u8>; SECTION_COUNT] = Default::default();
     if !nulls.is_empty() {
         encode_bitmap(nulls, &mut sections[SECTION_NULLS]);
@@ -393,7 +406,7 @@ fn assemble(column_type: ColumnType, rows: usize, nulls: &RoaringBitmap, parts: 
     };
     let u32_of = |n: usize| u32::try_from(n).unwrap_or(u32::MAX).to_le_bytes();
     put(HEADER_MAGIC_OFFSET, &MAGIC);
-    put(HEADER_VERSION_OFFSET, &FORMAT_VERSION.to_le_bytes());
+    put(HEADER_VERSION_OFFSET, &version.to_le_bytes());
     put(HEADER_COLUMN_TYPE_OFFSET, &[column_type.tag()]);
     put(HEADER_ENCODING_OFFSET, &[parts.encoding.tag()]);
     put(HEADER_ROWS_OFFSET, &u32_of(rows));

@@ -1,12 +1,16 @@
-//! Byte offsets and tags of the chunk format (format version 1), mirrored in `storage-format.md` ("Column chunks").
+//! Byte offsets and tags of the chunk format (format version 2), mirrored in `storage-format.md` ("Column chunks").
 //!
 //! Every multi-byte integer is little-endian. Offsets named `HEADER_*` are absolute offsets
 //! inside the chunk; the others are relative to the start of the part they describe.
 
 /// First four bytes of every chunk.
 pub const MAGIC: [u8; 4] = *b"PDBC";
-/// The format version this build writes and the only one it reads.
-pub const FORMAT_VERSION: u16 = 1;
+/// The format version this build writes (version 2 added grouped dictionaries).
+pub const FORMAT_VERSION: u16 = 2;
+/// The oldest format version this build reads.
+pub const OLDEST_SUPPORTED_VERSION: u16 = 1;
+/// The first format version whose dictionaries may use [`COMPRESSION_LZ4_GROUPS`].
+pub const GROUPED_DICTIONARY_VERSION: u16 = 2;
 
 /// Offset of the 4-byte magic.
 pub const HEADER_MAGIC_OFFSET: usize = 0;
@@ -63,6 +67,22 @@ pub const BLOCK_BODY_OFFSET: usize = 9;
 pub const COMPRESSION_NONE: u8 = 0;
 /// Compression tag: body is one lz4 block (lz4_flex `compress`, no size prefix).
 pub const COMPRESSION_LZ4: u8 = 1;
+/// Compression tag (dictionaries of format 2 chunks only): the entries are stored in groups of
+/// [`DICTIONARY_GROUP_ENTRIES`], each its own lz4 block, so reading one entry decompresses
+/// one small group instead of the whole dictionary.
+pub const COMPRESSION_LZ4_GROUPS: u8 = 2;
+/// Grouped dictionary body: offset of the u32 group count.
+pub const GROUPS_COUNT_OFFSET: usize = 0;
+/// Grouped dictionary body: offset of the group table, one entry per group.
+pub const GROUPS_TABLE_OFFSET: usize = 4;
+/// Bytes per group table entry: u32 end of the group's lz4 bytes (relative to the first
+/// group), then u32 end of its uncompressed bytes (relative to the first group's).
+pub const GROUP_ENTRY_LEN: usize = 8;
+/// Entries per group (the last group holds the rest).
+pub const DICTIONARY_GROUP_ENTRIES: usize = 128;
+/// Dictionaries whose uncompressed body is smaller than this are written as one block: decoding
+/// them whole costs about as much as one group.
+pub const DICTIONARY_GROUPS_MIN_RAW: usize = 16 * 1024;
 /// Upper bound of the lz4 expansion ratio, used to reject absurd uncompressed lengths.
 pub const LZ4_MAX_RATIO: usize = 256;
 

@@ -14,6 +14,8 @@
 mod bitmaps;
 mod builder;
 mod chunk_strings;
+mod dictionary_groups;
+mod dictionary_lookup;
 mod encoding;
 mod error;
 mod int;
@@ -26,6 +28,8 @@ mod strings;
 mod values;
 mod wire;
 
+#[cfg(test)]
+mod grouped_tests;
 #[cfg(test)]
 mod tests;
 

@@ -2,43 +2,20 @@
 //!
 //! A [`PointReader`] is built once from a verified [`ChunkReader`](super::ChunkReader) and
 //! kept by the segment: it remembers where the payload is, the null positions and, for strings,
-//! the dictionary in one compact allocation. A read then costs a few byte loads: FOR deltas and
+//! how to find one dictionary entry without decoding the others (`dictionary_lookup`). A read then costs a few byte loads: FOR deltas and
 //! dictionary codes sit at `position × width`, RLE runs are found by binary search. List chunks
 //! keep their element codes in an lz4 block, so they are not point-readable: callers decode
 //! them whole (and cache the result).
 
 use roaring::RoaringBitmap;
 
+use super::dictionary_lookup::DictionaryLookup;
 use super::encoding::Encoding;
 use super::error::{corrupt, CodecError};
 use super::int::rle_view;
 use super::layout::FOR_DELTAS_OFFSET;
-use super::strings::decode_dictionary_text;
 use super::wire::Section;
 use crate::value::{ColumnType, Value};
-
-/// A chunk's dictionary as one string buffer plus entry ends (far smaller than one `String`
-/// per entry, which matters for near-unique columns such as message ids).
-#[derive(Debug, Clone, Default)]
-struct CompactDictionary {
-    text: String,
-    ends: Vec<u32>,
-}
-
-impl CompactDictionary {
-    fn get(&self, code: usize) -> Option<&str> {
-        let end = *self.ends.get(code)? as usize;
-        let start = match code.checked_sub(1) {
-            Some(previous) => *self.ends.get(previous)? as usize,
-            None => 0,
-        };
-        self.text.get(start..end)
-    }
-
-    fn heap_bytes(&self) -> usize {
-        self.text.capacity() + self.ends.capacity() * 4
-    }
-}
 
 /// How a point read finds the stored 64-bit value or dictionary code at a position.
 #[derive(Debug, Clone)]
@@ -68,7 +45,7 @@ pub struct PointReader {
     rows: usize,
     nulls: RoaringBitmap,
     lanes: Lanes,
-    dictionary: CompactDictionary,
+    dictionary: DictionaryLookup,
 }
 
 impl PointReader {
@@ -132,10 +109,9 @@ impl PointReader {
             }
         };
         let dictionary = if column_type == ColumnType::String {
-            let (text, ends) = decode_dictionary_text(dictionary)?;
-            CompactDictionary { text, ends }
+            DictionaryLookup::new(dictionary)?
         } else {
-            CompactDictionary::default()
+            DictionaryLookup::Absent
         };
         Ok(PointReader {
             column_type,
@@ -210,16 +186,7 @@ impl PointReader {
             ColumnType::Float64 => Value::Float64(f64::from_bits(raw as u64)),
             ColumnType::String => {
                 let code = usize::try_from(raw).unwrap_or(usize::MAX);
-                let text = self.dictionary.get(code).ok_or_else(|| {
-                    corrupt(
-                        0,
-                        format!(
-                            "code {code} beyond {} dictionary entries",
-                            self.dictionary.ends.len()
-                        ),
-                    )
-                })?;
-                Value::String(text.to_owned())
+                Value::String(self.dictionary.entry(chunk, code)?)
             }
             ColumnType::Bool | ColumnType::StringList => {
                 return Err(corrupt(0, "chunk type does not match its encoding"))

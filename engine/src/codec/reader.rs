@@ -13,15 +13,16 @@ use super::error::{corrupt, CodecError};
 use super::int::{for_view, rle_view};
 use super::kernels::{self, CompareOp};
 use super::layout::{
-    BLOCK_BODY_OFFSET, CRC_LEN, FORMAT_VERSION, HEADER_CHUNK_LEN_OFFSET, HEADER_COLUMN_TYPE_OFFSET,
+    BLOCK_BODY_OFFSET, BLOCK_COMPRESSION_OFFSET, CRC_LEN, FORMAT_VERSION,
+    GROUPED_DICTIONARY_VERSION, HEADER_CHUNK_LEN_OFFSET, HEADER_COLUMN_TYPE_OFFSET,
     HEADER_ENCODING_OFFSET, HEADER_LEN, HEADER_MAGIC_OFFSET, HEADER_NULL_COUNT_OFFSET,
     HEADER_ROWS_OFFSET, HEADER_SECTIONS_OFFSET, HEADER_VERSION_OFFSET, MAGIC,
-    MAX_BITMAP_DICTIONARY, SECTION_COUNT, SECTION_DICTIONARY, SECTION_ENTRY_LEN, SECTION_NULLS,
-    SECTION_PAYLOAD, SECTION_VALUE_BITMAPS, SECTION_ZONE_MAP, ZONE_MAP_LEN, ZONE_MAX_OFFSET,
-    ZONE_MIN_OFFSET,
+    MAX_BITMAP_DICTIONARY, OLDEST_SUPPORTED_VERSION, SECTION_COUNT, SECTION_DICTIONARY,
+    SECTION_ENTRY_LEN, SECTION_NULLS, SECTION_PAYLOAD, SECTION_VALUE_BITMAPS, SECTION_ZONE_MAP,
+    ZONE_MAP_LEN, ZONE_MAX_OFFSET, ZONE_MIN_OFFSET,
 };
 use super::point::PointReader;
-use super::strings::{block_count, decode_block, decode_dictionary};
+use super::strings::{block_count, decode_block, decode_dictionary, is_grouped};
 use super::values::{ChunkValues, ZoneMap};
 use super::wire::Section;
 use super::MAX_CHUNK_ROWS;
@@ -66,7 +67,7 @@ impl<'a> ChunkReader<'a> {
             return Err(corrupt(HEADER_MAGIC_OFFSET, "bad magic: not a chunk"));
         }
         let version = chunk.u16(HEADER_VERSION_OFFSET, "format version")?;
-        if version != FORMAT_VERSION {
+        if !(OLDEST_SUPPORTED_VERSION..=FORMAT_VERSION).contains(&version) {
             return Err(CodecError::UnsupportedVersion { found: version });
         }
         let chunk_len = chunk.len32(HEADER_CHUNK_LEN_OFFSET, "chunk length")?;
@@ -126,6 +127,14 @@ impl<'a> ChunkReader<'a> {
         };
         reader.nulls = reader.read_nulls(null_count)?;
         reader.check_section_presence(null_count)?;
+        let dictionary = reader.section(SECTION_DICTIONARY);
+        if version < GROUPED_DICTIONARY_VERSION && dictionary.len() != 0 && is_grouped(dictionary)?
+        {
+            return Err(dictionary.error(
+                BLOCK_COMPRESSION_OFFSET,
+                format!("grouped dictionary in a format {version} chunk"),
+            ));
+        }
         Ok(reader)
     }
 

@@ -2,13 +2,16 @@
 //!
 //! A block is `count u32 | raw_len u32 | compression u8 | body`. lz4 is used only when it makes
 //! the body strictly smaller: tiny dictionaries are stored raw so reading them costs nothing.
+//! Large dictionaries of format 2 chunks are stored in groups (see `dictionary_groups`).
 
 use std::borrow::Cow;
 
+use super::dictionary_groups::{encode_groups, Groups};
 use super::error::CodecError;
 use super::layout::{
     BLOCK_BODY_OFFSET, BLOCK_COMPRESSION_OFFSET, BLOCK_COUNT_OFFSET, BLOCK_RAW_LEN_OFFSET,
-    COMPRESSION_LZ4, COMPRESSION_NONE, LZ4_MAX_RATIO,
+    COMPRESSION_LZ4, COMPRESSION_LZ4_GROUPS, COMPRESSION_NONE, DICTIONARY_GROUPS_MIN_RAW,
+    DICTIONARY_GROUP_ENTRIES, LZ4_MAX_RATIO,
 };
 use super::wire::{put_u32, Section};
 
@@ -86,8 +89,11 @@ pub(crate) fn decode_block(section: Section<'_>) -> Result<Block<'_>, CodecError
     Ok(Block { count, raw })
 }
 
-/// Appends the dictionary block of `entries` (sorted, unique).
-pub(crate) fn encode_dictionary(entries: &[&str], out: &mut Vec<u8>) {
+/// Appends the dictionary block of `entries` (sorted, unique). With `grouped` (format 2
+/// chunks), a dictionary of at least `DICTIONARY_GROUPS_MIN_RAW` bytes is stored in lz4
+/// groups, or uncompressed when the groups would not be smaller: both can be read one entry
+/// at a time.
+pub(crate) fn encode_dictionary(entries: &[&str], grouped: bool, out: &mut Vec<u8>) {
     let text_len: usize = entries.iter().map(|s| s.len()).sum();
     let mut raw = Vec::with_capacity(entries.len() * 4 + text_len);
     for s in entries {
@@ -96,7 +102,26 @@ pub(crate) fn encode_dictionary(entries: &[&str], out: &mut Vec<u8>) {
     for s in entries {
         raw.extend_from_slice(s.as_bytes());
     }
+    if grouped && raw.len() >= DICTIONARY_GROUPS_MIN_RAW && entries.len() > DICTIONARY_GROUP_ENTRIES
+    {
+        let body = encode_groups(entries);
+        put_u32(out, entries.len());
+        put_u32(out, raw.len());
+        if body.len() < raw.len() {
+            out.push(COMPRESSION_LZ4_GROUPS);
+            out.extend_from_slice(&body);
+        } else {
+            out.push(COMPRESSION_NONE);
+            out.extend_from_slice(&raw);
+        }
+        return;
+    }
     encode_block(entries.len(), &raw, out);
+}
+
+/// Whether a dictionary block is stored in groups (its compression tag), without decoding it.
+pub(crate) fn is_grouped(section: Section<'_>) -> Result<bool, CodecError> {
+    Ok(section.u8(BLOCK_COMPRESSION_OFFSET, "dictionary compression")? == COMPRESSION_LZ4_GROUPS)
 }
 
 /// Decodes a dictionary block and checks that entries are UTF-8, sorted and unique.
@@ -111,50 +136,44 @@ pub(crate) fn decode_dictionary(section: Section<'_>) -> Result<Vec<String>, Cod
     Ok(entries)
 }
 
-/// A dictionary block as one text buffer (every entry, concatenated) and each entry's end
-/// offset in it, checked like [`decode_dictionary`]. One allocation for the text instead of
-/// one per entry: near-unique columns (emails, message ids) hold 65,536 entries per chunk, and
-/// point reads open such chunks cold.
-pub(crate) fn decode_dictionary_text(
-    section: Section<'_>,
-) -> Result<(String, Vec<u32>), CodecError> {
-    let mut text = String::new();
-    let mut ends: Vec<u32> = Vec::new();
-    let mut too_long = false;
-    walk_dictionary(section, |entry, count| {
-        if ends.capacity() == 0 {
-            ends.reserve_exact(count);
-        }
-        text.push_str(entry);
-        match u32::try_from(text.len()) {
-            Ok(end) => ends.push(end),
-            Err(_) => too_long = true,
-        }
-    })?;
-    if too_long {
-        return Err(section.error(BLOCK_RAW_LEN_OFFSET, "dictionary text exceeds 4 GiB"));
-    }
-    Ok((text, ends))
-}
-
 /// Decodes a dictionary block and hands each entry, with the number of entries, to `entry` in
 /// order, after checking that it is UTF-8 and greater than the one before.
 fn walk_dictionary(
     section: Section<'_>,
     mut entry: impl FnMut(&str, usize),
 ) -> Result<(), CodecError> {
+    if is_grouped(section)? {
+        let groups = Groups::open(section)?;
+        let count = groups.count();
+        let mut raw = Vec::new();
+        let mut last: Option<String> = None;
+        for index in 0..groups.group_count() {
+            let (entries, group) = groups.decompress(section, index, &mut raw)?;
+            let group_last = walk_body(group, entries, last.as_deref(), |e| entry(e, count))?;
+            last = group_last.map(str::to_owned);
+        }
+        return Ok(());
+    }
     let block = decode_block(section)?;
     let raw = Section::new(&block.raw, section.base + BLOCK_BODY_OFFSET);
-    let lengths_len = block
-        .count
+    walk_body(raw, block.count, None, |e| entry(e, block.count))?;
+    Ok(())
+}
+
+/// Walks the uncompressed dictionary body `raw` (`len[count]:u32 | text`), handing each entry
+/// to `entry` after checking that it is UTF-8 and greater than the one before (the first one
+/// is compared with `before`, the last entry of the body before); returns the last entry.
+fn walk_body<'r>(
+    raw: Section<'r>,
+    count: usize,
+    before: Option<&str>,
+    mut entry: impl FnMut(&str),
+) -> Result<Option<&'r str>, CodecError> {
+    let mut previous = before;
+    let lengths_len = count
         .checked_mul(4)
         .filter(|&n| n <= raw.len())
-        .ok_or_else(|| {
-            section.error(
-                BLOCK_COUNT_OFFSET,
-                format!("{} entries cannot fit {} bytes", block.count, raw.len()),
-            )
-        })?;
+        .ok_or_else(|| raw.error(0, format!("{count} entries cannot fit {} bytes", raw.len())))?;
     let lengths = raw.slice(0, lengths_len, "dictionary lengths")?;
     // The text is checked as UTF-8 once (a vectorized pass); each entry must then start and
     // end on a character boundary, which `str::get` checks.
@@ -166,7 +185,7 @@ fn walk_dictionary(
         )
     })?;
     let mut at = lengths_len;
-    let mut previous: Option<&str> = None;
+    let mut last = None;
     for chunk in lengths.bytes.chunks_exact(4) {
         let len = chunk.try_into().map_or(0, u32::from_le_bytes) as usize;
         let start = at - lengths_len;
@@ -182,8 +201,9 @@ fn walk_dictionary(
         if previous.is_some_and(|prev| prev >= current) {
             return Err(raw.error(at, "dictionary is not sorted and unique"));
         }
-        entry(current, block.count);
+        entry(current);
         previous = Some(current);
+        last = Some(current);
         at += len;
     }
     if at != raw.len() {
@@ -192,7 +212,7 @@ fn walk_dictionary(
             format!("{} trailing bytes after the dictionary", raw.len() - at),
         ));
     }
-    Ok(())
+    Ok(last)
 }
 
 #[cfg(test)]
@@ -208,32 +228,23 @@ mod tests {
         let long_refs: Vec<&str> = long.iter().map(String::as_str).collect();
         for entries in [&small[..], &long_refs[..], &[][..]] {
             let mut out = Vec::new();
-            encode_dictionary(entries, &mut out);
+            encode_dictionary(entries, false, &mut out);
             let decoded = decode_dictionary(Section::new(&out, 0)).unwrap();
             assert_eq!(decoded, entries);
-            let (text, ends) = decode_dictionary_text(Section::new(&out, 0)).unwrap();
-            assert_eq!(text, entries.concat());
-            let mut start = 0;
-            for (entry, end) in entries.iter().zip(&ends) {
-                assert_eq!(&text[start..*end as usize], *entry);
-                start = *end as usize;
-            }
-            assert_eq!(ends.len(), entries.len());
         }
         let mut out = Vec::new();
-        encode_dictionary(&long_refs, &mut out);
+        encode_dictionary(&long_refs, false, &mut out);
         assert_eq!(out[BLOCK_COMPRESSION_OFFSET], COMPRESSION_LZ4);
     }
 
     #[test]
     fn unsorted_dictionary_is_rejected() {
         let mut out = Vec::new();
-        encode_dictionary(&["b", "a"], &mut out);
+        encode_dictionary(&["b", "a"], false, &mut out);
         assert!(decode_dictionary(Section::new(&out, 0)).is_err());
         let mut out = Vec::new();
-        encode_dictionary(&["a", "a"], &mut out);
+        encode_dictionary(&["a", "a"], false, &mut out);
         assert!(decode_dictionary(Section::new(&out, 0)).is_err());
-        assert!(decode_dictionary_text(Section::new(&out, 0)).is_err());
     }
 
     #[test]

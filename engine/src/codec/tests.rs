@@ -675,7 +675,7 @@ fn chunk_decodes_from_the_spec_alone() {
             bytes[HEADER_VERSION_OFFSET],
             bytes[HEADER_VERSION_OFFSET + 1]
         ]),
-        1
+        FORMAT_VERSION
     );
     assert_eq!(bytes[HEADER_COLUMN_TYPE_OFFSET], 2);
     assert_eq!(bytes[HEADER_ENCODING_OFFSET], 3, "for8");
@@ -755,10 +755,16 @@ fn damage_to_full_chunks_is_detected() {
 #[test]
 fn unknown_version_is_reported() {
     let mut chunk = build(ColumnType::Int64, &ints([1, 2]));
-    chunk[HEADER_VERSION_OFFSET..HEADER_VERSION_OFFSET + 2].copy_from_slice(&2u16.to_le_bytes());
+    let next = layout::FORMAT_VERSION + 1;
+    chunk[HEADER_VERSION_OFFSET..HEADER_VERSION_OFFSET + 2].copy_from_slice(&next.to_le_bytes());
     assert!(matches!(
         ChunkReader::open(&chunk),
-        Err(CodecError::UnsupportedVersion { found: 2 })
+        Err(CodecError::UnsupportedVersion { found }) if found == next
+    ));
+    chunk[HEADER_VERSION_OFFSET..HEADER_VERSION_OFFSET + 2].copy_from_slice(&0u16.to_le_bytes());
+    assert!(matches!(
+        ChunkReader::open(&chunk),
+        Err(CodecError::UnsupportedVersion { found: 0 })
     ));
 }
 
