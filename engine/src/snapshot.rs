@@ -375,11 +375,25 @@ impl Snapshot {
     /// [`Error::UnknownColumn`], or corruption found while reading.
     pub fn read_cell(&self, table: TableKind, row: u32, column: &str) -> Result<Value> {
         self.require_column(table, column)?;
-        if !self.is_live(table, row) {
-            return Ok(Value::Null);
+        match self.layers_holding(table, row) {
+            Some(holding) => read_newest(&holding, row, column),
+            None => Ok(Value::Null),
         }
+    }
+
+    /// The layers (oldest first) holding live `row`, `None` when the row is not live. A layer
+    /// sets columns only for rows it holds, so point reads look up columns in these few layers
+    /// instead of in each of the (possibly hundreds of) layers of the table.
+    fn layers_holding(&self, table: TableKind, row: u32) -> Option<Vec<Layer<'_>>> {
         let layers = self.layers(table);
-        read_newest(&layers, row, column)
+        if layers.iter().any(|l| l.deleted().contains(row)) {
+            return None;
+        }
+        let holding: Vec<Layer<'_>> = layers
+            .into_iter()
+            .filter(|l| l.rows().contains(row))
+            .collect();
+        (!holding.is_empty()).then_some(holding)
     }
 
     /// Point read of one row: like [`Snapshot::row`], every non-NULL value in schema order
@@ -389,13 +403,29 @@ impl Snapshot {
     /// # Errors
     /// Corruption found while reading.
     pub fn read_row(&self, table: TableKind, row: u32) -> Result<Option<Vec<(String, Value)>>> {
-        if !self.is_live(table, row) {
+        self.read_row_columns(table, row, |_| true)
+    }
+
+    /// Like [`Snapshot::read_row`], for the columns whose name `wanted` accepts only (callers
+    /// that show part of a row skip reading the rest).
+    ///
+    /// # Errors
+    /// Corruption found while reading.
+    pub fn read_row_columns(
+        &self,
+        table: TableKind,
+        row: u32,
+        wanted: impl Fn(&str) -> bool,
+    ) -> Result<Option<Vec<(String, Value)>>> {
+        let Some(holding) = self.layers_holding(table, row) else {
             return Ok(None);
-        }
-        let layers = self.layers(table);
+        };
         let mut values = Vec::new();
         for column in self.schema(table).columns() {
-            let value = read_newest(&layers, row, &column.name)?;
+            if !wanted(&column.name) {
+                continue;
+            }
+            let value = read_newest(&holding, row, &column.name)?;
             if !value.is_null() {
                 values.push((column.name.clone(), value));
             }

@@ -1,6 +1,6 @@
 //! The profile view: everything known about one person, found by any identifier.
 
-use super::columns::{msg_column, ts_column, TIMESTAMP_COLUMN, TS_PREFIX};
+use super::columns::{msg_column, ts_column, MSG_PREFIX, TIMESTAMP_COLUMN, TS_PREFIX};
 use super::error::{ProfilesError, ProfilesResult};
 use super::ingest::identifier_columns;
 use super::Profiles;
@@ -92,16 +92,31 @@ impl Profiles {
         let Some(row) = state.row(profile) else {
             return Ok(None);
         };
-        let values = snapshot
-            .read_row(TableKind::Profiles, row)?
-            .unwrap_or_default();
-        let lookup = |name: &str| values.iter().find(|(n, _)| n == name).map(|(_, v)| v);
         let computed_names: Vec<&str> = state
             .definitions
             .traits
             .iter()
             .map(|t| t.name.as_str())
             .collect();
+        // Only the columns the view shows are read: computed traits, and traits stamped by
+        // messages (with their stamps) that are not identifiers (those come from the graph).
+        let schema = snapshot.schema(TableKind::Profiles);
+        let shown_trait =
+            |name: &str| !id_columns.contains(name) && schema.column(&ts_column(name)).is_some();
+        let wanted = |name: &str| {
+            let stamp_of = name
+                .strip_prefix(TS_PREFIX)
+                .or_else(|| name.strip_prefix(MSG_PREFIX));
+            computed_names.contains(&name)
+                || match stamp_of {
+                    Some(base) => shown_trait(base),
+                    None => shown_trait(name),
+                }
+        };
+        let values = snapshot
+            .read_row_columns(TableKind::Profiles, row, wanted)?
+            .unwrap_or_default();
+        let lookup = |name: &str| values.iter().find(|(n, _)| n == name).map(|(_, v)| v);
         let mut view = ProfileView {
             profile_id: row,
             identity_profile: profile,
