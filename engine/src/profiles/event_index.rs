@@ -18,54 +18,62 @@ use crate::value::Value;
 use parking_lot::Mutex;
 use roaring::RoaringBitmap;
 use std::collections::HashMap;
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 /// The event rows of each profile that one segment's `profile_id` values name.
 ///
-/// Profile rows are dense, so the owners are a compressed sparse row layout keyed directly
-/// by profile row: `rows[starts[p - first] .. starts[p - first + 1]]`.
+/// The `(owner, row)` pairs are sorted by owner, then row, and split into buckets of owners
+/// (`owner - first_profile >> shift`) with about one pair per bucket: a lookup reads one
+/// bucket bound pair, then a few owners. About 12 bytes per event, where a slot per profile
+/// in the segment's owner range would cost 4 bytes per profile of the whole database in each
+/// segment (segments of random events span almost every profile).
 #[derive(Debug, Default)]
 struct SegmentOwners {
     first_profile: u32,
+    shift: u32,
+    /// Bucket `b` holds pairs `starts[b] .. starts[b + 1]`.
     starts: Vec<u32>,
+    owners: Vec<u32>,
     rows: Vec<u32>,
 }
 
 impl SegmentOwners {
-    /// Inverts the segment's `profile_id` column (two passes: count, then place).
+    /// Inverts the segment's `profile_id` column.
     fn build(segment: &Segment) -> Result<SegmentOwners> {
         let Some(column) = segment.column(EVENT_PROFILE_COLUMN) else {
             return Ok(SegmentOwners::default());
         };
-        let mut pairs_seen = 0usize;
-        let (mut low, mut high) = (u32::MAX, 0u32);
-        for_each_owner(segment, column, |owner, _| {
-            low = low.min(owner);
-            high = high.max(owner);
-            pairs_seen += 1;
+        // Owner in the high half, row in the low half: sorting orders by owner, then row.
+        let mut pairs: Vec<u64> = Vec::new();
+        for_each_owner(segment, column, |owner, row| {
+            pairs.push(u64::from(owner) << 32 | u64::from(row));
         })?;
-        if pairs_seen == 0 {
+        pairs.sort_unstable();
+        let owner_of = |pair: u64| (pair >> 32) as u32;
+        let (Some(&low), Some(&high)) = (pairs.first(), pairs.last()) else {
             return Ok(SegmentOwners::default());
+        };
+        let first_profile = owner_of(low);
+        let span = u64::from(owner_of(high) - first_profile) + 1;
+        let mut shift = 0;
+        while span >> shift > pairs.len() as u64 {
+            shift += 1;
         }
-        let span = (high - low) as usize + 1;
-        let mut starts = vec![0u32; span + 1];
-        for_each_owner(segment, column, |owner, _| {
-            starts[(owner - low) as usize + 1] += 1;
-        })?;
+        let buckets = ((span - 1) >> shift) as usize + 1;
+        let mut starts = vec![0u32; buckets + 1];
+        for &pair in &pairs {
+            starts[((owner_of(pair) - first_profile) >> shift) as usize + 1] += 1;
+        }
         for i in 1..starts.len() {
             starts[i] += starts[i - 1];
         }
-        let mut next = starts.clone();
-        let mut rows = vec![0u32; pairs_seen];
-        for_each_owner(segment, column, |owner, row| {
-            let slot = &mut next[(owner - low) as usize];
-            rows[*slot as usize] = row;
-            *slot += 1;
-        })?;
         Ok(SegmentOwners {
-            first_profile: low,
+            first_profile,
+            shift,
             starts,
-            rows,
+            owners: pairs.iter().map(|&pair| owner_of(pair)).collect(),
+            rows: pairs.iter().map(|&pair| pair as u32).collect(),
         })
     }
 
@@ -74,13 +82,16 @@ impl SegmentOwners {
         let Some(offset) = profile.checked_sub(self.first_profile) else {
             return &[];
         };
-        let offset = offset as usize;
-        match (self.starts.get(offset), self.starts.get(offset + 1)) {
-            (Some(&start), Some(&end)) => {
-                self.rows.get(start as usize..end as usize).unwrap_or(&[])
-            }
-            _ => &[],
-        }
+        let bucket = (offset >> self.shift) as usize;
+        let (Some(&start), Some(&end)) = (self.starts.get(bucket), self.starts.get(bucket + 1))
+        else {
+            return &[];
+        };
+        let (start, end) = (start as usize, end as usize);
+        let owners = self.owners.get(start..end).unwrap_or(&[]);
+        let from = start + owners.partition_point(|&o| o < profile);
+        let to = start + owners.partition_point(|&o| o <= profile);
+        self.rows.get(from..to).unwrap_or(&[])
     }
 }
 
@@ -116,10 +127,14 @@ fn for_each_owner(
     Ok(())
 }
 
+/// The owner index of one segment, built by the first caller; others wait for it (the lock)
+/// rather than build it again.
+type OwnersSlot = Arc<Mutex<Option<Arc<SegmentOwners>>>>;
+
 /// Built owner indexes of the event segments, by segment id.
 #[derive(Debug, Default)]
 pub(crate) struct EventIndex {
-    segments: Mutex<HashMap<u64, Arc<OnceLock<Arc<SegmentOwners>>>>>,
+    segments: Mutex<HashMap<u64, OwnersSlot>>,
 }
 
 impl EventIndex {
@@ -204,13 +219,28 @@ impl EventIndex {
             }
             Arc::clone(segments.entry(segment.id()).or_default())
         };
-        if let Some(built) = slot.get() {
+        let mut slot = slot.lock();
+        if let Some(built) = slot.as_ref() {
             return Ok(Arc::clone(built));
         }
         let built = Arc::new(SegmentOwners::build(segment)?);
-        // Two lookups may build the same segment at once; either copy is the same.
-        let _ = slot.set(Arc::clone(&built));
+        *slot = Some(Arc::clone(&built));
         Ok(built)
+    }
+
+    /// Builds the index of every event segment of `snapshot` not built yet, oldest first,
+    /// until `stop` is set: run in the background after opening, so that the first views do
+    /// not pay for it. A view needing a segment being built waits for it; errors are left
+    /// for the views to report.
+    pub(crate) fn build_all(&self, snapshot: &Snapshot, stop: &AtomicBool) {
+        for segment in snapshot.segments() {
+            if stop.load(Ordering::Relaxed) {
+                return;
+            }
+            if segment.table() == TableKind::Events {
+                let _ = self.owners(snapshot, segment);
+            }
+        }
     }
 }
 

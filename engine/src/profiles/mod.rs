@@ -11,6 +11,7 @@ mod definitions;
 mod error;
 mod event_index;
 mod identities;
+mod index_builder;
 mod ingest;
 mod maintain;
 mod scratch;
@@ -53,6 +54,7 @@ use crate::value::Value;
 use parking_lot::Mutex;
 use state::State;
 use std::path::Path;
+use std::sync::Arc;
 
 /// Below this many items, working on one thread is cheaper than starting others.
 const PARALLEL_MIN_ITEMS: usize = 512;
@@ -124,9 +126,11 @@ impl Default for ProfilesOptions {
 
 /// A database used as a customer-profile store: messages in, profiles out.
 pub struct Profiles {
+    /// Stopped first when the handle is dropped or closed.
+    index_builder: Option<index_builder::IndexBuilder>,
     db: Database,
     state: Mutex<State>,
-    events: event_index::EventIndex,
+    events: Arc<event_index::EventIndex>,
 }
 
 impl std::fmt::Debug for Profiles {
@@ -161,10 +165,11 @@ impl Profiles {
             State::rebuild(&snapshot, graph, definitions, options.dedup_window)
         })?;
         drop(snapshot);
-        let profiles = Profiles {
+        let mut profiles = Profiles {
+            index_builder: None,
             db,
             state: Mutex::new(state),
-            events: event_index::EventIndex::default(),
+            events: Arc::new(event_index::EventIndex::default()),
         };
         profiles.sync_computed()?;
         if let Some(config) = options.identity {
@@ -172,6 +177,10 @@ impl Profiles {
                 profiles.reapply_config(config)?;
             }
         }
+        profiles.index_builder = Some(index_builder::IndexBuilder::start(
+            Arc::clone(&profiles.events),
+            profiles.db.snapshot(),
+        ));
         Ok(profiles)
     }
 
@@ -186,7 +195,11 @@ impl Profiles {
     /// # Errors
     /// As [`Database::close`].
     pub fn close(self) -> ProfilesResult<()> {
-        Ok(self.db.close()?)
+        let Profiles {
+            index_builder, db, ..
+        } = self;
+        drop(index_builder);
+        Ok(db.close()?)
     }
 
     /// A consistent read view.
