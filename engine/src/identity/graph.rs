@@ -7,7 +7,9 @@ use super::log::{LinkLog, LinkOutcome, LinkRecord, NONE};
 use super::resolve::Scratch;
 use super::rules::Rules;
 use super::state::State;
-use super::types::{Identifier, IdentifierRecord, MergeEvent, ProfileId, RefusedLink, Resolution};
+use super::types::{
+    Identifier, IdentifierRecord, IdentifierType, MergeEvent, ProfileId, RefusedLink, Resolution,
+};
 
 /// Profiles built from the identifiers messages carry together.
 ///
@@ -149,6 +151,14 @@ impl IdentityGraph {
         self.node_profile(self.node_of(identifier)?).map(ProfileId)
     }
 
+    /// The profile holding `identifier`, taken as already normalized (as `identifiers_of`
+    /// gives them): an identifier never seen is not normalized again to look it up twice.
+    #[must_use]
+    pub(crate) fn lookup_normalized(&self, identifier: &Identifier) -> Option<ProfileId> {
+        self.node_profile(self.interner.get(identifier)?)
+            .map(ProfileId)
+    }
+
     /// The node of `identifier` after normalization, if it was ever seen.
     pub(crate) fn node_of(&self, identifier: &Identifier) -> Option<u32> {
         if let Some(node) = self.interner.get(identifier) {
@@ -186,6 +196,42 @@ impl IdentityGraph {
                 last_seen: self.state.last_seen[n as usize],
             })
             .collect()
+    }
+
+    /// The identifier each type of `profile` shows in its identifier column: the one seen
+    /// last (greatest `last_seen`, then greatest value), ordered by type name.
+    ///
+    /// Walks the profile's identifier list in place and copies only the winners, because
+    /// ingestion asks this for every profile a call touches.
+    #[must_use]
+    pub fn shown_identifiers(&self, profile: ProfileId) -> Vec<(IdentifierType, String)> {
+        let root = self.state.uf.find(profile.0);
+        if !self.state.uf.is_live_root(root) {
+            return Vec::new();
+        }
+        // (type code, last seen, value) of the best identifier of each type so far.
+        let mut best: Vec<(u16, i64, &str)> = Vec::new();
+        let mut node = self.state.head.get(root as usize).copied().unwrap_or(NONE);
+        while node != NONE {
+            let code = self.interner.code(node);
+            let last_seen = self.state.last_seen[node as usize];
+            let value = self.interner.value(node);
+            match best.iter_mut().find(|(c, _, _)| *c == code) {
+                Some(current) => {
+                    if (current.1, current.2) < (last_seen, value) {
+                        *current = (code, last_seen, value);
+                    }
+                }
+                None => best.push((code, last_seen, value)),
+            }
+            node = self.state.next[node as usize];
+        }
+        let mut out: Vec<(IdentifierType, String)> = best
+            .into_iter()
+            .map(|(code, _, value)| (self.interner.type_of_code(code).clone(), value.to_owned()))
+            .collect();
+        out.sort_unstable_by(|a, b| a.0.name().cmp(b.0.name()));
+        out
     }
 
     /// Number of live profiles.

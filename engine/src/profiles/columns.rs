@@ -188,7 +188,23 @@ impl<'a> Fitter<'a> {
 /// The event row of a message, before fitting. It needs no schema, so callers make it
 /// before taking the writer lock, on as many threads as help.
 pub(crate) fn event_values(msg: &Message) -> Vec<(String, Value)> {
-    let mut out = Vec::with_capacity(6 + msg.properties.len() + msg.traits.len());
+    event_row(msg, msg.properties.iter().cloned())
+}
+
+/// Like [`event_values`], but moves the properties into the row instead of copying them:
+/// nothing after the event row reads them, and copying every property of every message is
+/// a large part of making the rows.
+pub(crate) fn take_event_values(msg: &mut Message) -> Vec<(String, Value)> {
+    let properties = std::mem::take(&mut msg.properties);
+    event_row(msg, properties.into_iter())
+}
+
+/// The event row of `msg` with `properties` as its properties.
+fn event_row(
+    msg: &Message,
+    properties: impl ExactSizeIterator<Item = (String, Value)>,
+) -> Vec<(String, Value)> {
+    let mut out = Vec::with_capacity(6 + properties.len() + msg.traits.len());
     let text = |s: &str| Value::String(s.to_owned());
     out.push((TYPE_COLUMN.to_owned(), text(msg.kind.name())));
     if let Some(event) = &msg.event {
@@ -210,13 +226,13 @@ pub(crate) fn event_values(msg: &Message) -> Vec<(String, Value)> {
             out.push((name.to_owned(), text(id)));
         }
     }
-    for (key, value) in &msg.properties {
+    for (key, value) in properties {
         let name = if RESERVED_EVENT_COLUMNS.contains(&key.as_str()) {
             format!("{PROPERTIES_PREFIX}{key}")
         } else {
-            key.clone()
+            key
         };
-        out.push((name, value.clone()));
+        out.push((name, value));
     }
     if matches!(msg.kind, MessageKind::Identify | MessageKind::Group) {
         for (key, value) in &msg.traits {

@@ -206,7 +206,7 @@ fn remember_identifiers(
     let mut owner: Option<ProfileId> = None;
     let mut shown = !ids.is_empty();
     for id in ids {
-        let Some(profile) = graph.lookup(id) else {
+        let Some(profile) = graph.lookup_normalized(id) else {
             shown = false;
             continue;
         };
@@ -597,24 +597,7 @@ pub(crate) fn identifier_winners(
     graph: &IdentityGraph,
     profile: ProfileId,
 ) -> Vec<(IdentifierType, String)> {
-    let mut best: Vec<(IdentifierType, i64, String)> = Vec::new();
-    for record in graph.identifiers_of_profile(profile) {
-        let Identifier { kind, value } = record.identifier;
-        let last_seen = record.last_seen;
-        match best.iter_mut().find(|(k, _, _)| k.name() == kind.name()) {
-            Some(current) => {
-                if (current.1, current.2.as_str()) < (last_seen, value.as_str()) {
-                    current.1 = last_seen;
-                    current.2 = value;
-                }
-            }
-            None => best.push((kind, last_seen, value)),
-        }
-    }
-    best.sort_unstable_by(|a, b| a.0.name().cmp(b.0.name()));
-    best.into_iter()
-        .map(|(kind, _, value)| (kind, value))
-        .collect()
+    graph.shown_identifiers(profile)
 }
 
 /// Stored (`_ts`, `_msg`) of trait `key` for the rows of `items` (in their order); rows from

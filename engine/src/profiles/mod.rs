@@ -14,6 +14,7 @@ mod identities;
 mod index_builder;
 mod ingest;
 mod maintain;
+mod prepared;
 mod scratch;
 mod split;
 mod state;
@@ -42,6 +43,7 @@ pub use definitions::{Definitions, DEFINITIONS_FILE};
 pub use error::{MessageRejection, ProfilesError, ProfilesResult};
 pub use identities::IdentityRow;
 pub use ingest::{IngestReport, RejectedMessage};
+pub use prepared::PreparedMessages;
 pub use scratch::recompute_from_scratch;
 pub use view::{format_timestamp, IdentifierView, ProfileView, TraitView, CONSENT_PREFIX};
 
@@ -59,11 +61,20 @@ use std::sync::Arc;
 /// Below this many items, working on one thread is cheaper than starting others.
 const PARALLEL_MIN_ITEMS: usize = 512;
 
-/// Parses lines, on several threads for large calls (parsing is a third of ingest time).
+/// A parsed message with its unfitted event row.
+type ParsedLine = (Message, Vec<(String, Value)>);
+
+/// Parses lines and makes their event rows, on several threads for large calls (parsing is
+/// a third of ingest time, and the rows are made while the message is still in cache).
 fn parse_all<S: AsRef<str> + Sync>(
     lines: &[S],
-) -> Vec<Result<Message, crate::message::MessageError>> {
-    map_in_parallel(lines, |line| parse_message_line(line.as_ref()))
+) -> Vec<Result<ParsedLine, crate::message::MessageError>> {
+    map_in_parallel(lines, |line| {
+        parse_message_line(line.as_ref()).map(|mut message| {
+            let event = columns::take_event_values(&mut message);
+            (message, event)
+        })
+    })
 }
 
 /// The unfitted event row of each message, made before the writer lock is taken.
@@ -231,9 +242,13 @@ impl Profiles {
     pub fn ingest_lines<S: AsRef<str> + Sync>(&self, lines: &[S]) -> ProfilesResult<IngestReport> {
         let mut report = IngestReport::default();
         let mut parsed = Vec::with_capacity(lines.len());
+        let mut events = Vec::with_capacity(lines.len());
         for (index, result) in parse_all(lines).into_iter().enumerate() {
             match result {
-                Ok(message) => parsed.push((index, message)),
+                Ok((message, event)) => {
+                    parsed.push((index, message));
+                    events.push(event);
+                }
                 Err(error) => report.rejected.push(RejectedMessage {
                     index,
                     message_id: None,
@@ -242,17 +257,38 @@ impl Profiles {
             }
         }
         let indexed: Vec<(usize, &Message)> = parsed.iter().map(|(i, m)| (*i, m)).collect();
-        let mut report = self.ingest_indexed(&indexed, report)?;
+        let mut report = self.ingest_with_events(&indexed, events, report)?;
         report.rejected.sort_by_key(|r| r.index);
         Ok(report)
+    }
+
+    /// Ingests messages made ready by [`PreparedMessages::new`] (on another thread, so the
+    /// writer only resolves and applies them); otherwise as [`Profiles::ingest`].
+    ///
+    /// # Errors
+    /// As [`Profiles::ingest`].
+    pub fn ingest_prepared(&self, prepared: PreparedMessages) -> ProfilesResult<IngestReport> {
+        let (messages, events) = prepared.into_parts();
+        let indexed: Vec<(usize, &Message)> = messages.iter().enumerate().collect();
+        self.ingest_with_events(&indexed, events, IngestReport::default())
     }
 
     fn ingest_indexed(
         &self,
         messages: &[(usize, &Message)],
-        mut report: IngestReport,
+        report: IngestReport,
     ) -> ProfilesResult<IngestReport> {
         let events = event_rows_of_all(messages);
+        self.ingest_with_events(messages, events, report)
+    }
+
+    /// Ingests `messages` whose unfitted event rows are `events` (one each, in order).
+    fn ingest_with_events(
+        &self,
+        messages: &[(usize, &Message)],
+        events: Vec<Vec<(String, Value)>>,
+        mut report: IngestReport,
+    ) -> ProfilesResult<IngestReport> {
         let mut state = self.state.lock();
         let (receipt, ()) = self.db.write_with(|ctx| {
             ingest::build(ctx, &mut state, &self.events, messages, events, &mut report)

@@ -23,6 +23,13 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
+/// Most rows of one chunk read point by point instead of decoding the chunk (ingestion reads
+/// the stamps of a few scattered rows in many chunks).
+const SPARSE_READ_ROWS: u64 = 4_096;
+
+/// A sparse read wants at most one row in this many of the chunk's rows.
+const SPARSE_READ_SHARE: u64 = 8;
+
 /// One column's directory entry in a segment.
 #[derive(Debug, Clone)]
 pub struct SegmentColumn {
@@ -466,6 +473,10 @@ impl Segment {
                 .chunk_cache(column, chunk_index)
                 .and_then(|c| c.values.get())
                 .cloned();
+            if cached.is_none() && !fill_cache && self.is_sparse(first_row, next_first, count) {
+                self.read_sparse(column, chunk_index, wanted, &mut out)?;
+                continue;
+            }
             let decoded = match cached {
                 Some(values) => values,
                 None if fill_cache => self.cached_values(column, chunk_index)?,
@@ -507,6 +518,58 @@ impl Segment {
             return Ok(crate::value::Value::Null);
         };
         let (index, local) = (position / ROWS_PER_CHUNK, position % ROWS_PER_CHUNK);
+        self.point_value(column, index, local)
+    }
+
+    /// Whether reading `count` rows of the chunk starting at `first_row` (and ending before
+    /// `next_first`) is cheaper point by point than by decoding the chunk: few rows, and a
+    /// small part of the chunk (bulk readers of small chunks keep decoding them whole).
+    fn is_sparse(&self, first_row: u32, next_first: Option<u32>, count: u64) -> bool {
+        if count > SPARSE_READ_ROWS {
+            return false;
+        }
+        let chunk_rows = match next_first {
+            Some(end) => self.rows.range_cardinality(first_row..end),
+            None => self.rows.range_cardinality(first_row..),
+        };
+        count.saturating_mul(SPARSE_READ_SHARE) <= chunk_rows
+    }
+
+    /// Values of `column` at `rows` of chunk `index`, read one by one with the chunk's point
+    /// reader and appended to `out`: for a few rows this is much cheaper than decoding the
+    /// whole chunk, which ingestion would otherwise do for every chunk its scattered rows hit.
+    fn read_sparse(
+        &self,
+        column: &SegmentColumn,
+        index: usize,
+        rows: impl Iterator<Item = u32>,
+        out: &mut Vec<(u32, crate::value::Value)>,
+    ) -> Result<()> {
+        for row in rows {
+            let local = self
+                .position_of(row)
+                .filter(|position| position / ROWS_PER_CHUNK == index)
+                .map(|position| position % ROWS_PER_CHUNK)
+                .ok_or_else(|| {
+                    Error::corrupt(
+                        &self.path,
+                        column.chunks[index].offset,
+                        format!("row {row} missing from column `{}`", column.name),
+                    )
+                })?;
+            out.push((row, self.point_value(column, index, local)?));
+        }
+        Ok(())
+    }
+
+    /// The value at chunk-local position `local` of chunk `index`, through the chunk's
+    /// decoded values when cached, otherwise its (cached) point reader.
+    fn point_value(
+        &self,
+        column: &SegmentColumn,
+        index: usize,
+        local: usize,
+    ) -> Result<crate::value::Value> {
         let slot = self.chunk_cache(column, index);
         if let Some(decoded) = slot.and_then(|c| c.values.get()) {
             return Ok(decoded.0.value(local, &decoded.1));

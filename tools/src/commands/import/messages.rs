@@ -9,7 +9,7 @@ use super::{import_options, Settings};
 use crate::error::ToolError;
 use crate::Outcome;
 use profiledb::engine::message::{parse_message_line, Message};
-use profiledb::engine::profiles::{Profiles, ProfilesOptions};
+use profiledb::engine::profiles::{PreparedMessages, Profiles, ProfilesOptions};
 use std::io::BufRead;
 use std::path::Path;
 use std::sync::mpsc::{sync_channel, SyncSender};
@@ -139,8 +139,10 @@ fn validate(input: &Input, rejects: &mut Rejects) -> Result<Counts, ToolError> {
 struct ParsedBatch {
     /// Every line of the batch, for the reject file.
     lines: Vec<Line>,
-    /// The messages that parsed, each with the index of its line in `lines`.
-    messages: Vec<(usize, Message)>,
+    /// The messages that parsed, with their event rows made on the reading thread.
+    prepared: PreparedMessages,
+    /// The index in `lines` of each message of `prepared`.
+    line_of: Vec<usize>,
     /// Lines that did not parse: index in `lines` and the reason.
     unparsed: Vec<(usize, String)>,
     /// Lines that are not UTF-8.
@@ -149,17 +151,22 @@ struct ParsedBatch {
 
 impl ParsedBatch {
     fn parse(lines: Vec<Line>, not_utf8: Vec<Line>) -> ParsedBatch {
-        let mut messages = Vec::with_capacity(lines.len());
+        let mut messages: Vec<Message> = Vec::with_capacity(lines.len());
+        let mut line_of = Vec::with_capacity(lines.len());
         let mut unparsed = Vec::new();
         for (index, line) in lines.iter().enumerate() {
             match parse_message_line(&line.text) {
-                Ok(message) => messages.push((index, message)),
+                Ok(message) => {
+                    messages.push(message);
+                    line_of.push(index);
+                }
                 Err(error) => unparsed.push((index, error.to_string())),
             }
         }
         ParsedBatch {
             lines,
-            messages,
+            prepared: PreparedMessages::new(messages),
+            line_of,
             unparsed,
             not_utf8,
         }
@@ -170,8 +177,9 @@ impl ParsedBatch {
 /// buffering much of the input.
 const BATCHES_IN_FLIGHT: usize = 2;
 
-/// Ingests the lines in batches of `--batch-size`. Reading, decompressing and parsing run on
-/// a second thread, so they overlap with the writer instead of taking turns with it.
+/// Ingests the lines in batches of `--batch-size`. Reading, decompressing, parsing and making
+/// event rows run on a second thread, so they overlap with the writer instead of taking turns
+/// with it.
 fn ingest_all(
     profiles: &Profiles,
     input: &Input,
@@ -242,9 +250,9 @@ fn ingest_batch(
     counts: &mut Counts,
     rejects: &mut Rejects,
 ) -> Result<(), ToolError> {
-    let (line_of, messages): (Vec<usize>, Vec<Message>) = batch.messages.into_iter().unzip();
+    let line_of = batch.line_of;
     let report = profiles
-        .ingest(&messages)
+        .ingest_prepared(batch.prepared)
         .map_err(ToolError::profiles("ingesting messages"))?;
     counts.read += (batch.lines.len() + batch.not_utf8.len()) as u64;
     counts.imported += report.accepted as u64;
