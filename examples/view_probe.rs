@@ -2,8 +2,9 @@
 //! percentiles of random profile views: quicker than criterion, and a steady loop to profile
 //! (`perf record -e cpu-clock --call-graph dwarf`).
 //!
-//! `cargo run --release --example view_probe -- [LOOKUPS]` (default 20,000); the dataset is the
-//! bench's (`PROFILEDB_VIEW_PROFILES`, `PROFILEDB_VIEW_EVENTS_PER_PROFILE`), built on first use.
+//! `cargo run --release --example view_probe -- [LOOKUPS] [DIR]` (default 20,000); the dataset is
+//! the bench's (`PROFILEDB_VIEW_PROFILES`, `PROFILEDB_VIEW_EVENTS_PER_PROFILE`), built on first
+//! use, or a copy of it in DIR (for example one that `profiledb compact` rewrote).
 
 #[path = "../benches/common/mod.rs"]
 mod common;
@@ -17,7 +18,10 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(20_000);
     let users = common::view::view_profiles();
-    let dir = common::view::view_dataset(users, common::view::view_events_per_profile());
+    let dir = match std::env::args().nth(2) {
+        Some(dir) => std::path::PathBuf::from(dir),
+        None => common::view::view_dataset(users, common::view::view_events_per_profile()),
+    };
     let start = Instant::now();
     let profiles =
         Profiles::open(&dir, common::bulk_options(), ProfilesOptions::default()).expect("open");

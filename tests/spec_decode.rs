@@ -364,7 +364,7 @@ const BLOCK_BODY_OFFSET: usize = 9;
 const BLOCK_COMPRESSION_OFFSET: usize = 8;
 const COMPRESSION_NONE: u8 = 0;
 const COMPRESSION_LZ4_GROUPS: u8 = 2;
-const DICTIONARY_GROUP_ENTRIES: usize = 128;
+const DICTIONARY_GROUP_ENTRIES: usize = 32;
 
 const ENC_BITMAP: u8 = 1;
 const ENC_FOR: [(u8, usize); 5] = [(2, 0), (3, 1), (4, 2), (5, 4), (6, 8)];

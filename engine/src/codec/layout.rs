@@ -79,7 +79,7 @@ pub const GROUPS_TABLE_OFFSET: usize = 4;
 /// group), then u32 end of its uncompressed bytes (relative to the first group's).
 pub const GROUP_ENTRY_LEN: usize = 8;
 /// Entries per group (the last group holds the rest).
-pub const DICTIONARY_GROUP_ENTRIES: usize = 128;
+pub const DICTIONARY_GROUP_ENTRIES: usize = 32;
 /// Dictionaries whose uncompressed body is smaller than this are written as one block: decoding
 /// them whole costs about as much as one group.
 pub const DICTIONARY_GROUPS_MIN_RAW: usize = 16 * 1024;
