@@ -265,6 +265,61 @@ fn first_and_last_seen_ignore_late_older_messages() {
 }
 
 #[test]
+fn shown_identifiers_are_the_last_seen_of_each_type() {
+    let mut g = IdentityGraph::default();
+    let p = g
+        .resolve(
+            &[Identifier::user_id("u"), Identifier::anonymous_id("a1")],
+            "m1",
+            T0 + 10,
+        )
+        .profile;
+    // A later anonymous id wins; an older one arriving late does not.
+    g.resolve(
+        &[Identifier::user_id("u"), Identifier::anonymous_id("a2")],
+        "m2",
+        T0 + 20,
+    );
+    g.resolve(
+        &[Identifier::user_id("u"), Identifier::anonymous_id("a0")],
+        "m3",
+        T0 + 5,
+    );
+    // Equal timestamps: the greater value wins.
+    g.resolve(
+        &[Identifier::user_id("u"), Identifier::email("b@x.com")],
+        "m4",
+        T0 + 30,
+    );
+    g.resolve(
+        &[Identifier::user_id("u"), Identifier::email("a@x.com")],
+        "m5",
+        T0 + 30,
+    );
+    assert_eq!(
+        g.shown_identifiers(p),
+        vec![
+            (IdentifierType::AnonymousId, "a2".to_owned()),
+            (IdentifierType::Email, "b@x.com".to_owned()),
+            (IdentifierType::UserId, "u".to_owned()),
+        ]
+    );
+    let absorbed = g.resolve(&[Identifier::device_id("d")], "m6", T0).profile;
+    let merged = g.resolve(
+        &[Identifier::device_id("d"), Identifier::user_id("u")],
+        "m7",
+        T0 + 40,
+    );
+    assert_eq!(g.canonical(absorbed), merged.profile);
+    assert_eq!(g.shown_identifiers(merged.profile).len(), 4);
+    // An absorbed id shows its survivor's identifiers.
+    assert_eq!(
+        g.shown_identifiers(absorbed),
+        g.shown_identifiers(merged.profile)
+    );
+}
+
+#[test]
 fn message_without_usable_identifiers_gets_its_own_profile() {
     let mut g = IdentityGraph::default();
     let r1 = g.resolve(&[Identifier::anonymous_id("null")], "m1", T0);

@@ -440,3 +440,59 @@ fn profile_view_reports_consent_identifiers_and_latest_events() {
     assert!(p.profile("nonsense", 1).is_err());
     assert!(p.profile("user_id:nobody", 1).unwrap().is_none());
 }
+
+#[test]
+fn lines_messages_and_prepared_messages_ingest_alike() {
+    let lines = vec![
+        track(
+            "t1",
+            ("anonymousId", "a1"),
+            "Viewed",
+            &at(0, 1),
+            json!({"sku": "x", "type": "reserved name", "price": 3}),
+        ),
+        identify(
+            "i1",
+            &[("userId", "u1"), ("anonymousId", "a1")],
+            &at(0, 2),
+            json!({"plan": "pro", "email": "U1@x.com"}),
+        ),
+        track(
+            "t2",
+            ("userId", "u1"),
+            "Bought",
+            &at(0, 3),
+            json!({"sku": "y"}),
+        ),
+        track("t1", ("anonymousId", "a1"), "Viewed", &at(0, 1), json!({})),
+        identify("i2", &[("userId", "u2")], &at(0, 4), json!({"plan": 7})),
+    ];
+    let messages: Vec<crate::message::Message> = lines
+        .iter()
+        .map(|l| crate::message::parse_message_line(l).unwrap())
+        .collect();
+    let dirs = [
+        TempDir::new("alike-lines"),
+        TempDir::new("alike-messages"),
+        TempDir::new("alike-prepared"),
+    ];
+    let opened: Vec<super::Profiles> = dirs.iter().map(open).collect();
+    let prepared = super::PreparedMessages::new(messages.clone());
+    assert_eq!(prepared.len(), lines.len());
+    let reports = [
+        opened[0].ingest_lines(&lines).unwrap(),
+        opened[1].ingest(&messages).unwrap(),
+        opened[2].ingest_prepared(prepared).unwrap(),
+    ];
+    assert_eq!(reports[0].duplicates, vec![3]);
+    for report in &reports[1..] {
+        assert_eq!(report, &reports[0]);
+    }
+    for table in [TableKind::Profiles, TableKind::Events] {
+        let first = all_rows(&opened[0], table);
+        assert!(!first.is_empty());
+        for other in &opened[1..] {
+            assert_eq!(all_rows(other, table), first, "{table:?}");
+        }
+    }
+}
