@@ -2,10 +2,10 @@
 //!
 //! A [`PointReader`] is built once from a verified [`ChunkReader`](super::ChunkReader) and
 //! kept by the segment: it remembers where the payload is, the null positions and, for strings,
-//! how to find one dictionary entry without decoding the others (`dictionary_lookup`). A read then costs a few byte loads: FOR deltas and
-//! dictionary codes sit at `position × width`, RLE runs are found by binary search. List chunks
-//! keep their element codes in an lz4 block, so they are not point-readable: callers decode
-//! them whole (and cache the result).
+//! how to find one dictionary entry without decoding the others (`dictionary_lookup`). A read
+//! then costs a few byte loads: FOR deltas and dictionary codes sit at `position × width`, RLE
+//! runs are found by binary search. List chunks keep their element codes in an lz4 block, so
+//! they are not point-readable: callers decode them whole (and cache the result).
 
 use roaring::RoaringBitmap;
 

@@ -219,7 +219,7 @@ fn remember_identifiers(
         };
         let winners = before
             .entry(row)
-            .or_insert_with(|| identifier_winners(graph, profile));
+            .or_insert_with(|| graph.shown_identifiers(profile));
         shown &= winners
             .iter()
             .any(|(kind, value)| kind.name() == id.kind.name() && *value == id.value);
@@ -515,7 +515,7 @@ impl<'a> Plan<'a> {
             } else {
                 known.before.get(&row).map(Vec::as_slice)
             };
-            for (kind, value) in identifier_winners(graph, profile) {
+            for (kind, value) in graph.shown_identifiers(profile) {
                 match stored {
                     Some(stored) => {
                         let old = stored.iter().find(|(k, _)| k.name() == kind.name());
@@ -582,22 +582,11 @@ impl<'a> Plan<'a> {
 
 /// (column, value) of each identifier type the profile holds.
 pub(crate) fn identifier_values(graph: &IdentityGraph, profile: ProfileId) -> Vec<(String, Value)> {
-    identifier_winners(graph, profile)
+    graph
+        .shown_identifiers(profile)
         .into_iter()
         .map(|(kind, value)| (kind.name().to_owned(), Value::String(value)))
         .collect()
-}
-
-/// The value each identifier type of the profile shows in its column: the one seen last
-/// (greatest `last_seen`, then greatest value), ordered by column name.
-///
-/// Kept as types and plain strings, without column-name strings or a map, because every call
-/// computes this twice for each profile it touches.
-pub(crate) fn identifier_winners(
-    graph: &IdentityGraph,
-    profile: ProfileId,
-) -> Vec<(IdentifierType, String)> {
-    graph.shown_identifiers(profile)
 }
 
 /// Stored (`_ts`, `_msg`) of trait `key` for the rows of `items` (in their order); rows from
