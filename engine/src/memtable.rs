@@ -268,8 +268,17 @@ pub struct MemLayerBuilder {
 struct BuilderTable {
     rows: RoaringBitmap,
     deleted: RoaringBitmap,
-    /// Looked up once per written cell, hence hashed; sealing sorts the names.
-    columns: FxHashMap<String, Vec<(u32, Value)>>,
+    /// Cells of each column, in order of the column's first write since the last seal.
+    columns: Vec<(String, Vec<(u32, Value)>)>,
+    /// Position in `columns` by name.
+    index: FxHashMap<String, usize>,
+    /// Position in `columns` of the column at each place of the last row written. Rows from
+    /// one source list the same columns in the same order, so comparing the name found
+    /// there usually spares hashing it.
+    by_place: Vec<usize>,
+    /// Cells each column held at the last seal: the next vectors start that large instead
+    /// of growing (and copying) their way there.
+    sizes_at_seal: FxHashMap<String, usize>,
 }
 
 fn table_index(table: TableKind) -> usize {
@@ -286,13 +295,10 @@ impl MemLayerBuilder {
         match mutation {
             Mutation::Upsert { row, values, .. } => {
                 table.rows.insert(row);
-                for (name, value) in values {
+                for (place, (name, value)) in values.into_iter().enumerate() {
                     self.approximate_bytes += CELL_OVERHEAD_BYTES + value_heap_bytes(&value);
-                    if let Some(column) = table.columns.get_mut(name.as_str()) {
-                        column.push((row, value));
-                    } else {
-                        table.columns.insert(name, vec![(row, value)]);
-                    }
+                    let column = table.column_at(place, name);
+                    column.push((row, value));
                 }
             }
             Mutation::Delete { row, .. } => {
@@ -319,8 +325,8 @@ impl MemLayerBuilder {
 
     /// Turns what was recorded into an immutable layer and empties the builder.
     pub fn seal(&mut self) -> MemLayer {
-        let [profiles, events] = std::mem::take(&mut self.tables);
         let approximate_bytes = std::mem::take(&mut self.approximate_bytes);
+        let [profiles, events] = &mut self.tables;
         let profiles = profiles.seal();
         let events = events.seal();
         let cells = count_cells(&profiles) + count_cells(&events);
@@ -334,16 +340,56 @@ impl MemLayerBuilder {
 }
 
 impl BuilderTable {
-    fn seal(self) -> MemTable {
-        let deleted = self.deleted;
-        let columns = self
-            .columns
-            .into_iter()
-            .map(|(name, cells)| (name, sort_last_wins(cells, &deleted)))
-            .filter(|(_, column)| !column.is_empty())
-            .collect();
+    /// The cells of column `name`, written at `place` of the current row.
+    fn column_at(&mut self, place: usize, name: String) -> &mut Vec<(u32, Value)> {
+        let hinted = self
+            .by_place
+            .get(place)
+            .copied()
+            .filter(|&slot| self.columns.get(slot).is_some_and(|(n, _)| *n == name));
+        let slot = match hinted {
+            Some(slot) => slot,
+            None => {
+                let slot = self.slot_of(name);
+                if place < self.by_place.len() {
+                    self.by_place[place] = slot;
+                } else if place == self.by_place.len() {
+                    self.by_place.push(slot);
+                }
+                slot
+            }
+        };
+        &mut self.columns[slot].1
+    }
+
+    /// Position of column `name` in `columns`, added when new.
+    fn slot_of(&mut self, name: String) -> usize {
+        if let Some(&slot) = self.index.get(&name) {
+            return slot;
+        }
+        let expected = self.sizes_at_seal.get(&name).copied().unwrap_or(0);
+        let slot = self.columns.len();
+        self.index.insert(name.clone(), slot);
+        self.columns.push((name, Vec::with_capacity(expected)));
+        slot
+    }
+
+    /// Turns the recorded cells into a table and empties this one (keeping its size hints).
+    fn seal(&mut self) -> MemTable {
+        let deleted = std::mem::take(&mut self.deleted);
+        let rows = std::mem::take(&mut self.rows);
+        self.index.clear();
+        self.by_place.clear();
+        let mut columns = BTreeMap::new();
+        for (name, cells) in std::mem::take(&mut self.columns) {
+            self.sizes_at_seal.insert(name.clone(), cells.len());
+            let column = sort_last_wins(cells, &deleted);
+            if !column.is_empty() {
+                columns.insert(name, column);
+            }
+        }
         MemTable {
-            rows: &self.rows - &deleted,
+            rows: &rows - &deleted,
             deleted,
             columns,
         }

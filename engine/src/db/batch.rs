@@ -13,6 +13,12 @@ pub(crate) enum WriteOp {
         profile: u32,
         attributes: Vec<(String, Value)>,
     },
+    /// An event whose values the caller already fitted to the schema; the columns it adds
+    /// are listed in [`WriteBatch::fitted_event_columns`].
+    AppendFittedEvent {
+        profile: u32,
+        attributes: Vec<(String, Value)>,
+    },
     DeleteProfile {
         profile: u32,
     },
@@ -37,6 +43,8 @@ pub(crate) enum WriteOp {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct WriteBatch {
     pub(crate) ops: Vec<WriteOp>,
+    /// Events columns the batch's fitted events add, in order of first appearance.
+    pub(crate) fitted_event_columns: Vec<(String, crate::value::ColumnType)>,
 }
 
 impl WriteBatch {
@@ -62,6 +70,25 @@ impl WriteBatch {
             attributes,
         });
         self
+    }
+
+    /// Appends an event whose values were fitted to the events schema under the writer
+    /// lock; the columns such events add must be passed to the batch with
+    /// [`WriteBatch::set_fitted_event_columns`]. Saves checking every value twice.
+    pub(crate) fn append_fitted_event(&mut self, profile: u32, attributes: Vec<(String, Value)>) {
+        self.ops.push(WriteOp::AppendFittedEvent {
+            profile,
+            attributes,
+        });
+    }
+
+    /// Records the events columns the batch's fitted events add, in order of first
+    /// appearance among them.
+    pub(crate) fn set_fitted_event_columns(
+        &mut self,
+        columns: Vec<(String, crate::value::ColumnType)>,
+    ) {
+        self.fitted_event_columns = columns;
     }
 
     /// Erases a profile and all its events (physically gone after the next compaction).

@@ -94,6 +94,7 @@ impl WriterState {
         let mut event_rows = Vec::new();
         let mut next_event = self.next_event_row;
         let mut deleted_here = RoaringBitmap::new();
+        let mut fitted_columns = Some(batch.fitted_event_columns);
         for op in batch.ops {
             match op {
                 WriteOp::UpsertProfile {
@@ -120,6 +121,33 @@ impl WriterState {
                         Value::Int64(i64::from(profile)),
                     ));
                     self.fit_into(TableKind::Events, attributes, &mut new_columns, &mut values)?;
+                    let row = next_event;
+                    next_event = next_event.checked_add(1).ok_or(Error::RowIdsExhausted {
+                        table: TableKind::Events,
+                    })?;
+                    event_rows.push(row);
+                    mutations.push(Mutation::Upsert {
+                        table: TableKind::Events,
+                        row,
+                        values,
+                    });
+                }
+                WriteOp::AppendFittedEvent {
+                    profile,
+                    attributes,
+                } => {
+                    self.require_live(profile, &deleted_here)?;
+                    self.note_profile_column(&mut new_columns);
+                    // Their columns are new at the first fitted event, as replay will see them.
+                    for (name, column_type) in fitted_columns.take().unwrap_or_default() {
+                        self.note_fitted_column(&name, column_type, &mut new_columns);
+                    }
+                    let mut values = Vec::with_capacity(attributes.len() + 1);
+                    values.push((
+                        EVENT_PROFILE_COLUMN.to_owned(),
+                        Value::Int64(i64::from(profile)),
+                    ));
+                    values.extend(attributes);
                     let row = next_event;
                     next_event = next_event.checked_add(1).ok_or(Error::RowIdsExhausted {
                         table: TableKind::Events,
@@ -234,6 +262,20 @@ impl WriterState {
             && new_columns.get(table, EVENT_PROFILE_COLUMN).is_none()
         {
             new_columns.insert(table, EVENT_PROFILE_COLUMN, ColumnType::Int64);
+        }
+    }
+
+    /// Notes an events column that fitted events add, unless it exists already.
+    fn note_fitted_column(
+        &self,
+        name: &str,
+        column_type: ColumnType,
+        new_columns: &mut NewColumns,
+    ) {
+        let table = TableKind::Events;
+        debug_assert!(validate_column_name(name).is_ok(), "fitted column {name}");
+        if self.events_schema.column(name).is_none() && new_columns.get(table, name).is_none() {
+            new_columns.insert(table, name, column_type);
         }
     }
 

@@ -78,6 +78,11 @@ pub(crate) struct Fitter<'a> {
     events: &'a TableSchema,
     /// Columns added by earlier messages of the call: profiles, events.
     pending: [HashMap<String, ColumnType>; 2],
+    /// The events columns of `pending`, in the order they were added.
+    events_added: Vec<(String, ColumnType)>,
+    /// The known events column last seen at each place of an event row: messages from one
+    /// source list the same columns in the same order, so comparing names spares hashing.
+    event_places: Vec<(String, ColumnType)>,
 }
 
 impl<'a> Fitter<'a> {
@@ -87,6 +92,8 @@ impl<'a> Fitter<'a> {
             profiles,
             events,
             pending: [HashMap::new(), HashMap::new()],
+            events_added: Vec::new(),
+            event_places: Vec::new(),
         }
     }
 
@@ -98,6 +105,24 @@ impl<'a> Fitter<'a> {
         schema
             .column_type(name)
             .or_else(|| pending.get(name).copied())
+    }
+
+    /// The type of events column `name` when it exists (in the schema, or added by an
+    /// earlier message of the call), remembering it as the column at `place`.
+    fn known_event_column(&mut self, place: usize, name: &str) -> Option<ColumnType> {
+        if let Some((hinted, column_type)) = self.event_places.get(place) {
+            if hinted == name {
+                return Some(*column_type);
+            }
+        }
+        let column_type = self.column_type(TableKind::Events, name)?;
+        let entry = (name.to_owned(), column_type);
+        if place < self.event_places.len() {
+            self.event_places[place] = entry;
+        } else if place == self.event_places.len() {
+            self.event_places.push(entry);
+        }
+        Some(column_type)
     }
 
     /// Fits one value; a column it would add is noted in `added`.
@@ -136,9 +161,18 @@ impl<'a> Fitter<'a> {
 
     fn commit(&mut self, added: Vec<(TableKind, String, ColumnType)>) {
         for (table, name, column_type) in added {
+            if table == TableKind::Events {
+                self.events_added.push((name.clone(), column_type));
+            }
             let slot = usize::from(table == TableKind::Events);
             self.pending[slot].insert(name, column_type);
         }
+    }
+
+    /// The events columns fitted values added, in order: what a batch of fitted events
+    /// declares (see [`crate::WriteBatch`]).
+    pub fn take_events_added(&mut self) -> Vec<(String, ColumnType)> {
+        std::mem::take(&mut self.events_added)
     }
 
     /// Fits `msg`, whose unfitted event row [`event_values`] made; `is_profile_trait` says
@@ -151,9 +185,12 @@ impl<'a> Fitter<'a> {
         is_profile_trait: &dyn Fn(&str) -> bool,
     ) -> Result<Prepared, MessageRejection> {
         let mut added = Vec::new();
-        for (name, value) in &mut event {
+        for (place, (name, value)) in event.iter_mut().enumerate() {
             let unfitted = std::mem::replace(value, Value::Null);
-            *value = self.fit(TableKind::Events, name, unfitted, &mut added)?;
+            *value = match self.known_event_column(place, name) {
+                Some(column_type) => unfitted.coerce_to(column_type, name)?,
+                None => self.fit(TableKind::Events, name, unfitted, &mut added)?,
+            };
         }
         let mut traits = Vec::new();
         if msg.kind == MessageKind::Identify {

@@ -16,11 +16,12 @@ use crate::mutation::IdentityChange;
 use crate::scan::{filter, Predicate};
 use crate::schema::TableKind;
 use crate::snapshot::Snapshot;
-use crate::value::Value;
+use crate::value::{ColumnType, Value};
 use crate::WriteBatch;
 use roaring::RoaringBitmap;
-use rustc_hash::FxHashSet;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use rustc_hash::{FxHashMap, FxHashSet};
+use std::borrow::Borrow;
+use std::collections::BTreeMap;
 
 /// What one `ingest` call did.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -70,16 +71,21 @@ impl Candidate {
 }
 
 /// An accepted message on its way into the batch.
-struct Accepted<'m> {
-    msg: &'m Message,
+struct Accepted {
+    timestamp_micros: i64,
+    message_id: String,
     profile: ProfileId,
     prepared: Prepared,
 }
 
+/// One message to ingest: its position in the call's input, the message (owned when it
+/// was parsed for this call, borrowed otherwise) and its unfitted event row.
+pub(crate) type Incoming<M> = (usize, M, Vec<(String, Value)>);
+
 /// Names that are identifier columns, not traits: built-in type names, custom type names
 /// and their trait keys, and the `email`/`phone` trait keys.
-pub(crate) fn identifier_columns(config: &IdentityConfig) -> HashSet<String> {
-    let mut out: HashSet<String> = config
+pub(crate) fn identifier_columns(config: &IdentityConfig) -> FxHashSet<String> {
+    let mut out: FxHashSet<String> = config
         .all_types()
         .iter()
         .map(|t| t.name().to_owned())
@@ -91,19 +97,20 @@ pub(crate) fn identifier_columns(config: &IdentityConfig) -> HashSet<String> {
     out
 }
 
-/// Builds the batch of one call (run under the writer lock).
-pub(crate) fn build(
+/// Builds the batch of one call (run under the writer lock). `messages` may still be
+/// arriving: a caller parsing on another thread streams them in while this resolves.
+pub(crate) fn build<M: Borrow<Message>>(
     ctx: &mut WriteContext<'_>,
     state: &mut State,
     events_index: &EventIndex,
-    messages: &[(usize, &Message)],
-    events: Vec<Vec<(String, Value)>>,
+    messages: impl Iterator<Item = Incoming<M>>,
     report: &mut IngestReport,
 ) -> Result<BuiltBatch<()>> {
-    let resolved = resolve_all(ctx, state, messages, events, report);
+    let resolved = resolve_all(ctx, state, messages, report);
     let (accepted, identity, merges) = (resolved.accepted, resolved.identity, resolved.merges);
+    let event_columns = resolved.event_columns;
     let mut plan = Plan::new(ctx.next_profile_row, ctx.deleted_profiles);
-    let mut candidates: HashMap<(u32, String), Candidate> = HashMap::new();
+    let mut candidates: FxHashMap<(u32, String), Candidate> = FxHashMap::default();
     let mut touched: BTreeMap<u32, ProfileId> = BTreeMap::new();
     let absorbed = plan.absorb(state, ctx.graph, &merges);
     let absorbed_rows: RoaringBitmap = absorbed.iter().map(|(row, _)| *row).collect();
@@ -124,8 +131,8 @@ pub(crate) fn build(
         for (key, value) in item.prepared.traits {
             let candidate = Candidate {
                 value,
-                ts: item.msg.timestamp_micros,
-                msg: item.msg.message_id.clone(),
+                ts: item.timestamp_micros,
+                msg: item.message_id.clone(),
             };
             offer(&mut candidates, row, key, candidate);
         }
@@ -144,8 +151,9 @@ pub(crate) fn build(
     computed_rows.extend(touched.keys().copied());
     super::maintain::write_computed(state, computed_rows, &mut plan.batch, &mut fitter);
     for (row, event) in events {
-        plan.batch.append_event(row, event);
+        plan.batch.append_fitted_event(row, event);
     }
+    plan.batch.set_fitted_event_columns(event_columns);
     plan.move_absorbed(ctx.snapshot, events_index, &absorbed, state, ctx.graph)?;
     Ok(BuiltBatch {
         batch: plan.batch,
@@ -156,14 +164,16 @@ pub(crate) fn build(
 }
 
 /// What resolving a call's messages produced.
-struct Resolved<'m> {
-    accepted: Vec<Accepted<'m>>,
+struct Resolved {
+    accepted: Vec<Accepted>,
     identity: Vec<IdentityChange>,
     merges: Vec<Merge>,
     /// Identifier column values of the existing rows the call reaches, as of before the call.
-    identifiers_before: HashMap<u32, Vec<(IdentifierType, String)>>,
+    identifiers_before: FxHashMap<u32, Vec<(IdentifierType, String)>>,
     /// Profiles whose identifier columns the call may have changed (see [`KnownIdentifiers`]).
     changed_profiles: FxHashSet<u32>,
+    /// Events columns the accepted messages' fitted event rows add, in order.
+    event_columns: Vec<(String, ColumnType)>,
 }
 
 /// Identifier columns whose stored values are known without reading them.
@@ -174,7 +184,7 @@ struct Resolved<'m> {
 /// which on a large database means decoding chunks all over the table on every call.
 pub(crate) struct KnownIdentifiers {
     /// Values by row, taken before the call changed the graph.
-    pub before: HashMap<u32, Vec<(IdentifierType, String)>>,
+    pub before: FxHashMap<u32, Vec<(IdentifierType, String)>>,
     /// Rows from here on were allocated by this call and store nothing yet.
     pub first_new_row: u32,
     /// Profiles whose identifier columns may differ from `before`: those that gained an
@@ -201,7 +211,7 @@ fn remember_identifiers(
     graph: &IdentityGraph,
     state: &State,
     ids: &[Identifier],
-    before: &mut HashMap<u32, Vec<(IdentifierType, String)>>,
+    before: &mut FxHashMap<u32, Vec<(IdentifierType, String)>>,
 ) -> Option<ProfileId> {
     let mut owner: Option<ProfileId> = None;
     let mut shown = !ids.is_empty();
@@ -227,17 +237,15 @@ fn remember_identifiers(
     owner.filter(|_| shown)
 }
 
-/// Dedups, validates and resolves every message, in order; `events` holds the unfitted
-/// event row of each message.
-fn resolve_all<'m>(
+/// Dedups, validates and resolves every message, in order.
+fn resolve_all<M: Borrow<Message>>(
     ctx: &mut WriteContext<'_>,
     state: &mut State,
-    messages: &[(usize, &'m Message)],
-    events: Vec<Vec<(String, Value)>>,
+    messages: impl Iterator<Item = Incoming<M>>,
     report: &mut IngestReport,
-) -> Resolved<'m> {
+) -> Resolved {
     let identifier_keys = identifier_columns(ctx.graph.config());
-    let computed: HashSet<&str> = state
+    let computed: FxHashSet<&str> = state
         .definitions
         .traits
         .iter()
@@ -245,13 +253,15 @@ fn resolve_all<'m>(
         .collect();
     let is_profile_trait = |k: &str| !identifier_keys.contains(k) && !computed.contains(k);
     let mut fitter = Fitter::new(ctx.profiles_schema, ctx.events_schema);
-    let mut accepted = Vec::with_capacity(messages.len());
-    let mut identity = Vec::with_capacity(messages.len());
+    let (expected, _) = messages.size_hint();
+    let mut accepted = Vec::with_capacity(expected);
+    let mut identity = Vec::with_capacity(expected);
     let mut merges = Vec::new();
-    let mut identifiers_before = HashMap::new();
+    let mut identifiers_before = FxHashMap::default();
     let mut changed_profiles = FxHashSet::default();
     let mut in_call = KeySet::default();
-    for (&(index, msg), event) in messages.iter().zip(events) {
+    for (index, msg, event) in messages {
+        let msg: &Message = msg.borrow();
         let key = message_key(&msg.message_id);
         if state.dedup.contains(key) || !in_call.insert(key) {
             report.duplicates.push(index);
@@ -299,7 +309,8 @@ fn resolve_all<'m>(
             outcome: LinkOutcome::of(&resolution),
         }));
         accepted.push(Accepted {
-            msg,
+            timestamp_micros: msg.timestamp_micros,
+            message_id: msg.message_id.clone(),
             profile: resolution.profile,
             prepared,
         });
@@ -311,12 +322,13 @@ fn resolve_all<'m>(
         merges,
         identifiers_before,
         changed_profiles,
+        event_columns: fitter.take_events_added(),
     }
 }
 
 /// Keeps the better of two candidates for one (row, trait).
 pub(crate) fn offer(
-    candidates: &mut HashMap<(u32, String), Candidate>,
+    candidates: &mut FxHashMap<(u32, String), Candidate>,
     row: u32,
     key: String,
     candidate: Candidate,
@@ -348,8 +360,8 @@ pub(crate) fn stored_traits(snapshot: &Snapshot, row: u32) -> Result<Vec<(String
 pub(crate) fn stored_traits_of_rows(
     snapshot: &Snapshot,
     rows: &RoaringBitmap,
-) -> Result<HashMap<u32, Vec<(String, Candidate)>>> {
-    let mut out: HashMap<u32, Vec<(String, Candidate)>> = HashMap::new();
+) -> Result<FxHashMap<u32, Vec<(String, Candidate)>>> {
+    let mut out: FxHashMap<u32, Vec<(String, Candidate)>> = FxHashMap::default();
     if rows.is_empty() {
         return Ok(out);
     }
@@ -467,9 +479,9 @@ impl<'a> Plan<'a> {
     pub fn write_traits(
         &mut self,
         snapshot: &Snapshot,
-        candidates: HashMap<(u32, String), Candidate>,
+        candidates: FxHashMap<(u32, String), Candidate>,
     ) -> Result<()> {
-        let mut by_key: HashMap<String, Vec<(u32, Candidate)>> = HashMap::new();
+        let mut by_key: FxHashMap<String, Vec<(u32, Candidate)>> = FxHashMap::default();
         for ((row, key), candidate) in candidates {
             by_key.entry(key).or_default().push((row, candidate));
         }
@@ -606,7 +618,7 @@ fn stored_stamps(
         .map(|(r, _)| *r)
         .filter(|&r| r < first_new_row)
         .collect();
-    let stored_ts: HashMap<u32, i64> = rows
+    let stored_ts: FxHashMap<u32, i64> = rows
         .iter()
         .zip(fetch_or_null(snapshot, &ts_column(key), &rows)?)
         .filter_map(|(row, ts)| match ts {
@@ -619,7 +631,7 @@ fn stored_stamps(
         .filter(|(row, candidate)| stored_ts.get(row) == Some(&candidate.ts))
         .map(|(row, _)| *row)
         .collect();
-    let tie_messages: HashMap<u32, String> = ties
+    let tie_messages: FxHashMap<u32, String> = ties
         .iter()
         .zip(fetch_or_null(snapshot, &msg_column(key), &ties)?)
         .map(|(row, msg)| match msg {
@@ -659,8 +671,8 @@ pub(crate) fn fetch_or_null(
 pub(crate) fn events_of_rows(
     snapshot: &Snapshot,
     owners: &[u32],
-) -> Result<HashMap<u32, Vec<u32>>> {
-    let mut out: HashMap<u32, Vec<u32>> = HashMap::new();
+) -> Result<FxHashMap<u32, Vec<u32>>> {
+    let mut out: FxHashMap<u32, Vec<u32>> = FxHashMap::default();
     if owners.is_empty()
         || snapshot
             .schema(TableKind::Events)

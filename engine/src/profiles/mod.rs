@@ -49,31 +49,71 @@ pub use view::{format_timestamp, IdentifierView, ProfileView, TraitView, CONSENT
 
 use crate::db::{BuiltBatch, Database};
 use crate::identity::{IdentityConfig, IdentityGraph};
-use crate::message::{parse_message_line, Message};
+use crate::message::{parse_message_line, Message, MessageError};
 use crate::options::Options;
 use crate::snapshot::Snapshot;
 use crate::value::Value;
 use parking_lot::Mutex;
 use state::State;
+use std::borrow::Borrow;
 use std::path::Path;
+use std::sync::mpsc::SyncSender;
 use std::sync::Arc;
 
 /// Below this many items, working on one thread is cheaper than starting others.
 const PARALLEL_MIN_ITEMS: usize = 512;
 
+/// Lines parsed per message sent from the parsing thread to the writer.
+const PARSE_CHUNK_LINES: usize = 256;
+
+/// Parsed chunks that may wait for the writer; enough to ride out its pauses.
+const PARSE_CHUNKS_AHEAD: usize = 8;
+
 /// A parsed message with its unfitted event row.
 type ParsedLine = (Message, Vec<(String, Value)>);
 
-/// Parses lines and makes their event rows, on several threads for large calls (parsing is
-/// a third of ingest time, and the rows are made while the message is still in cache).
-fn parse_all<S: AsRef<str> + Sync>(
+/// Parses one line and makes its event row (while the message is still in cache).
+fn parse_line(line: &str) -> Result<ParsedLine, MessageError> {
+    parse_message_line(line).map(|mut message| {
+        let event = columns::take_event_values(&mut message);
+        (message, event)
+    })
+}
+
+/// Parses `lines` in chunks, sending each with the lines' indices, until done or until the
+/// writer hangs up (it failed; its error is reported by the call).
+fn parse_in_chunks<S: AsRef<str>>(
     lines: &[S],
-) -> Vec<Result<ParsedLine, crate::message::MessageError>> {
-    map_in_parallel(lines, |line| {
-        parse_message_line(line.as_ref()).map(|mut message| {
-            let event = columns::take_event_values(&mut message);
-            (message, event)
-        })
+    sender: &SyncSender<Vec<(usize, Result<ParsedLine, MessageError>)>>,
+) {
+    for (chunk_index, chunk) in lines.chunks(PARSE_CHUNK_LINES).enumerate() {
+        let first = chunk_index * PARSE_CHUNK_LINES;
+        let parsed = chunk
+            .iter()
+            .enumerate()
+            .map(|(offset, line)| (first + offset, parse_line(line.as_ref())))
+            .collect();
+        if sender.send(parsed).is_err() {
+            return;
+        }
+    }
+}
+
+/// The messages of a stream of parse results; lines that did not parse go to `unparsed`.
+fn accept_parsed<'a>(
+    parsed: impl Iterator<Item = (usize, Result<ParsedLine, MessageError>)> + 'a,
+    unparsed: &'a mut Vec<RejectedMessage>,
+) -> impl Iterator<Item = ingest::Incoming<Message>> + 'a {
+    parsed.filter_map(move |(index, result)| match result {
+        Ok((message, event)) => Some((index, message, event)),
+        Err(error) => {
+            unparsed.push(RejectedMessage {
+                index,
+                message_id: None,
+                reason: error.into(),
+            });
+            None
+        }
     })
 }
 
@@ -87,30 +127,6 @@ fn event_rows_of_all(messages: &[(usize, &Message)]) -> Vec<Vec<(String, Value)>
         .iter()
         .map(|(_, message)| columns::event_values(message))
         .collect()
-}
-
-/// `f` of every item, in order; on several threads when there are enough items to pay for
-/// starting them.
-fn map_in_parallel<T: Sync, U: Send>(items: &[T], f: impl Fn(&T) -> U + Sync) -> Vec<U> {
-    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-    if threads < 2 || items.len() < PARALLEL_MIN_ITEMS {
-        return items.iter().map(f).collect();
-    }
-    let chunk = items.len().div_ceil(threads.min(8));
-    let f = &f;
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = items
-            .chunks(chunk)
-            .map(|part| scope.spawn(move || part.iter().map(f).collect::<Vec<U>>()))
-            .collect();
-        workers
-            .into_iter()
-            .flat_map(|w| {
-                w.join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            })
-            .collect()
-    })
 }
 
 /// Default number of recent message ids remembered for deduplication.
@@ -237,27 +253,32 @@ impl Profiles {
     /// Parses and ingests NDJSON message lines; lines that do not parse are rejected with
     /// their index and the parse error.
     ///
+    /// Large calls are parsed on a second thread that streams messages to the writer while
+    /// it resolves the ones already parsed, so parsing overlaps the write instead of
+    /// preceding it. The call is still one atomic batch.
+    ///
     /// # Errors
     /// As [`Profiles::ingest`].
     pub fn ingest_lines<S: AsRef<str> + Sync>(&self, lines: &[S]) -> ProfilesResult<IngestReport> {
-        let mut report = IngestReport::default();
-        let mut parsed = Vec::with_capacity(lines.len());
-        let mut events = Vec::with_capacity(lines.len());
-        for (index, result) in parse_all(lines).into_iter().enumerate() {
-            match result {
-                Ok((message, event)) => {
-                    parsed.push((index, message));
-                    events.push(event);
-                }
-                Err(error) => report.rejected.push(RejectedMessage {
-                    index,
-                    message_id: None,
-                    reason: error.into(),
-                }),
-            }
-        }
-        let indexed: Vec<(usize, &Message)> = parsed.iter().map(|(i, m)| (*i, m)).collect();
-        let mut report = self.ingest_with_events(&indexed, events, report)?;
+        let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        let mut unparsed = Vec::new();
+        let mut report = if threads < 2 || lines.len() < PARALLEL_MIN_ITEMS {
+            let parsed = lines
+                .iter()
+                .enumerate()
+                .map(|(index, line)| (index, parse_line(line.as_ref())));
+            let messages = accept_parsed(parsed, &mut unparsed);
+            self.ingest_stream(messages, IngestReport::default())?
+        } else {
+            std::thread::scope(|scope| {
+                let (sender, receiver) = std::sync::mpsc::sync_channel(PARSE_CHUNKS_AHEAD);
+                scope.spawn(move || parse_in_chunks(lines, &sender));
+                let parsed = receiver.into_iter().flatten();
+                let messages = accept_parsed(parsed, &mut unparsed);
+                self.ingest_stream(messages, IngestReport::default())
+            })?
+        };
+        report.rejected.extend(unparsed);
         report.rejected.sort_by_key(|r| r.index);
         Ok(report)
     }
@@ -269,8 +290,12 @@ impl Profiles {
     /// As [`Profiles::ingest`].
     pub fn ingest_prepared(&self, prepared: PreparedMessages) -> ProfilesResult<IngestReport> {
         let (messages, events) = prepared.into_parts();
-        let indexed: Vec<(usize, &Message)> = messages.iter().enumerate().collect();
-        self.ingest_with_events(&indexed, events, IngestReport::default())
+        let stream = messages
+            .into_iter()
+            .zip(events)
+            .enumerate()
+            .map(|(index, (message, event))| (index, message, event));
+        self.ingest_stream(stream, IngestReport::default())
     }
 
     fn ingest_indexed(
@@ -279,19 +304,22 @@ impl Profiles {
         report: IngestReport,
     ) -> ProfilesResult<IngestReport> {
         let events = event_rows_of_all(messages);
-        self.ingest_with_events(messages, events, report)
+        let stream = messages
+            .iter()
+            .zip(events)
+            .map(|(&(index, message), event)| (index, message, event));
+        self.ingest_stream(stream, report)
     }
 
-    /// Ingests `messages` whose unfitted event rows are `events` (one each, in order).
-    fn ingest_with_events(
+    /// Ingests a stream of messages with their unfitted event rows as one batch.
+    fn ingest_stream<M: Borrow<Message>>(
         &self,
-        messages: &[(usize, &Message)],
-        events: Vec<Vec<(String, Value)>>,
+        messages: impl Iterator<Item = ingest::Incoming<M>>,
         mut report: IngestReport,
     ) -> ProfilesResult<IngestReport> {
         let mut state = self.state.lock();
         let (receipt, ()) = self.db.write_with(|ctx| {
-            ingest::build(ctx, &mut state, &self.events, messages, events, &mut report)
+            ingest::build(ctx, &mut state, &self.events, messages, &mut report)
         })?;
         report.lsn = receipt.lsn;
         Ok(report)

@@ -228,7 +228,7 @@ fn rebuild_traits(
     let kinds = fetch(TYPE_COLUMN)?;
     let stamps = fetch(TIMESTAMP_COLUMN)?;
     let messages = fetch(MESSAGE_ID_COLUMN)?;
-    let mut candidates = HashMap::new();
+    let mut candidates = rustc_hash::FxHashMap::default();
     let trait_columns: Vec<String> = ctx
         .events_schema
         .columns()
