@@ -36,8 +36,7 @@ struct Run {
 
 impl MemColumn {
     fn from_sorted(rows: Vec<u32>, values: Vec<Value>) -> Self {
-        let present = RoaringBitmap::from_sorted_iter(rows.iter().copied())
-            .expect("rows are sorted and unique");
+        let present = sorted_rows_bitmap(&rows);
         let runs = if rows.is_empty() {
             Vec::new()
         } else {
@@ -95,6 +94,20 @@ impl MemColumn {
 
     fn last_row(&self) -> Option<u32> {
         self.present.max()
+    }
+}
+
+/// The bitmap of sorted, unique `rows`. Rows of appended events are usually consecutive,
+/// and a range is far cheaper to add than its rows one by one.
+fn sorted_rows_bitmap(rows: &[u32]) -> RoaringBitmap {
+    match (rows.first(), rows.last()) {
+        (Some(&first), Some(&last)) if (last - first) as usize + 1 == rows.len() => {
+            let mut bitmap = RoaringBitmap::new();
+            bitmap.insert_range(first..=last);
+            bitmap
+        }
+        _ => RoaringBitmap::from_sorted_iter(rows.iter().copied())
+            .expect("rows are sorted and unique"),
     }
 }
 

@@ -11,7 +11,7 @@ use crate::mutation::{Batch, IdentityChange, Mutation};
 use crate::schema::{TableKind, TableSchema};
 use crate::value::{ColumnType, Value};
 use roaring::RoaringBitmap;
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 /// Name of the events column holding the profile an event belongs to.
 pub const EVENT_PROFILE_COLUMN: &str = "profile_id";
@@ -48,7 +48,8 @@ pub(crate) struct PreparedBatch {
 /// Knowing them after validation spares applying the batch a schema lookup per cell.
 #[derive(Debug, Default)]
 pub(crate) struct NewColumns {
-    by_name: HashMap<(TableKind, String), ColumnType>,
+    /// By name, per table (profiles, events).
+    by_name: [FxHashMap<String, ColumnType>; 2],
     order: Vec<(TableKind, String, ColumnType)>,
 }
 
@@ -57,11 +58,13 @@ impl NewColumns {
         if self.order.is_empty() {
             return None;
         }
-        self.by_name.get(&(table, name.to_owned())).copied()
+        self.by_name[usize::from(table == TableKind::Events)]
+            .get(name)
+            .copied()
     }
 
     fn insert(&mut self, table: TableKind, name: &str, column_type: ColumnType) {
-        self.by_name.insert((table, name.to_owned()), column_type);
+        self.by_name[usize::from(table == TableKind::Events)].insert(name.to_owned(), column_type);
         self.order.push((table, name.to_owned(), column_type));
     }
 }
@@ -142,12 +145,15 @@ impl WriterState {
                     for (name, column_type) in fitted_columns.take().unwrap_or_default() {
                         self.note_fitted_column(&name, column_type, &mut new_columns);
                     }
-                    let mut values = Vec::with_capacity(attributes.len() + 1);
-                    values.push((
-                        EVENT_PROFILE_COLUMN.to_owned(),
-                        Value::Int64(i64::from(profile)),
-                    ));
-                    values.extend(attributes);
+                    // Event rows are made with room to spare, so this rarely reallocates.
+                    let mut values = attributes;
+                    values.insert(
+                        0,
+                        (
+                            EVENT_PROFILE_COLUMN.to_owned(),
+                            Value::Int64(i64::from(profile)),
+                        ),
+                    );
                     let row = next_event;
                     next_event = next_event.checked_add(1).ok_or(Error::RowIdsExhausted {
                         table: TableKind::Events,

@@ -97,13 +97,14 @@ pub(crate) fn identifier_columns(config: &IdentityConfig) -> FxHashSet<String> {
     out
 }
 
-/// Builds the batch of one call (run under the writer lock). `messages` may still be
-/// arriving: a caller parsing on another thread streams them in while this resolves.
+/// Builds the batch of one call (run under the writer lock) from its messages and how many
+/// are expected. They may still be arriving: a caller parsing on another thread streams them
+/// in while this resolves.
 pub(crate) fn build<M: Borrow<Message>>(
     ctx: &mut WriteContext<'_>,
     state: &mut State,
     events_index: &EventIndex,
-    messages: impl Iterator<Item = Incoming<M>>,
+    messages: (impl Iterator<Item = Incoming<M>>, usize),
     report: &mut IngestReport,
 ) -> Result<BuiltBatch<()>> {
     let resolved = resolve_all(ctx, state, messages, report);
@@ -241,7 +242,7 @@ fn remember_identifiers(
 fn resolve_all<M: Borrow<Message>>(
     ctx: &mut WriteContext<'_>,
     state: &mut State,
-    messages: impl Iterator<Item = Incoming<M>>,
+    (messages, expected): (impl Iterator<Item = Incoming<M>>, usize),
     report: &mut IngestReport,
 ) -> Resolved {
     let identifier_keys = identifier_columns(ctx.graph.config());
@@ -253,7 +254,6 @@ fn resolve_all<M: Borrow<Message>>(
         .collect();
     let is_profile_trait = |k: &str| !identifier_keys.contains(k) && !computed.contains(k);
     let mut fitter = Fitter::new(ctx.profiles_schema, ctx.events_schema);
-    let (expected, _) = messages.size_hint();
     let mut accepted = Vec::with_capacity(expected);
     let mut identity = Vec::with_capacity(expected);
     let mut merges = Vec::new();

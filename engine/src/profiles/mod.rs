@@ -268,14 +268,14 @@ impl Profiles {
                 .enumerate()
                 .map(|(index, line)| (index, parse_line(line.as_ref())));
             let messages = accept_parsed(parsed, &mut unparsed);
-            self.ingest_stream(messages, IngestReport::default())?
+            self.ingest_stream(messages, lines.len(), IngestReport::default())?
         } else {
             std::thread::scope(|scope| {
                 let (sender, receiver) = std::sync::mpsc::sync_channel(PARSE_CHUNKS_AHEAD);
                 scope.spawn(move || parse_in_chunks(lines, &sender));
                 let parsed = receiver.into_iter().flatten();
                 let messages = accept_parsed(parsed, &mut unparsed);
-                self.ingest_stream(messages, IngestReport::default())
+                self.ingest_stream(messages, lines.len(), IngestReport::default())
             })?
         };
         report.rejected.extend(unparsed);
@@ -290,12 +290,13 @@ impl Profiles {
     /// As [`Profiles::ingest`].
     pub fn ingest_prepared(&self, prepared: PreparedMessages) -> ProfilesResult<IngestReport> {
         let (messages, events) = prepared.into_parts();
+        let expected = messages.len();
         let stream = messages
             .into_iter()
             .zip(events)
             .enumerate()
             .map(|(index, (message, event))| (index, message, event));
-        self.ingest_stream(stream, IngestReport::default())
+        self.ingest_stream(stream, expected, IngestReport::default())
     }
 
     fn ingest_indexed(
@@ -308,18 +309,26 @@ impl Profiles {
             .iter()
             .zip(events)
             .map(|(&(index, message), event)| (index, message, event));
-        self.ingest_stream(stream, report)
+        self.ingest_stream(stream, messages.len(), report)
     }
 
-    /// Ingests a stream of messages with their unfitted event rows as one batch.
+    /// Ingests a stream of about `expected` messages with their unfitted event rows as one
+    /// batch.
     fn ingest_stream<M: Borrow<Message>>(
         &self,
         messages: impl Iterator<Item = ingest::Incoming<M>>,
+        expected: usize,
         mut report: IngestReport,
     ) -> ProfilesResult<IngestReport> {
         let mut state = self.state.lock();
         let (receipt, ()) = self.db.write_with(|ctx| {
-            ingest::build(ctx, &mut state, &self.events, messages, &mut report)
+            ingest::build(
+                ctx,
+                &mut state,
+                &self.events,
+                (messages, expected),
+                &mut report,
+            )
         })?;
         report.lsn = receipt.lsn;
         Ok(report)
