@@ -23,7 +23,11 @@ impl IdentityGraph {
     /// The normalized identifiers of `msg` and the candidates that were rejected.
     #[must_use]
     pub fn identifiers_of(&self, msg: &Message) -> (Vec<Identifier>, Vec<Rejected>) {
-        let mut out = Extracted::default();
+        let mut out = Extracted {
+            // Room for the usual user id, anonymous id, email and device id.
+            ids: Vec::with_capacity(4),
+            rejected: Vec::new(),
+        };
         if let Some(v) = &msg.user_id {
             out.add(self, IdentifierType::UserId, v);
         }

@@ -9,7 +9,7 @@ use crate::db::{EVENT_PROFILE_COLUMN, MAX_COLUMN_NAME_BYTES};
 use crate::message::{Message, MessageKind};
 use crate::schema::{TableKind, TableSchema};
 use crate::value::{ColumnType, Value};
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 /// Profiles column holding the identity-graph profile id the row belongs to.
 pub const IDENTITY_COLUMN: &str = "_identity";
@@ -77,7 +77,7 @@ pub(crate) struct Fitter<'a> {
     profiles: &'a TableSchema,
     events: &'a TableSchema,
     /// Columns added by earlier messages of the call: profiles, events.
-    pending: [HashMap<String, ColumnType>; 2],
+    pending: [FxHashMap<String, ColumnType>; 2],
     /// The events columns of `pending`, in the order they were added.
     events_added: Vec<(String, ColumnType)>,
     /// The known events column last seen at each place of an event row: messages from one
@@ -91,7 +91,7 @@ impl<'a> Fitter<'a> {
         Fitter {
             profiles,
             events,
-            pending: [HashMap::new(), HashMap::new()],
+            pending: [FxHashMap::default(), FxHashMap::default()],
             events_added: Vec::new(),
             event_places: Vec::new(),
         }

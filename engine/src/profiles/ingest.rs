@@ -99,15 +99,17 @@ pub(crate) fn identifier_columns(config: &IdentityConfig) -> FxHashSet<String> {
 
 /// Builds the batch of one call (run under the writer lock) from its messages and how many
 /// are expected. They may still be arriving: a caller parsing on another thread streams them
-/// in while this resolves.
+/// in while this resolves. Each message goes to `spent` once resolved, so a caller can free
+/// it where that is cheapest.
 pub(crate) fn build<M: Borrow<Message>>(
     ctx: &mut WriteContext<'_>,
     state: &mut State,
     events_index: &EventIndex,
     messages: (impl Iterator<Item = Incoming<M>>, usize),
+    spent: &mut dyn FnMut(M),
     report: &mut IngestReport,
 ) -> Result<BuiltBatch<()>> {
-    let resolved = resolve_all(ctx, state, messages, report);
+    let resolved = resolve_all(ctx, state, messages, spent, report);
     let (accepted, identity, merges) = (resolved.accepted, resolved.identity, resolved.merges);
     let event_columns = resolved.event_columns;
     let mut plan = Plan::new(ctx.next_profile_row, ctx.deleted_profiles);
@@ -243,6 +245,7 @@ fn resolve_all<M: Borrow<Message>>(
     ctx: &mut WriteContext<'_>,
     state: &mut State,
     (messages, expected): (impl Iterator<Item = Incoming<M>>, usize),
+    spent: &mut dyn FnMut(M),
     report: &mut IngestReport,
 ) -> Resolved {
     let identifier_keys = identifier_columns(ctx.graph.config());
@@ -260,11 +263,12 @@ fn resolve_all<M: Borrow<Message>>(
     let mut identifiers_before = FxHashMap::default();
     let mut changed_profiles = FxHashSet::default();
     let mut in_call = KeySet::default();
-    for (index, msg, event) in messages {
-        let msg: &Message = msg.borrow();
+    for (index, message, event) in messages {
+        let msg: &Message = message.borrow();
         let key = message_key(&msg.message_id);
         if state.dedup.contains(key) || !in_call.insert(key) {
             report.duplicates.push(index);
+            spent(message);
             continue;
         }
         let prepared = match fitter.prepare(msg, event, &is_profile_trait) {
@@ -276,6 +280,7 @@ fn resolve_all<M: Borrow<Message>>(
                     message_id: Some(msg.message_id.clone()),
                     reason,
                 });
+                spent(message);
                 continue;
             }
         };
@@ -315,6 +320,7 @@ fn resolve_all<M: Borrow<Message>>(
             prepared,
         });
         state.dedup.insert(key);
+        spent(message);
     }
     Resolved {
         accepted,

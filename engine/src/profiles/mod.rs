@@ -268,14 +268,39 @@ impl Profiles {
                 .enumerate()
                 .map(|(index, line)| (index, parse_line(line.as_ref())));
             let messages = accept_parsed(parsed, &mut unparsed);
-            self.ingest_stream(messages, lines.len(), IngestReport::default())?
+            self.ingest_stream(messages, lines.len(), &mut drop, IngestReport::default())?
         } else {
             std::thread::scope(|scope| {
                 let (sender, receiver) = std::sync::mpsc::sync_channel(PARSE_CHUNKS_AHEAD);
-                scope.spawn(move || parse_in_chunks(lines, &sender));
+                let (spent_sender, spent_receiver) = std::sync::mpsc::channel::<Vec<Message>>();
+                scope.spawn(move || {
+                    parse_in_chunks(lines, &sender);
+                    drop(sender);
+                    // Freeing on the thread that allocated is cheap, and the writer has
+                    // better things to do.
+                    spent_receiver.into_iter().for_each(drop);
+                });
                 let parsed = receiver.into_iter().flatten();
                 let messages = accept_parsed(parsed, &mut unparsed);
-                self.ingest_stream(messages, lines.len(), IngestReport::default())
+                let mut spent = Vec::with_capacity(PARSE_CHUNK_LINES);
+                let mut give_back = |message: Message| {
+                    spent.push(message);
+                    if spent.len() == PARSE_CHUNK_LINES {
+                        let full =
+                            std::mem::replace(&mut spent, Vec::with_capacity(PARSE_CHUNK_LINES));
+                        // The parsing thread outlives this call's writing; if it panicked,
+                        // the message is dropped here instead.
+                        let _ = spent_sender.send(full);
+                    }
+                };
+                let report = self.ingest_stream(
+                    messages,
+                    lines.len(),
+                    &mut give_back,
+                    IngestReport::default(),
+                );
+                let _ = spent_sender.send(spent);
+                report
             })?
         };
         report.rejected.extend(unparsed);
@@ -289,6 +314,20 @@ impl Profiles {
     /// # Errors
     /// As [`Profiles::ingest`].
     pub fn ingest_prepared(&self, prepared: PreparedMessages) -> ProfilesResult<IngestReport> {
+        self.ingest_prepared_returning(prepared, &mut drop)
+    }
+
+    /// As [`Profiles::ingest_prepared`], handing each message to `spent` once the writer is
+    /// done with it. Freeing memory another thread allocated is costly, so a caller that
+    /// parses on its own thread sends the messages back there to be dropped.
+    ///
+    /// # Errors
+    /// As [`Profiles::ingest`].
+    pub fn ingest_prepared_returning(
+        &self,
+        prepared: PreparedMessages,
+        spent: &mut dyn FnMut(Message),
+    ) -> ProfilesResult<IngestReport> {
         let (messages, events) = prepared.into_parts();
         let expected = messages.len();
         let stream = messages
@@ -296,7 +335,7 @@ impl Profiles {
             .zip(events)
             .enumerate()
             .map(|(index, (message, event))| (index, message, event));
-        self.ingest_stream(stream, expected, IngestReport::default())
+        self.ingest_stream(stream, expected, spent, IngestReport::default())
     }
 
     fn ingest_indexed(
@@ -309,15 +348,16 @@ impl Profiles {
             .iter()
             .zip(events)
             .map(|(&(index, message), event)| (index, message, event));
-        self.ingest_stream(stream, messages.len(), report)
+        self.ingest_stream(stream, messages.len(), &mut |_| {}, report)
     }
 
     /// Ingests a stream of about `expected` messages with their unfitted event rows as one
-    /// batch.
+    /// batch; each message is handed to `spent` once resolved.
     fn ingest_stream<M: Borrow<Message>>(
         &self,
         messages: impl Iterator<Item = ingest::Incoming<M>>,
         expected: usize,
+        spent: &mut dyn FnMut(M),
         mut report: IngestReport,
     ) -> ProfilesResult<IngestReport> {
         let mut state = self.state.lock();
@@ -327,6 +367,7 @@ impl Profiles {
                 &mut state,
                 &self.events,
                 (messages, expected),
+                spent,
                 &mut report,
             )
         })?;

@@ -12,7 +12,7 @@ use profiledb::engine::message::{parse_message_line, Message};
 use profiledb::engine::profiles::{PreparedMessages, Profiles, ProfilesOptions};
 use std::io::BufRead;
 use std::path::Path;
-use std::sync::mpsc::{sync_channel, SyncSender};
+use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
 use std::time::Instant;
 
 /// One message line with its line number.
@@ -179,7 +179,7 @@ const BATCHES_IN_FLIGHT: usize = 2;
 
 /// Ingests the lines in batches of `--batch-size`. Reading, decompressing, parsing and making
 /// event rows run on a second thread, so they overlap with the writer instead of taking turns
-/// with it.
+/// with it; the messages go back to that thread to be freed where they were allocated.
 fn ingest_all(
     profiles: &Profiles,
     input: &Input,
@@ -189,10 +189,17 @@ fn ingest_all(
     let progress = Progress::new("ingesting");
     let mut counts = Counts::default();
     let (sender, receiver) = sync_channel::<Result<ParsedBatch, ToolError>>(BATCHES_IN_FLIGHT);
+    let (spent_sender, spent_receiver) = channel::<Vec<Message>>();
     std::thread::scope(|scope| {
-        scope.spawn(move || read_batches(input, settings.batch_size, &sender));
+        scope.spawn(move || {
+            read_batches(input, settings.batch_size, &sender, &spent_receiver);
+            drop(sender);
+            spent_receiver.into_iter().for_each(drop);
+        });
+        // Owned here so that leaving early, on an error, also releases the reading thread.
+        let spent_sender = spent_sender;
         for batch in receiver {
-            ingest_batch(profiles, batch?, &mut counts, rejects)?;
+            ingest_batch(profiles, batch?, &mut counts, rejects, &spent_sender)?;
             progress.set(counts.imported);
         }
         Ok::<(), ToolError>(())
@@ -202,11 +209,13 @@ fn ingest_all(
 }
 
 /// Reads and parses the input batch by batch until it ends, the writer hangs up, or
-/// reading fails (the error is the last item sent).
+/// reading fails (the error is the last item sent). Messages the writer sent back are freed
+/// between batches.
 fn read_batches(
     input: &Input,
     batch_size: usize,
     sender: &SyncSender<Result<ParsedBatch, ToolError>>,
+    spent: &Receiver<Vec<Message>>,
 ) {
     let mut lines = match Lines::new(input) {
         Ok(lines) => lines,
@@ -232,6 +241,7 @@ fn read_batches(
             None => {}
         }
         if batch.len() >= batch_size || (done && !(batch.is_empty() && not_utf8.is_empty())) {
+            spent.try_iter().for_each(drop);
             let full = std::mem::replace(&mut batch, Vec::with_capacity(batch_size));
             let parsed = ParsedBatch::parse(full, std::mem::take(&mut not_utf8));
             if sender.send(Ok(parsed)).is_err() {
@@ -249,11 +259,15 @@ fn ingest_batch(
     batch: ParsedBatch,
     counts: &mut Counts,
     rejects: &mut Rejects,
+    spent_sender: &Sender<Vec<Message>>,
 ) -> Result<(), ToolError> {
     let line_of = batch.line_of;
+    let mut spent = Vec::with_capacity(batch.prepared.len());
     let report = profiles
-        .ingest_prepared(batch.prepared)
+        .ingest_prepared_returning(batch.prepared, &mut |message| spent.push(message))
         .map_err(ToolError::profiles("ingesting messages"))?;
+    // If the reading thread is gone, the messages are simply freed here.
+    let _ = spent_sender.send(spent);
     counts.read += (batch.lines.len() + batch.not_utf8.len()) as u64;
     counts.imported += report.accepted as u64;
     counts.duplicates += report.duplicates.len() as u64;
