@@ -496,3 +496,66 @@ fn lines_messages_and_prepared_messages_ingest_alike() {
         }
     }
 }
+
+/// Lines of a large call: identifies and tracks over 100 users, with bad JSON, a value that
+/// does not fit its column and a replayed message id at known places.
+fn large_call() -> Vec<String> {
+    (0..1_500)
+        .map(|i| match i {
+            7 | 900 => "{not json".to_owned(),
+            1_000 => track("m3", ("userId", "u3"), "A", &at(0, 3), json!({"n": 3})),
+            1_100 => track("bad", ("userId", "u1"), "A", &at(1, 0), json!({"n": "x"})),
+            _ if i % 5 == 0 => identify(
+                &format!("m{i}"),
+                &[
+                    ("userId", &format!("u{}", i % 100)),
+                    ("anonymousId", &format!("a{i}")),
+                ],
+                &at(0, i),
+                json!({"email": format!("p{}@example.com", i % 100), "plan": format!("p{i}")}),
+            ),
+            _ => track(
+                &format!("m{i}"),
+                ("userId", &format!("u{}", i % 100)),
+                "Viewed",
+                &at(0, i),
+                json!({"n": i}),
+            ),
+        })
+        .collect()
+}
+
+#[test]
+fn a_large_call_parsed_beside_the_writer_reports_and_stores_what_small_calls_do() {
+    let lines = large_call();
+    let (large_dir, small_dir) = (TempDir::new("large-call"), TempDir::new("small-calls"));
+    let (large, small) = (open(&large_dir), open(&small_dir));
+    let report = large.ingest_lines(&lines).unwrap();
+    let rejected: Vec<usize> = report.rejected.iter().map(|r| r.index).collect();
+    assert_eq!(rejected, [7, 900, 1_100]);
+    assert!(matches!(
+        report.rejected[0].reason,
+        MessageRejection::Invalid(_)
+    ));
+    assert!(matches!(
+        report.rejected[2].reason,
+        MessageRejection::Type(_)
+    ));
+    assert_eq!(report.duplicates, [1_000]);
+    assert_eq!(report.accepted, 1_496);
+    for chunk in lines.chunks(50) {
+        small.ingest_lines(chunk).unwrap();
+    }
+    for table in [TableKind::Profiles, TableKind::Events] {
+        assert_eq!(
+            all_rows(&large, table),
+            all_rows(&small, table),
+            "{table:?}"
+        );
+    }
+    let latest = view(&large, "user_id:u95");
+    assert_eq!(
+        trait_of(&latest, "plan"),
+        Some(Value::String("p1495".to_owned()))
+    );
+}
