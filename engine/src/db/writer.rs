@@ -124,10 +124,7 @@ impl WriterState {
                         Value::Int64(i64::from(profile)),
                     ));
                     self.fit_into(TableKind::Events, attributes, &mut new_columns, &mut values)?;
-                    let row = next_event;
-                    next_event = next_event.checked_add(1).ok_or(Error::RowIdsExhausted {
-                        table: TableKind::Events,
-                    })?;
+                    let row = take_event_row(&mut next_event)?;
                     event_rows.push(row);
                     mutations.push(Mutation::Upsert {
                         table: TableKind::Events,
@@ -154,10 +151,7 @@ impl WriterState {
                             Value::Int64(i64::from(profile)),
                         ),
                     );
-                    let row = next_event;
-                    next_event = next_event.checked_add(1).ok_or(Error::RowIdsExhausted {
-                        table: TableKind::Events,
-                    })?;
+                    let row = take_event_row(&mut next_event)?;
                     event_rows.push(row);
                     mutations.push(Mutation::Upsert {
                         table: TableKind::Events,
@@ -417,6 +411,15 @@ impl WriterState {
             TableKind::Events => self.next_event_row = self.next_event_row.max(next),
         }
     }
+}
+
+/// The next event row id, advancing the counter.
+fn take_event_row(next_event: &mut u32) -> Result<u32> {
+    let row = *next_event;
+    *next_event = row.checked_add(1).ok_or(Error::RowIdsExhausted {
+        table: TableKind::Events,
+    })?;
+    Ok(row)
 }
 
 fn validate_column_name(name: &str) -> Result<()> {
