@@ -13,6 +13,10 @@ use rustc_hash::FxHashMap;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+/// Most cells a builder column reserves room for up front (about 2.5 MiB): enough for a large
+/// call's share, without a once-busy column holding megabytes for a few cells.
+const MAX_PRESIZED_CELLS: usize = 65_536;
+
 /// Rough bytes of bookkeeping per stored cell besides the value itself.
 const CELL_OVERHEAD_BYTES: usize = 48;
 
@@ -380,7 +384,10 @@ impl BuilderTable {
         if let Some(&slot) = self.index.get(&name) {
             return slot;
         }
-        let expected = self.sizes_at_seal.get(&name).copied().unwrap_or(0);
+        let expected = self
+            .sizes_at_seal
+            .get(&name)
+            .map_or(0, |&cells| cells.min(MAX_PRESIZED_CELLS));
         let slot = self.columns.len();
         self.index.insert(name.clone(), slot);
         self.columns.push((name, Vec::with_capacity(expected)));
