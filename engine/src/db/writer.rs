@@ -117,20 +117,13 @@ impl WriterState {
                     attributes,
                 } => {
                     self.require_live(profile, &deleted_here)?;
-                    let mut values = Vec::with_capacity(attributes.len() + 1);
                     self.note_profile_column(&mut new_columns);
-                    values.push((
-                        EVENT_PROFILE_COLUMN.to_owned(),
-                        Value::Int64(i64::from(profile)),
-                    ));
+                    let mut values = Vec::with_capacity(attributes.len() + 1);
+                    values.push(profile_cell(profile));
                     self.fit_into(TableKind::Events, attributes, &mut new_columns, &mut values)?;
                     let row = take_event_row(&mut next_event)?;
                     event_rows.push(row);
-                    mutations.push(Mutation::Upsert {
-                        table: TableKind::Events,
-                        row,
-                        values,
-                    });
+                    mutations.push(event_upsert(row, values));
                 }
                 WriteOp::AppendFittedEvent {
                     profile,
@@ -144,20 +137,10 @@ impl WriterState {
                     }
                     // Event rows are made with room to spare, so this rarely reallocates.
                     let mut values = attributes;
-                    values.insert(
-                        0,
-                        (
-                            EVENT_PROFILE_COLUMN.to_owned(),
-                            Value::Int64(i64::from(profile)),
-                        ),
-                    );
+                    values.insert(0, profile_cell(profile));
                     let row = take_event_row(&mut next_event)?;
                     event_rows.push(row);
-                    mutations.push(Mutation::Upsert {
-                        table: TableKind::Events,
-                        row,
-                        values,
-                    });
+                    mutations.push(event_upsert(row, values));
                 }
                 WriteOp::DeleteProfile { profile } => {
                     for row in events_of(profile)? {
@@ -197,13 +180,7 @@ impl WriterState {
                         self.note_profile_column(&mut new_columns);
                     }
                     for row in rows {
-                        let values =
-                            vec![(EVENT_PROFILE_COLUMN.to_owned(), Value::Int64(i64::from(to)))];
-                        mutations.push(Mutation::Upsert {
-                            table: TableKind::Events,
-                            row,
-                            values,
-                        });
+                        mutations.push(event_upsert(row, vec![profile_cell(to)]));
                     }
                 }
                 WriteOp::DefineColumn {
@@ -410,6 +387,23 @@ impl WriterState {
             TableKind::Profiles => self.next_profile_row = self.next_profile_row.max(next),
             TableKind::Events => self.next_event_row = self.next_event_row.max(next),
         }
+    }
+}
+
+/// The `profile_id` cell that leads every event row.
+fn profile_cell(profile: u32) -> (String, Value) {
+    (
+        EVENT_PROFILE_COLUMN.to_owned(),
+        Value::Int64(i64::from(profile)),
+    )
+}
+
+/// The mutation writing event `row`.
+fn event_upsert(row: u32, values: Vec<(String, Value)>) -> Mutation {
+    Mutation::Upsert {
+        table: TableKind::Events,
+        row,
+        values,
     }
 }
 

@@ -270,42 +270,50 @@ impl Profiles {
             let messages = accept_parsed(parsed, &mut unparsed);
             self.ingest_stream(messages, lines.len(), &mut drop, IngestReport::default())?
         } else {
-            std::thread::scope(|scope| {
-                let (sender, receiver) = std::sync::mpsc::sync_channel(PARSE_CHUNKS_AHEAD);
-                let (spent_sender, spent_receiver) = std::sync::mpsc::channel::<Vec<Message>>();
-                scope.spawn(move || {
-                    parse_in_chunks(lines, &sender);
-                    drop(sender);
-                    // Freeing on the thread that allocated is cheap, and the writer has
-                    // better things to do.
-                    spent_receiver.into_iter().for_each(drop);
-                });
-                let parsed = receiver.into_iter().flatten();
-                let messages = accept_parsed(parsed, &mut unparsed);
-                let mut spent = Vec::with_capacity(PARSE_CHUNK_LINES);
-                let mut give_back = |message: Message| {
-                    spent.push(message);
-                    if spent.len() == PARSE_CHUNK_LINES {
-                        let full =
-                            std::mem::replace(&mut spent, Vec::with_capacity(PARSE_CHUNK_LINES));
-                        // The parsing thread outlives this call's writing; if it panicked,
-                        // the message is dropped here instead.
-                        let _ = spent_sender.send(full);
-                    }
-                };
-                let report = self.ingest_stream(
-                    messages,
-                    lines.len(),
-                    &mut give_back,
-                    IngestReport::default(),
-                );
-                let _ = spent_sender.send(spent);
-                report
-            })?
+            self.ingest_lines_parsed_beside(lines, &mut unparsed)?
         };
         report.rejected.extend(unparsed);
         report.rejected.sort_by_key(|r| r.index);
         Ok(report)
+    }
+
+    /// The large-call path of [`Profiles::ingest_lines`]: a second thread parses `lines` and
+    /// streams them to the writer, then frees the messages the writer hands back (freeing
+    /// on the allocating thread is cheap, and the writer is the bottleneck). Lines that do
+    /// not parse go to `unparsed`.
+    fn ingest_lines_parsed_beside<S: AsRef<str> + Sync>(
+        &self,
+        lines: &[S],
+        unparsed: &mut Vec<RejectedMessage>,
+    ) -> ProfilesResult<IngestReport> {
+        std::thread::scope(|scope| {
+            let (sender, receiver) = std::sync::mpsc::sync_channel(PARSE_CHUNKS_AHEAD);
+            let (spent_sender, spent_receiver) = std::sync::mpsc::channel::<Vec<Message>>();
+            scope.spawn(move || {
+                parse_in_chunks(lines, &sender);
+                drop(sender);
+                spent_receiver.into_iter().for_each(drop);
+            });
+            let messages = accept_parsed(receiver.into_iter().flatten(), unparsed);
+            let mut spent = Vec::with_capacity(PARSE_CHUNK_LINES);
+            let mut give_back = |message: Message| {
+                spent.push(message);
+                if spent.len() == PARSE_CHUNK_LINES {
+                    let full = std::mem::replace(&mut spent, Vec::with_capacity(PARSE_CHUNK_LINES));
+                    // Only fails if the parsing thread panicked; the messages are then
+                    // freed here.
+                    let _ = spent_sender.send(full);
+                }
+            };
+            let report = self.ingest_stream(
+                messages,
+                lines.len(),
+                &mut give_back,
+                IngestReport::default(),
+            );
+            let _ = spent_sender.send(spent);
+            report
+        })
     }
 
     /// Ingests messages made ready by [`PreparedMessages::new`] (on another thread, so the
