@@ -11,6 +11,16 @@ use super::types::{
     Identifier, IdentifierRecord, IdentifierType, MergeEvent, ProfileId, RefusedLink, Resolution,
 };
 
+/// The identifier a profile shows for one type, as its interned node (see
+/// [`IdentityGraph::shown_nodes`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ShownNode {
+    /// The identifier type's code.
+    pub code: u16,
+    /// The identifier's node.
+    pub node: u32,
+}
+
 /// Profiles built from the identifiers messages carry together.
 ///
 /// The graph owns its link log; the state (profiles, merges, refusals) is a deterministic
@@ -151,14 +161,6 @@ impl IdentityGraph {
         self.node_profile(self.node_of(identifier)?).map(ProfileId)
     }
 
-    /// The profile holding `identifier`, taken as already normalized (as `identifiers_of`
-    /// gives them): an identifier never seen is not normalized again to look it up twice.
-    #[must_use]
-    pub(crate) fn lookup_normalized(&self, identifier: &Identifier) -> Option<ProfileId> {
-        self.node_profile(self.interner.get(identifier)?)
-            .map(ProfileId)
-    }
-
     /// The node of `identifier` after normalization, if it was ever seen.
     pub(crate) fn node_of(&self, identifier: &Identifier) -> Option<u32> {
         if let Some(node) = self.interner.get(identifier) {
@@ -200,38 +202,71 @@ impl IdentityGraph {
 
     /// The identifier each type of `profile` shows in its identifier column: the one seen
     /// last (greatest `last_seen`, then greatest value), ordered by type name.
-    ///
-    /// Walks the profile's identifier list in place and copies only the winners, because
-    /// ingestion asks this for every profile a call touches.
     #[must_use]
     pub fn shown_identifiers(&self, profile: ProfileId) -> Vec<(IdentifierType, String)> {
+        let mut out: Vec<(IdentifierType, String)> = self
+            .shown_nodes(profile)
+            .into_iter()
+            .map(|shown| {
+                let kind = self.interner.type_of_code(shown.code).clone();
+                (kind, self.interner.value(shown.node).to_owned())
+            })
+            .collect();
+        out.sort_unstable_by(|a, b| a.0.name().cmp(b.0.name()));
+        out
+    }
+
+    /// As [`IdentityGraph::shown_identifiers`], as interned nodes in no particular order.
+    ///
+    /// Walks the profile's identifier list in place and copies nothing, because ingestion
+    /// asks this for every profile a call touches; nodes compare as their identifiers do.
+    #[must_use]
+    pub(crate) fn shown_nodes(&self, profile: ProfileId) -> Vec<ShownNode> {
         let root = self.state.uf.find(profile.0);
         if !self.state.uf.is_live_root(root) {
             return Vec::new();
         }
-        // (type code, last seen, value) of the best identifier of each type so far.
-        let mut best: Vec<(u16, i64, &str)> = Vec::new();
+        // (type code, last seen, value, node) of the best identifier of each type so far.
+        // Room for the usual user id, anonymous id, email and device id.
+        let mut best: Vec<(u16, i64, &str, u32)> = Vec::with_capacity(4);
         let mut node = self.state.head.get(root as usize).copied().unwrap_or(NONE);
         while node != NONE {
             let code = self.interner.code(node);
             let last_seen = self.state.last_seen[node as usize];
             let value = self.interner.value(node);
-            match best.iter_mut().find(|(c, _, _)| *c == code) {
+            match best.iter_mut().find(|(c, _, _, _)| *c == code) {
                 Some(current) => {
                     if (current.1, current.2) < (last_seen, value) {
-                        *current = (code, last_seen, value);
+                        *current = (code, last_seen, value, node);
                     }
                 }
-                None => best.push((code, last_seen, value)),
+                None => best.push((code, last_seen, value, node)),
             }
             node = self.state.next[node as usize];
         }
-        let mut out: Vec<(IdentifierType, String)> = best
-            .into_iter()
-            .map(|(code, _, value)| (self.interner.type_of_code(code).clone(), value.to_owned()))
-            .collect();
-        out.sort_unstable_by(|a, b| a.0.name().cmp(b.0.name()));
-        out
+        best.into_iter()
+            .map(|(code, _, _, node)| ShownNode { code, node })
+            .collect()
+    }
+
+    /// The identifier column and value that `shown` stands for.
+    #[must_use]
+    pub(crate) fn shown_column(&self, shown: ShownNode) -> (&str, &str) {
+        let kind = self.interner.type_of_code(shown.code);
+        (kind.name(), self.interner.value(shown.node))
+    }
+
+    /// The node of an identifier taken as already normalized (as `identifiers_of` gives
+    /// them), with the live profile holding it: an identifier never seen is not normalized
+    /// again to look it up twice.
+    #[must_use]
+    pub(crate) fn lookup_normalized_node(
+        &self,
+        identifier: &Identifier,
+    ) -> Option<(u32, ProfileId)> {
+        let node = self.interner.get(identifier)?;
+        self.node_profile(node)
+            .map(|profile| (node, ProfileId(profile)))
     }
 
     /// Number of live profiles.

@@ -116,11 +116,14 @@ impl<'a> Fitter<'a> {
             }
         }
         let column_type = self.column_type(TableKind::Events, name)?;
-        let entry = (name.to_owned(), column_type);
-        if place < self.event_places.len() {
-            self.event_places[place] = entry;
+        if let Some(entry) = self.event_places.get_mut(place) {
+            // Messages of different kinds interleave, so hints change often: reuse the
+            // name's buffer rather than allocate a new one.
+            entry.0.clear();
+            entry.0.push_str(name);
+            entry.1 = column_type;
         } else if place == self.event_places.len() {
-            self.event_places.push(entry);
+            self.event_places.push((name.to_owned(), column_type));
         }
         Some(column_type)
     }

@@ -8,8 +8,7 @@ use super::state::{message_key, KeySet, State, NO_ROW};
 use crate::db::{BuiltBatch, WriteContext, WriteOp, EVENT_PROFILE_COLUMN};
 use crate::error::Result;
 use crate::identity::{
-    Identifier, IdentifierType, IdentityConfig, IdentityGraph, LinkOutcome, LinkRecord, Merge,
-    ProfileId,
+    Identifier, IdentityConfig, IdentityGraph, LinkOutcome, LinkRecord, Merge, ProfileId, ShownNode,
 };
 use crate::message::Message;
 use crate::mutation::IdentityChange;
@@ -172,7 +171,7 @@ struct Resolved {
     identity: Vec<IdentityChange>,
     merges: Vec<Merge>,
     /// Identifier column values of the existing rows the call reaches, as of before the call.
-    identifiers_before: FxHashMap<u32, Vec<(IdentifierType, String)>>,
+    identifiers_before: FxHashMap<u32, Vec<ShownNode>>,
     /// Profiles whose identifier columns the call may have changed (see [`KnownIdentifiers`]).
     changed_profiles: FxHashSet<u32>,
     /// Events columns the accepted messages' fitted event rows add, in order.
@@ -186,8 +185,8 @@ struct Resolved {
 /// are what the row stores. Knowing them saves reading those columns for every touched row,
 /// which on a large database means decoding chunks all over the table on every call.
 pub(crate) struct KnownIdentifiers {
-    /// Values by row, taken before the call changed the graph.
-    pub before: FxHashMap<u32, Vec<(IdentifierType, String)>>,
+    /// Values by row (as the graph's nodes), taken before the call changed the graph.
+    pub before: FxHashMap<u32, Vec<ShownNode>>,
     /// Rows from here on were allocated by this call and store nothing yet.
     pub first_new_row: u32,
     /// Profiles whose identifier columns may differ from `before`: those that gained an
@@ -214,16 +213,15 @@ fn remember_identifiers(
     graph: &IdentityGraph,
     state: &State,
     ids: &[Identifier],
-    before: &mut FxHashMap<u32, Vec<(IdentifierType, String)>>,
+    before: &mut FxHashMap<u32, Vec<ShownNode>>,
 ) -> Option<ProfileId> {
     let mut owner: Option<ProfileId> = None;
     let mut shown = !ids.is_empty();
     for id in ids {
-        let Some(profile) = graph.lookup_normalized(id) else {
+        let Some((node, profile)) = graph.lookup_normalized_node(id) else {
             shown = false;
             continue;
         };
-        let profile = graph.canonical(profile);
         shown &= owner.is_none_or(|o| o == profile);
         owner = Some(profile);
         let Some(row) = state.row(profile.0) else {
@@ -232,10 +230,8 @@ fn remember_identifiers(
         };
         let winners = before
             .entry(row)
-            .or_insert_with(|| graph.shown_identifiers(profile));
-        shown &= winners
-            .iter()
-            .any(|(kind, value)| kind.name() == id.kind.name() && *value == id.value);
+            .or_insert_with(|| graph.shown_nodes(profile));
+        shown &= winners.iter().any(|winner| winner.node == node);
     }
     owner.filter(|_| shown)
 }
@@ -533,18 +529,20 @@ impl<'a> Plan<'a> {
             } else {
                 known.before.get(&row).map(Vec::as_slice)
             };
-            for (kind, value) in graph.shown_identifiers(profile) {
+            for shown in graph.shown_nodes(profile) {
+                let (column, value) = graph.shown_column(shown);
                 match stored {
                     Some(stored) => {
-                        let old = stored.iter().find(|(k, _)| k.name() == kind.name());
-                        if old.map(|(_, v)| v) != Some(&value) {
-                            changed.push((row, kind.name().to_owned(), Value::String(value)));
+                        let old = stored.iter().find(|old| old.code == shown.code);
+                        if old != Some(&shown) {
+                            let value = Value::String(value.to_owned());
+                            changed.push((row, column.to_owned(), value));
                         }
                     }
                     None => wanted
-                        .entry(kind.name().to_owned())
+                        .entry(column.to_owned())
                         .or_default()
-                        .push((row, Value::String(value))),
+                        .push((row, Value::String(value.to_owned()))),
                 }
             }
         }
