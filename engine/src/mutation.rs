@@ -8,7 +8,7 @@
 //! the rows it wrote commit together.
 
 use crate::identity::{
-    decode_record, decode_snapshot, encode_record, Identifier, IdentifierType, IdentityConfig,
+    decode_record, decode_snapshot, encode_record_into, Identifier, IdentifierType, IdentityConfig,
     IdentityError, IdentityGraph, LinkRecord,
 };
 use crate::schema::TableKind;
@@ -271,13 +271,18 @@ fn decode_mutation(r: &mut ByteReader<'_>, kind: u8) -> Result<Mutation, WireErr
 }
 
 fn encode_identity(w: &mut ByteWriter, change: &IdentityChange) {
-    let (kind, payload) = match change {
-        IdentityChange::Link(record) => (KIND_LINK, encode_record(record)),
-        IdentityChange::Action(action) => (KIND_IDENTITY_ACTION, encode_action(action)),
-    };
-    w.u8(kind);
-    w.u32(u32::try_from(payload.len()).expect("identity change below 4 GiB"));
-    w.raw(&payload);
+    match change {
+        IdentityChange::Link(record) => {
+            w.u8(KIND_LINK);
+            w.length_prefixed(|out| encode_record_into(record, out));
+        }
+        IdentityChange::Action(action) => {
+            let payload = encode_action(action);
+            w.u8(KIND_IDENTITY_ACTION);
+            w.u32(u32::try_from(payload.len()).expect("identity change below 4 GiB"));
+            w.raw(&payload);
+        }
+    }
 }
 
 fn encode_action(action: &IdentityAction) -> Vec<u8> {

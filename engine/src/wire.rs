@@ -42,6 +42,20 @@ impl ByteWriter {
         self.bytes
     }
 
+    /// Writes a u32 length prefix then what `write` appends, the prefix giving its length
+    /// (for payloads encoded in place, without a vector of their own).
+    ///
+    /// # Panics
+    /// If the payload reaches 4 GiB.
+    pub fn length_prefixed(&mut self, write: impl FnOnce(&mut Vec<u8>)) {
+        let prefix_at = self.bytes.len();
+        self.u32(0);
+        write(&mut self.bytes);
+        let length = self.bytes.len() - prefix_at - 4;
+        let length = u32::try_from(length).expect("payload below 4 GiB");
+        self.bytes[prefix_at..prefix_at + 4].copy_from_slice(&length.to_le_bytes());
+    }
+
     /// Number of bytes written so far.
     #[must_use]
     pub fn len(&self) -> usize {

@@ -77,6 +77,13 @@ impl LinkOutcome {
 #[must_use]
 pub fn encode_record(record: &LinkRecord) -> Vec<u8> {
     let mut out = Vec::with_capacity(32 + record.message_id.len() + 24 * record.identifiers.len());
+    encode_record_into(record, &mut out);
+    out
+}
+
+/// Appends the bytes [`encode_record`] gives to `out` (WAL batches hold one per message, so
+/// they are written in place rather than through a vector of their own).
+pub fn encode_record_into(record: &LinkRecord, out: &mut Vec<u8>) {
     out.put_u16(RECORD_VERSION);
     out.put_i64(record.timestamp_micros);
     out.put_u32(record.outcome.profile.0);
@@ -98,7 +105,6 @@ pub fn encode_record(record: &LinkRecord) -> Vec<u8> {
         out.put_u32(m.survivor.0);
         out.put_u32(m.absorbed.0);
     }
-    out
 }
 
 /// Decodes a record written by [`encode_record`].

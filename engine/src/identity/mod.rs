@@ -41,7 +41,9 @@ pub use config::{
 pub use error::IdentityError;
 pub use graph::IdentityGraph;
 pub(crate) use graph::ShownNode;
-pub use log::{decode_record, encode_record, LinkOutcome, LinkRecord, RECORD_VERSION};
+pub use log::{
+    decode_record, encode_record, encode_record_into, LinkOutcome, LinkRecord, RECORD_VERSION,
+};
 pub use normalize::{normalize_phone, RejectReason, Rejected};
 pub use snapshot::{decode_snapshot, SNAPSHOT_MAGIC, SNAPSHOT_VERSION};
 pub use types::{

@@ -72,7 +72,6 @@ impl Candidate {
 /// An accepted message on its way into the batch.
 struct Accepted {
     timestamp_micros: i64,
-    message_id: String,
     profile: ProfileId,
     prepared: Prepared,
 }
@@ -126,7 +125,13 @@ pub(crate) fn build<M: Borrow<Message>>(
         merge_computed(state, *absorbed_row, row);
     }
     let mut events = Vec::with_capacity(accepted.len());
-    for item in accepted {
+    // Each accepted message logged one link record, in the same order: its message id is
+    // read there, and copied only for the traits it sets.
+    let message_ids = identity.iter().filter_map(|change| match change {
+        IdentityChange::Link(record) => Some(record.message_id.as_str()),
+        IdentityChange::Action(_) => None,
+    });
+    for (item, message_id) in accepted.into_iter().zip(message_ids) {
         let final_profile = ctx.graph.canonical(item.profile);
         let row = plan.row_of(state, final_profile);
         touched.insert(row, final_profile);
@@ -134,7 +139,7 @@ pub(crate) fn build<M: Borrow<Message>>(
             let candidate = Candidate {
                 value,
                 ts: item.timestamp_micros,
-                msg: item.message_id.clone(),
+                msg: message_id.to_owned(),
             };
             offer(&mut candidates, row, key, candidate);
         }
@@ -311,7 +316,6 @@ fn resolve_all<M: Borrow<Message>>(
         }));
         accepted.push(Accepted {
             timestamp_micros: msg.timestamp_micros,
-            message_id: msg.message_id.clone(),
             profile: resolution.profile,
             prepared,
         });
