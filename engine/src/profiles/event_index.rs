@@ -169,6 +169,7 @@ impl EventIndex {
             return Ok(out);
         }
         let wanted: RoaringBitmap = profiles.iter().copied().collect();
+        let wanted_bits = RowBits::new(profiles);
         let layers = snapshot.layers(TableKind::Events);
         for (age, layer) in layers.iter().enumerate() {
             let found: Vec<(u32, u32)> = match layer {
@@ -186,7 +187,7 @@ impl EventIndex {
                             .filter_map(|(row, v)| match v {
                                 Value::Int64(owner) => u32::try_from(*owner)
                                     .ok()
-                                    .filter(|o| wanted.contains(*o))
+                                    .filter(|o| wanted_bits.contains(*o))
                                     .map(|o| (o, row)),
                                 _ => None,
                             })
@@ -253,6 +254,30 @@ fn rewrites_owner(layer: &Layer<'_>, row: u32) -> bool {
         Layer::Memory(table) => table
             .column(EVENT_PROFILE_COLUMN)
             .is_some_and(|c| c.present().contains(row)),
+    }
+}
+
+/// Profile rows as a dense bit set. Every event cell of the memory layers is tested against a
+/// call's absorbed profiles, and testing a bit costs a fraction of a bitmap lookup; a million
+/// profile rows take 125 KB.
+struct RowBits {
+    words: Vec<u64>,
+}
+
+impl RowBits {
+    fn new(rows: &[u32]) -> RowBits {
+        let len = rows.iter().max().map_or(0, |&max| max as usize / 64 + 1);
+        let mut words = vec![0u64; len];
+        for &row in rows {
+            words[row as usize / 64] |= 1 << (row % 64);
+        }
+        RowBits { words }
+    }
+
+    fn contains(&self, row: u32) -> bool {
+        self.words
+            .get(row as usize / 64)
+            .is_some_and(|word| word >> (row % 64) & 1 == 1)
     }
 }
 
