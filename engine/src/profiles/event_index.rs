@@ -277,7 +277,7 @@ impl RowBits {
     fn contains(&self, row: u32) -> bool {
         self.words
             .get(row as usize / 64)
-            .is_some_and(|word| word >> (row % 64) & 1 == 1)
+            .is_some_and(|word| (word >> (row % 64)) & 1 == 1)
     }
 }
 

@@ -322,28 +322,31 @@ impl Profiles {
     /// # Errors
     /// As [`Profiles::ingest`].
     pub fn ingest_prepared(&self, prepared: PreparedMessages) -> ProfilesResult<IngestReport> {
-        self.ingest_prepared_returning(prepared, &mut drop)
+        self.ingest_prepared_returning(prepared)
+            .map(|(report, _)| report)
     }
 
-    /// As [`Profiles::ingest_prepared`], handing each message to `spent` once the writer is
-    /// done with it. Freeing memory another thread allocated is costly, so a caller that
-    /// parses on its own thread sends the messages back there to be dropped.
+    /// As [`Profiles::ingest_prepared`], and hands the messages back once the call is done
+    /// with them. Freeing memory another thread allocated is costly, so a caller that parses
+    /// on its own thread sends them back there to be dropped.
     ///
     /// # Errors
     /// As [`Profiles::ingest`].
     pub fn ingest_prepared_returning(
         &self,
         prepared: PreparedMessages,
-        spent: &mut dyn FnMut(Message),
-    ) -> ProfilesResult<IngestReport> {
+    ) -> ProfilesResult<(IngestReport, Vec<Message>)> {
         let (messages, events) = prepared.into_parts();
-        let expected = messages.len();
+        // Borrowed, not moved: a message is large, and moving each one out and back costs
+        // the writer more than reading it in place.
         let stream = messages
-            .into_iter()
+            .iter()
             .zip(events)
             .enumerate()
             .map(|(index, (message, event))| (index, message, event));
-        self.ingest_stream(stream, expected, spent, IngestReport::default())
+        let report =
+            self.ingest_stream(stream, messages.len(), &mut drop, IngestReport::default())?;
+        Ok((report, messages))
     }
 
     fn ingest_indexed(

@@ -262,9 +262,8 @@ fn ingest_batch(
     spent_sender: &Sender<Vec<Message>>,
 ) -> Result<(), ToolError> {
     let line_of = batch.line_of;
-    let mut spent = Vec::with_capacity(batch.prepared.len());
-    let report = profiles
-        .ingest_prepared_returning(batch.prepared, &mut |message| spent.push(message))
+    let (report, spent) = profiles
+        .ingest_prepared_returning(batch.prepared)
         .map_err(ToolError::profiles("ingesting messages"))?;
     // If the reading thread is gone, the messages are simply freed here.
     let _ = spent_sender.send(spent);
