@@ -127,6 +127,11 @@ pub(crate) fn build<M: Borrow<Message>>(
     let mut events = Vec::with_capacity(accepted.len());
     // Each accepted message logged one link record, in the same order: its message id is
     // read there, and copied only for the traits it sets.
+    debug_assert_eq!(
+        accepted.len(),
+        identity.len(),
+        "one link record per message"
+    );
     let message_ids = identity.iter().filter_map(|change| match change {
         IdentityChange::Link(record) => Some(record.message_id.as_str()),
         IdentityChange::Action(_) => None,
