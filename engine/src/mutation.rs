@@ -277,10 +277,8 @@ fn encode_identity(w: &mut ByteWriter, change: &IdentityChange) {
             w.length_prefixed(|out| encode_record_into(record, out));
         }
         IdentityChange::Action(action) => {
-            let payload = encode_action(action);
             w.u8(KIND_IDENTITY_ACTION);
-            w.u32(u32::try_from(payload.len()).expect("identity change below 4 GiB"));
-            w.raw(&payload);
+            w.length_prefixed(|out| out.extend_from_slice(&encode_action(action)));
         }
     }
 }
