@@ -13,19 +13,40 @@ struct Secrets {
 }
 
 impl Secrets {
+    /// Draws tokens until no secret repeats a 4-byte sequence within itself: lz4 would store
+    /// such a repeat as a back-reference, and a secret must appear verbatim wherever it is kept
+    /// for the byte search to prove anything.
     fn new(prefix: &str, rng: &mut Rng) -> Secrets {
-        let token = rng.next_u64();
-        Secrets {
-            email: format!("{prefix}-me-{token:016x}@example.com"),
-            tag: format!("{prefix}-tag-{token:x}"),
-            event_text: format!("{prefix}-event-{token:x}"),
-            updated: format!("{prefix}-updated-{token:x}"),
+        loop {
+            let token = rng.next_u64();
+            let secrets = Secrets {
+                email: format!("{prefix}-me-{token:016x}@example.com"),
+                tag: format!("{prefix}-tag-{token:x}"),
+                event_text: format!("{prefix}-event-{token:x}"),
+                updated: format!("{prefix}-updated-{token:x}"),
+            };
+            if !secrets
+                .all()
+                .iter()
+                .any(|secret| repeats_four_bytes(secret))
+            {
+                return secrets;
+            }
         }
     }
 
     fn all(&self) -> [&str; 4] {
         [&self.email, &self.tag, &self.event_text, &self.updated]
     }
+}
+
+/// True when some 4-byte window of `text` occurs again later in it (lz4's shortest match).
+fn repeats_four_bytes(text: &str) -> bool {
+    let windows: Vec<&[u8]> = text.as_bytes().windows(4).collect();
+    windows
+        .iter()
+        .enumerate()
+        .any(|(i, window)| windows[i + 1..].contains(window))
 }
 
 fn write_profile(db: &Database, id: u32, secrets: &Secrets) {
