@@ -13,6 +13,7 @@ mod common;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use profiledb::engine::identity::IdentityGraph;
+use profiledb::engine::message::{parse_message, parse_message_line};
 use profiledb::{Options, Profiles, ProfilesOptions, SyncMode};
 use std::time::Instant;
 
@@ -84,6 +85,32 @@ fn end_to_end_ingest(c: &mut Criterion) {
     group.finish();
 }
 
+/// Parsing alone, the part of ingest that runs beside the writer: read in one pass, and
+/// through a `serde_json::Value` tree for comparison.
+fn message_parsing(c: &mut Criterion) {
+    const MESSAGES: u32 = 200_000;
+    let lines = common::ndjson_messages(MESSAGES);
+    let mut group = c.benchmark_group("parse_ndjson");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(u64::from(MESSAGES)));
+    group.bench_function("one_pass", |b| {
+        b.iter(|| {
+            for line in &lines {
+                std::hint::black_box(parse_message_line(line).expect("valid message"));
+            }
+        });
+    });
+    group.bench_function("through_json_tree", |b| {
+        b.iter(|| {
+            for line in &lines {
+                let tree = serde_json::from_str(line).expect("valid JSON");
+                std::hint::black_box(parse_message(&tree).expect("valid message"));
+            }
+        });
+    });
+    group.finish();
+}
+
 fn profile_view(c: &mut Criterion) {
     let users = common::view::view_profiles();
     let dir = common::view::view_dataset(users, common::view::view_events_per_profile());
@@ -128,5 +155,11 @@ fn profile_view(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, graph_resolution, end_to_end_ingest, profile_view);
+criterion_group!(
+    benches,
+    graph_resolution,
+    end_to_end_ingest,
+    message_parsing,
+    profile_view
+);
 criterion_main!(benches);

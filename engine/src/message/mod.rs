@@ -18,21 +18,22 @@
 //! - Nested objects flatten with dots; JSON maps to [`Value`] as bool → `Bool`, integer →
 //!   `Int64`, other number → `Float64`, string → `String`, array of strings → `StringList`,
 //!   `null` → `Null`; any other array is an error naming its key. Keys come out sorted.
+//! - A key repeated within one object keeps its last value.
 //! - Unknown fields are ignored.
 
 mod error;
-mod fields;
-mod flatten;
+mod rules;
+mod shapes;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod text_and_tree_tests;
 mod timestamp;
 
 pub use error::MessageError;
 pub use timestamp::parse_rfc3339;
 
 use crate::value::Value;
-use fields::{external_ids, id_field, object_field, string_field, timestamp, Object};
-use flatten::{flatten_into, last_wins};
 use serde_json::Value as Json;
 
 /// The six Tracking Spec calls.
@@ -115,15 +116,17 @@ pub struct Message {
 
 /// Parses one message line of text (NDJSON, HTTP body).
 ///
+/// The text is read in one pass, straight into the fields the rules look at (no JSON tree
+/// is built); the result is the same as [`parse_message`] on the parsed tree.
+///
 /// # Errors
 /// [`MessageError::Json`] for invalid JSON, otherwise as [`parse_message`].
 pub fn parse_message_line(line: &str) -> Result<Message, MessageError> {
-    let json: Json = serde_json::from_str(line).map_err(|e| MessageError::Json {
-        line: e.line(),
-        column: e.column(),
-        reason: e.to_string(),
-    })?;
-    parse_message(&json)
+    let mut text = serde_json::Deserializer::from_str(line);
+    let root = shapes::read_root(&mut text)
+        .and_then(|root| text.end().map(|()| root))
+        .map_err(json_error)?;
+    message_of(root)
 }
 
 /// Parses and validates one message.
@@ -131,134 +134,23 @@ pub fn parse_message_line(line: &str) -> Result<Message, MessageError> {
 /// # Errors
 /// A [`MessageError`] naming the offending field and the reason.
 pub fn parse_message(json: &Json) -> Result<Message, MessageError> {
-    let obj = json.as_object().ok_or(MessageError::NotAnObject)?;
-    let kind = kind(obj)?;
-    let message_id = id_field(obj, "messageId", "messageId")?
-        .ok_or(MessageError::Missing { field: "messageId" })?;
-    let timestamp_micros = timestamp(obj)?;
-    let user_id = id_field(obj, "userId", "userId")?;
-    let anonymous_id = id_field(obj, "anonymousId", "anonymousId")?;
-    let context = object_field(obj, "context", "context")?;
-    let properties = properties(obj)?;
-    let mut message = Message {
-        kind,
-        message_id,
-        timestamp_micros,
-        user_id,
-        anonymous_id,
-        previous_id: None,
-        event: None,
-        group_id: None,
-        traits: traits(kind, obj, context)?,
-        properties,
-        context_ip: None,
-        device_id: None,
-        external_ids: Vec::new(),
-    };
-    if let Some(context) = context {
-        read_context(context, &mut message)?;
-    }
-    read_kind_fields(obj, &mut message)?;
-    check_identity(&message)?;
-    Ok(message)
+    // Reading a tree into the shapes cannot fail: every value has a shape.
+    message_of(shapes::read_root(json).map_err(json_error)?)
 }
 
-/// Reads and recognises `type`.
-fn kind(obj: &Object) -> Result<MessageKind, MessageError> {
-    let name = string_field(obj, "type", "type")?.ok_or(MessageError::Missing { field: "type" })?;
-    MessageKind::from_name(&name).ok_or(MessageError::UnknownType { found: name })
+/// The message of a root value, which must be an object.
+fn message_of(root: shapes::Shaped<shapes::Root<'_>>) -> Result<Message, MessageError> {
+    match root {
+        shapes::Shaped::Object(root) => root.into_message(),
+        shapes::Shaped::Null | shapes::Shaped::Other => Err(MessageError::NotAnObject),
+    }
 }
 
-/// Reads the fields that only some calls carry, enforcing the ones they require.
-fn read_kind_fields(obj: &Object, message: &mut Message) -> Result<(), MessageError> {
-    match message.kind {
-        MessageKind::Track => {
-            message.event = Some(
-                string_field(obj, "event", "event")?
-                    .ok_or(MessageError::Missing { field: "event" })?,
-            );
-        }
-        MessageKind::Page | MessageKind::Screen => {
-            message.event = match string_field(obj, "name", "name")? {
-                Some(name) => Some(name),
-                None => property_name(&message.properties),
-            };
-        }
-        MessageKind::Group => {
-            message.group_id = Some(
-                id_field(obj, "groupId", "groupId")?
-                    .ok_or(MessageError::Missing { field: "groupId" })?,
-            );
-        }
-        MessageKind::Alias => {
-            message.previous_id = Some(id_field(obj, "previousId", "previousId")?.ok_or(
-                MessageError::Missing {
-                    field: "previousId",
-                },
-            )?);
-        }
-        MessageKind::Identify => {}
+/// A JSON syntax error, with its position.
+fn json_error(error: serde_json::Error) -> MessageError {
+    MessageError::Json {
+        line: error.line(),
+        column: error.column(),
+        reason: error.to_string(),
     }
-    Ok(())
-}
-
-/// `properties.name` as a page/screen name, when it is a string.
-fn property_name(properties: &[(String, Value)]) -> Option<String> {
-    properties.iter().find_map(|(k, v)| match v {
-        Value::String(s) if k == "name" && !s.is_empty() => Some(s.clone()),
-        _ => None,
-    })
-}
-
-/// Enforces "userId or anonymousId" (and `userId` for `alias`).
-fn check_identity(message: &Message) -> Result<(), MessageError> {
-    if message.kind == MessageKind::Alias && message.user_id.is_none() {
-        return Err(MessageError::Missing { field: "userId" });
-    }
-    if message.user_id.is_none() && message.anonymous_id.is_none() {
-        return Err(MessageError::NoIdentity);
-    }
-    Ok(())
-}
-
-/// Reads `context.ip`, `context.device.id` and `context.externalIds`.
-fn read_context(context: &Object, message: &mut Message) -> Result<(), MessageError> {
-    message.context_ip = string_field(context, "ip", "context.ip")?;
-    if let Some(device) = object_field(context, "device", "context.device")? {
-        message.device_id = id_field(device, "id", "context.device.id")?;
-    }
-    message.external_ids = external_ids(context)?;
-    Ok(())
-}
-
-/// Flattened root `properties`.
-fn properties(obj: &Object) -> Result<Vec<(String, Value)>, MessageError> {
-    let mut out = Vec::new();
-    if let Some(props) = object_field(obj, "properties", "properties")? {
-        flatten_into("", props, &mut out)?;
-    }
-    Ok(last_wins(out))
-}
-
-/// Flattened traits: see the module rules for which sources apply to which call.
-fn traits(
-    kind: MessageKind,
-    obj: &Object,
-    context: Option<&Object>,
-) -> Result<Vec<(String, Value)>, MessageError> {
-    let mut out = Vec::new();
-    if kind != MessageKind::Group {
-        if let Some(ctx_traits) = context
-            .map(|c| object_field(c, "traits", "context.traits"))
-            .transpose()?
-            .flatten()
-        {
-            flatten_into("", ctx_traits, &mut out)?;
-        }
-    }
-    // Pushed last so that root traits win in `last_wins`.
-    if let Some(root) = object_field(obj, "traits", "traits")? {
-        flatten_into("", root, &mut out)?;
-    }
-    Ok(last_wins(out))
 }
