@@ -99,7 +99,8 @@ pub enum Error {
         /// The table.
         table: TableKind,
     },
-    /// The database was closed, or an earlier I/O failure made further writes unsafe.
+    /// The database was closed, or an earlier failure left memory ahead of the log, so further
+    /// writes are unsafe until it is reopened.
     #[error("the database is closed for writes: {reason}")]
     Closed {
         /// Why.

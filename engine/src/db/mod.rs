@@ -57,6 +57,10 @@ pub(crate) struct Inner {
     unpublished: AtomicBool,
     maintenance: Mutex<Manifest>,
     background_error: Mutex<Option<Error>>,
+    /// Set when a write failed after changing the identity graph in memory: memory then
+    /// holds what the log does not, so no later write may build on it (reopening recovers
+    /// the logged state).
+    write_failure: Mutex<Option<String>>,
     doorbell: Arc<background::Doorbell>,
     recovery: RecoveryReport,
     _lock: LockGuard,
@@ -300,10 +304,22 @@ impl Drop for Database {
 }
 
 impl Inner {
-    fn write(&self, batch: &WriteBatch) -> Result<WriteReceipt> {
+    /// The error that stops a write before it starts: a background failure (reported once)
+    /// or an earlier write that left memory ahead of the log (reported until reopened).
+    fn check_writable(&self) -> Result<()> {
         if let Some(error) = self.background_error.lock().take() {
             return Err(error);
         }
+        match &*self.write_failure.lock() {
+            Some(reason) => Err(Error::Closed {
+                reason: reason.clone(),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    fn write(&self, batch: &WriteBatch) -> Result<WriteReceipt> {
+        self.check_writable()?;
         if batch.is_empty() {
             return Ok(WriteReceipt {
                 lsn: 0,
@@ -336,54 +352,77 @@ impl Inner {
         &self,
         build: impl FnOnce(&mut WriteContext<'_>) -> Result<BuiltBatch<T>>,
     ) -> Result<(WriteReceipt, T)> {
-        if let Some(error) = self.background_error.lock().take() {
-            return Err(error);
-        }
-        let (lsn, event_rows, out) = {
+        self.check_writable()?;
+        let (receipt, out) = {
             let mut guard = self.writer.lock();
             self.publish_locked(&mut guard);
-            let snapshot = Snapshot::new(self.current.read().clone());
-            let writer = &mut *guard;
-            let mut context = WriteContext {
-                graph: &mut writer.graph,
-                snapshot: &snapshot,
-                profiles_schema: &writer.profiles_schema,
-                events_schema: &writer.events_schema,
-                next_profile_row: writer.next_profile_row,
-                deleted_profiles: &writer.deleted_profiles,
-            };
-            let built = build(&mut context)?;
-            let out = built.value;
-            if built.batch.is_empty()
-                && built.identity.is_empty()
-                && built.deleted_events.is_empty()
-            {
-                let receipt = WriteReceipt {
-                    lsn: 0,
-                    event_rows: Vec::new(),
-                };
-                return Ok((receipt, out));
+            let graph_changes = guard.graph.changes;
+            let logged = self.build_and_log(&mut guard, build);
+            if let Err(error) = &logged {
+                if guard.graph.changes != graph_changes {
+                    *self.write_failure.lock() = Some(format!(
+                        "a write failed after changing the identity graph in memory ({error}); \
+                         reopen the database to continue from its log"
+                    ));
+                }
             }
-            let mut events_of = |profile: u32| self.events_of_profile(profile);
-            let prepared = writer.prepare(built.batch, &mut events_of)?;
-            let mut mutations = prepared.batch;
-            mutations.identity = built.identity;
-            mutations
-                .mutations
-                .extend(built.deleted_events.into_iter().map(|row| {
-                    crate::mutation::Mutation::Delete {
-                        table: TableKind::Events,
-                        row,
-                    }
-                }));
-            let lsn = self.wal.append(&mutations.encode())?;
-            writer.apply_prepared(lsn, mutations, prepared.new_columns);
-            self.unpublished.store(true, Ordering::Release);
-            (lsn, prepared.event_rows, out)
+            match logged? {
+                (Some(receipt), out) => (receipt, out),
+                (None, out) => {
+                    let nothing = WriteReceipt {
+                        lsn: 0,
+                        event_rows: Vec::new(),
+                    };
+                    return Ok((nothing, out));
+                }
+            }
         };
-        self.wal.wait_durable(lsn)?;
+        self.wal.wait_durable(receipt.lsn)?;
         self.request_flush_if_full();
-        Ok((WriteReceipt { lsn, event_rows }, out))
+        Ok((receipt, out))
+    }
+
+    /// Runs `build` under the writer lock, then logs the batch and applies it to the memory
+    /// layer; no receipt when the build wrote nothing.
+    fn build_and_log<T>(
+        &self,
+        writer: &mut WriterState,
+        build: impl FnOnce(&mut WriteContext<'_>) -> Result<BuiltBatch<T>>,
+    ) -> Result<(Option<WriteReceipt>, T)> {
+        let snapshot = Snapshot::new(self.current.read().clone());
+        let mut context = WriteContext {
+            graph: &mut writer.graph,
+            snapshot: &snapshot,
+            profiles_schema: &writer.profiles_schema,
+            events_schema: &writer.events_schema,
+            next_profile_row: writer.next_profile_row,
+            deleted_profiles: &writer.deleted_profiles,
+        };
+        let built = build(&mut context)?;
+        let out = built.value;
+        if built.batch.is_empty() && built.identity.is_empty() && built.deleted_events.is_empty() {
+            return Ok((None, out));
+        }
+        let mut events_of = |profile: u32| self.events_of_profile(profile);
+        let prepared = writer.prepare(built.batch, &mut events_of)?;
+        let mut mutations = prepared.batch;
+        mutations.identity = built.identity;
+        mutations
+            .mutations
+            .extend(built.deleted_events.into_iter().map(|row| {
+                crate::mutation::Mutation::Delete {
+                    table: TableKind::Events,
+                    row,
+                }
+            }));
+        let lsn = self.wal.append(&mutations.encode())?;
+        writer.apply_prepared(lsn, mutations, prepared.new_columns);
+        self.unpublished.store(true, Ordering::Release);
+        let receipt = WriteReceipt {
+            lsn,
+            event_rows: prepared.event_rows,
+        };
+        Ok((Some(receipt), out))
     }
 
     /// Event rows of `profile` in the latest published version.

@@ -87,6 +87,7 @@ pub(super) fn open(storage: Arc<dyn Storage>, dir: &Path, options: Options) -> R
         unpublished: AtomicBool::new(true),
         maintenance: Mutex::new(manifest),
         background_error: Mutex::new(None),
+        write_failure: Mutex::new(None),
         doorbell: Arc::default(),
         recovery,
         _lock: lock,

@@ -34,6 +34,9 @@ pub struct IdentityGraph {
     pub(crate) log: LinkLog,
     pub(crate) state: State,
     pub(crate) scratch: Scratch,
+    /// Counts the calls that changed the graph in memory since it was made or loaded; the
+    /// database compares it around a failed write to know whether memory and log differ.
+    pub(crate) changes: u64,
 }
 
 impl Default for IdentityGraph {
@@ -59,6 +62,7 @@ impl IdentityGraph {
             log: LinkLog::default(),
             state,
             scratch: Scratch::default(),
+            changes: 0,
         })
     }
 
@@ -78,6 +82,7 @@ impl IdentityGraph {
         message_id: &str,
         timestamp_micros: i64,
     ) -> Resolution {
+        self.changes += 1;
         let mut keys = std::mem::take(&mut self.scratch.keys);
         keys.clear();
         keys.extend(identifiers.iter().map(|id| self.key(id)));

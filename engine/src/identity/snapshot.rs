@@ -165,6 +165,7 @@ pub fn decode_snapshot(bytes: &[u8]) -> Result<IdentityGraph, IdentityError> {
         log,
         state,
         scratch: Scratch::default(),
+        changes: 0,
     })
 }
 

@@ -70,6 +70,7 @@ impl IdentityGraph {
 
     /// Replays the log under `config` and renames the result onto the previous ids.
     fn rebuild(&mut self, config: IdentityConfig) -> SplitReport {
+        self.changes += 1;
         let old = std::mem::take(&mut self.state);
         let old_rec: Vec<u32> = (0..self.log.len())
             .map(|k| self.log.entry(k).profile)

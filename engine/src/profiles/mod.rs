@@ -32,6 +32,8 @@ mod scenario_tests;
 mod split_tests;
 #[cfg(test)]
 mod test_support;
+#[cfg(test)]
+mod write_failure_tests;
 
 pub use columns::{
     is_hidden_profile_column, msg_column, ts_column, EVENT_COLUMN, IDENTITY_COLUMN,
