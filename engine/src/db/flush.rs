@@ -99,6 +99,7 @@ struct Frozen {
 /// Moves every sealed memory layer into the version's `flushing` list and rotates the WAL.
 fn freeze(inner: &Inner) -> Result<Option<Frozen>> {
     let mut writer = inner.writer.lock();
+    inner.check_no_failed_write()?;
     inner.publish_locked(&mut writer);
     let mut layers = Vec::new();
     inner.swap_version(|version| {

@@ -310,6 +310,12 @@ impl Inner {
         if let Some(error) = self.background_error.lock().take() {
             return Err(error);
         }
+        self.check_no_failed_write()
+    }
+
+    /// [`Error::Closed`] once a write left memory ahead of the log: writes and flushes (which
+    /// would store the graph's unlogged links in a snapshot) must wait for a reopen.
+    pub(super) fn check_no_failed_write(&self) -> Result<()> {
         match &*self.write_failure.lock() {
             Some(reason) => Err(Error::Closed {
                 reason: reason.clone(),

@@ -1,6 +1,6 @@
 //! A write that fails after it changed the identity graph in memory must not let later
-//! writes build on links the log never received: they are refused until the database is
-//! reopened, and reopening recovers exactly the logged state.
+//! writes or flushes build on links the log never received: they are refused until the
+//! database is reopened, and reopening recovers exactly the logged state.
 
 use super::test_support::{at, identify, ingest_ok, open, TempDir};
 use crate::db::BuiltBatch;
@@ -47,6 +47,8 @@ fn failed_write_that_changed_the_graph_refuses_writes_until_reopened() {
     let later = profiles.ingest_lines(&[identify("m3", &[("userId", "u3")], &at(0, 3), json!({}))]);
     let message = later.expect_err("writes are refused").to_string();
     assert!(message.contains("reopen"), "{message}");
+    // A flush would store the graph, failed links included, as a snapshot.
+    assert!(matches!(profiles.db.flush(), Err(Error::Closed { .. })));
     profiles.close().unwrap();
 
     let profiles = open(&dir);
