@@ -8,7 +8,8 @@ use super::state::{message_key, KeySet, State, NO_ROW};
 use crate::db::{BuiltBatch, WriteContext, WriteOp, EVENT_PROFILE_COLUMN};
 use crate::error::Result;
 use crate::identity::{
-    Identifier, IdentityConfig, IdentityGraph, LinkOutcome, LinkRecord, Merge, ProfileId, ShownNode,
+    Identifier, IdentityConfig, IdentityGraph, LinkOutcome, LinkRecord, Merge, ProfileId, Rejected,
+    ShownNode,
 };
 use crate::message::Message;
 use crate::mutation::IdentityChange;
@@ -77,8 +78,17 @@ struct Accepted {
 }
 
 /// One message to ingest: its position in the call's input, the message (owned when it
-/// was parsed for this call, borrowed otherwise) and its unfitted event row.
-pub(crate) type Incoming<M> = (usize, M, Vec<(String, Value)>);
+/// was parsed for this call, borrowed otherwise), its unfitted event row, and its
+/// identifiers when they were extracted ahead (see [`Ahead`]).
+pub(crate) type Incoming<M> = (usize, M, Vec<(String, Value)>, Option<Extracted>);
+
+/// A message's identifiers and the candidates rejected, as `IdentityGraph::identifiers_of`
+/// gives them.
+pub(crate) type Extracted = (Vec<Identifier>, Vec<Rejected>);
+
+/// The identity configuration that incoming identifiers were extracted under, on the thread
+/// that parsed them: the writer uses them only while it is still the graph's configuration.
+pub(crate) type Ahead<'a> = Option<&'a IdentityConfig>;
 
 /// Names that are identifier columns, not traits: built-in type names, custom type names
 /// and their trait keys, and the `email`/`phone` trait keys.
@@ -103,7 +113,7 @@ pub(crate) fn build<M: Borrow<Message>>(
     ctx: &mut WriteContext<'_>,
     state: &mut State,
     events_index: &EventIndex,
-    messages: (impl Iterator<Item = Incoming<M>>, usize),
+    messages: (impl Iterator<Item = Incoming<M>>, usize, Ahead<'_>),
     spent: &mut dyn FnMut(M),
     report: &mut IngestReport,
 ) -> Result<BuiltBatch<()>> {
@@ -250,10 +260,11 @@ fn remember_identifiers(
 fn resolve_all<M: Borrow<Message>>(
     ctx: &mut WriteContext<'_>,
     state: &mut State,
-    (messages, expected): (impl Iterator<Item = Incoming<M>>, usize),
+    (messages, expected, ahead): (impl Iterator<Item = Incoming<M>>, usize, Ahead<'_>),
     spent: &mut dyn FnMut(M),
     report: &mut IngestReport,
 ) -> Resolved {
+    let ahead_applies = ahead.is_some_and(|config| config == ctx.graph.config());
     let identifier_keys = identifier_columns(ctx.graph.config());
     let computed: FxHashSet<&str> = state
         .definitions
@@ -269,7 +280,7 @@ fn resolve_all<M: Borrow<Message>>(
     let mut identifiers_before = FxHashMap::default();
     let mut changed_profiles = FxHashSet::default();
     let mut in_call = KeySet::default();
-    for (index, message, event) in messages {
+    for (index, message, event, extracted) in messages {
         let msg: &Message = message.borrow();
         let key = message_key(&msg.message_id);
         if state.dedup.contains(key) || !in_call.insert(key) {
@@ -290,7 +301,10 @@ fn resolve_all<M: Borrow<Message>>(
                 continue;
             }
         };
-        let (ids, dropped) = ctx.graph.identifiers_of(msg);
+        let (ids, dropped) = match extracted {
+            Some(extracted) if ahead_applies => extracted,
+            _ => ctx.graph.identifiers_of(msg),
+        };
         let shown_on = remember_identifiers(ctx.graph, state, &ids, &mut identifiers_before);
         let resolution = ctx
             .graph

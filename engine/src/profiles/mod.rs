@@ -21,6 +21,8 @@ mod state;
 mod view;
 
 #[cfg(test)]
+mod ahead_tests;
+#[cfg(test)]
 mod cdnow_tests;
 #[cfg(test)]
 mod identifier_column_tests;
@@ -71,21 +73,25 @@ const PARSE_CHUNK_LINES: usize = 256;
 /// Parsed chunks that may wait for the writer; enough to ride out its pauses.
 const PARSE_CHUNKS_AHEAD: usize = 8;
 
-/// A parsed message with its unfitted event row.
-type ParsedLine = (Message, Vec<(String, Value)>);
+/// A parsed message with its unfitted event row and, when extracted ahead, its identifiers.
+type ParsedLine = (Message, Vec<(String, Value)>, Option<ingest::Extracted>);
 
-/// Parses one line and makes its event row (while the message is still in cache).
-fn parse_line(line: &str) -> Result<ParsedLine, MessageError> {
+/// Parses one line and makes its event row (while the message is still in cache), and its
+/// identifiers under `ahead` when given.
+fn parse_line(line: &str, ahead: ingest::Ahead<'_>) -> Result<ParsedLine, MessageError> {
     parse_message_line(line).map(|mut message| {
+        let extracted = ahead.and_then(|config| config.identifiers_without_graph(&message));
         let event = columns::take_event_values(&mut message);
-        (message, event)
+        (message, event, extracted)
     })
 }
 
-/// Parses `lines` in chunks, sending each with the lines' indices, until done or until the
-/// writer hangs up (it failed; its error is reported by the call).
+/// Parses `lines` in chunks (extracting identifiers under `ahead`), sending each with the
+/// lines' indices, until done or until the writer hangs up (it failed; its error is
+/// reported by the call).
 fn parse_in_chunks<S: AsRef<str>>(
     lines: &[S],
+    ahead: &IdentityConfig,
     sender: &SyncSender<Vec<(usize, Result<ParsedLine, MessageError>)>>,
 ) {
     for (chunk_index, chunk) in lines.chunks(PARSE_CHUNK_LINES).enumerate() {
@@ -93,7 +99,7 @@ fn parse_in_chunks<S: AsRef<str>>(
         let parsed = chunk
             .iter()
             .enumerate()
-            .map(|(offset, line)| (first + offset, parse_line(line.as_ref())))
+            .map(|(offset, line)| (first + offset, parse_line(line.as_ref(), Some(ahead))))
             .collect();
         if sender.send(parsed).is_err() {
             return;
@@ -107,7 +113,7 @@ fn accept_parsed<'a>(
     unparsed: &'a mut Vec<RejectedMessage>,
 ) -> impl Iterator<Item = ingest::Incoming<Message>> + 'a {
     parsed.filter_map(move |(index, result)| match result {
-        Ok((message, event)) => Some((index, message, event)),
+        Ok((message, event, extracted)) => Some((index, message, event, extracted)),
         Err(error) => {
             unparsed.push(RejectedMessage {
                 index,
@@ -268,9 +274,10 @@ impl Profiles {
             let parsed = lines
                 .iter()
                 .enumerate()
-                .map(|(index, line)| (index, parse_line(line.as_ref())));
+                .map(|(index, line)| (index, parse_line(line.as_ref(), None)));
             let messages = accept_parsed(parsed, &mut unparsed);
-            self.ingest_stream(messages, lines.len(), &mut drop, IngestReport::default())?
+            let stream = (messages, lines.len(), None);
+            self.ingest_stream(stream, &mut drop, IngestReport::default())?
         } else {
             self.ingest_lines_parsed_beside(lines, &mut unparsed)?
         };
@@ -288,11 +295,15 @@ impl Profiles {
         lines: &[S],
         unparsed: &mut Vec<RejectedMessage>,
     ) -> ProfilesResult<IngestReport> {
+        // The parsing thread also extracts identifiers, under the configuration of now; the
+        // writer checks it is still in force before it uses them.
+        let ahead = self.with_graph(|graph| graph.config().clone());
         std::thread::scope(|scope| {
             let (sender, receiver) = std::sync::mpsc::sync_channel(PARSE_CHUNKS_AHEAD);
             let (spent_sender, spent_receiver) = std::sync::mpsc::channel::<Vec<Message>>();
+            let parse_ahead = &ahead;
             scope.spawn(move || {
-                parse_in_chunks(lines, &sender);
+                parse_in_chunks(lines, parse_ahead, &sender);
                 drop(sender);
                 spent_receiver.into_iter().for_each(drop);
             });
@@ -307,12 +318,8 @@ impl Profiles {
                     let _ = spent_sender.send(full);
                 }
             };
-            let report = self.ingest_stream(
-                messages,
-                lines.len(),
-                &mut give_back,
-                IngestReport::default(),
-            );
+            let stream = (messages, lines.len(), Some(&ahead));
+            let report = self.ingest_stream(stream, &mut give_back, IngestReport::default());
             let _ = spent_sender.send(spent);
             report
         })
@@ -345,9 +352,12 @@ impl Profiles {
             .iter()
             .zip(events)
             .enumerate()
-            .map(|(index, (message, event))| (index, message, event));
-        let report =
-            self.ingest_stream(stream, messages.len(), &mut drop, IngestReport::default())?;
+            .map(|(index, (message, event))| (index, message, event, None));
+        let report = self.ingest_stream(
+            (stream, messages.len(), None),
+            &mut drop,
+            IngestReport::default(),
+        )?;
         Ok((report, messages))
     }
 
@@ -360,16 +370,20 @@ impl Profiles {
         let stream = messages
             .iter()
             .zip(events)
-            .map(|(&(index, message), event)| (index, message, event));
-        self.ingest_stream(stream, messages.len(), &mut |_| {}, report)
+            .map(|(&(index, message), event)| (index, message, event, None));
+        self.ingest_stream((stream, messages.len(), None), &mut |_| {}, report)
     }
 
-    /// Ingests a stream of about `expected` messages with their unfitted event rows as one
-    /// batch; each message is handed to `spent` once resolved.
+    /// Ingests a stream of about `expected` messages with their unfitted event rows (and
+    /// identifiers extracted ahead) as one batch; each message is handed to `spent` once
+    /// resolved.
     fn ingest_stream<M: Borrow<Message>>(
         &self,
-        messages: impl Iterator<Item = ingest::Incoming<M>>,
-        expected: usize,
+        (messages, expected, ahead): (
+            impl Iterator<Item = ingest::Incoming<M>>,
+            usize,
+            ingest::Ahead<'_>,
+        ),
         spent: &mut dyn FnMut(M),
         mut report: IngestReport,
     ) -> ProfilesResult<IngestReport> {
@@ -379,7 +393,7 @@ impl Profiles {
                 ctx,
                 &mut state,
                 &self.events,
-                (messages, expected),
+                (messages, expected, ahead),
                 spent,
                 &mut report,
             )
