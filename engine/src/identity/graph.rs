@@ -4,7 +4,7 @@ use super::config::IdentityConfig;
 use super::error::IdentityError;
 use super::interner::Interner;
 use super::log::{LinkLog, LinkOutcome, LinkRecord, NONE};
-use super::resolve::Scratch;
+use super::resolve::{Located, Scratch};
 use super::rules::Rules;
 use super::state::State;
 use super::types::{
@@ -82,21 +82,65 @@ impl IdentityGraph {
         message_id: &str,
         timestamp_micros: i64,
     ) -> Resolution {
-        self.changes += 1;
-        let mut keys = std::mem::take(&mut self.scratch.keys);
-        keys.clear();
-        keys.extend(identifiers.iter().map(|id| self.key(id)));
-        self.interner.reserve(identifiers.len());
-        self.interner
-            .warm(keys.iter().flatten().map(|&(_, tag)| tag));
-        let mut nodes = std::mem::take(&mut self.scratch.nodes);
-        nodes.clear();
-        for (id, key) in identifiers.iter().zip(&keys) {
-            if let Some((code, tag)) = *key {
-                nodes.push(self.intern(id, code, tag));
+        let mut located = std::mem::take(&mut self.scratch.located);
+        self.locate(identifiers, &mut located);
+        let resolution = self.resolve_located(identifiers, &located, message_id, timestamp_micros);
+        self.scratch.located = located;
+        resolution
+    }
+
+    /// Finds each of `identifiers` in the graph, into `located`: its type code and index tag,
+    /// and its node when it was seen before. Pass the result to
+    /// [`IdentityGraph::resolve_located`] with no change to the graph in between.
+    pub(crate) fn locate(&mut self, identifiers: &[Identifier], located: &mut Vec<Located>) {
+        located.clear();
+        located.extend(identifiers.iter().map(|id| Located {
+            key: self.key(id),
+            node: None,
+        }));
+        self.interner.warm(
+            located
+                .iter()
+                .filter_map(|place| place.key)
+                .map(|(_, tag)| tag),
+        );
+        for (id, place) in identifiers.iter().zip(located.iter_mut()) {
+            if let Some((code, tag)) = place.key {
+                place.node = self.interner.find(code, &id.value, tag).ok();
             }
         }
-        self.scratch.keys = keys;
+    }
+
+    /// [`IdentityGraph::resolve`] for identifiers that [`IdentityGraph::locate`] just found
+    /// (into `located`), so a caller that looked at their nodes first does not pay for the
+    /// lookups twice.
+    pub(crate) fn resolve_located(
+        &mut self,
+        identifiers: &[Identifier],
+        located: &[Located],
+        message_id: &str,
+        timestamp_micros: i64,
+    ) -> Resolution {
+        debug_assert_eq!(identifiers.len(), located.len());
+        self.changes += 1;
+        self.interner.reserve(identifiers.len());
+        let mut nodes = std::mem::take(&mut self.scratch.nodes);
+        nodes.clear();
+        for (id, place) in identifiers.iter().zip(located) {
+            match *place {
+                Located {
+                    key: Some(_),
+                    node: Some(node),
+                } => nodes.push(node),
+                // Interning looks again: an identifier repeated in the message was created
+                // by its first occurrence.
+                Located {
+                    key: Some((code, tag)),
+                    node: None,
+                } => nodes.push(self.intern(id, code, tag)),
+                Located { key: None, .. } => {}
+            }
+        }
         let k = self
             .log
             .push(message_id, timestamp_micros, nodes.iter().copied());
@@ -259,19 +303,6 @@ impl IdentityGraph {
     pub(crate) fn shown_column(&self, shown: ShownNode) -> (&str, &str) {
         let kind = self.interner.type_of_code(shown.code);
         (kind.name(), self.interner.value(shown.node))
-    }
-
-    /// The node of an identifier taken as already normalized (as `identifiers_of` gives
-    /// them), with the live profile holding it: an identifier never seen is not normalized
-    /// again to look it up twice.
-    #[must_use]
-    pub(crate) fn lookup_normalized_node(
-        &self,
-        identifier: &Identifier,
-    ) -> Option<(u32, ProfileId)> {
-        let node = self.interner.get(identifier)?;
-        self.node_profile(node)
-            .map(|profile| (node, ProfileId(profile)))
     }
 
     /// Number of live profiles.

@@ -171,7 +171,7 @@ impl Interner {
     }
 
     /// The node of (`code`, `value`), or the empty slot where it would go.
-    fn find(&self, code: u16, value: &str, tag: u32) -> Result<u32, usize> {
+    pub(crate) fn find(&self, code: u16, value: &str, tag: u32) -> Result<u32, usize> {
         if self.slots.is_empty() {
             return Err(0);
         }

@@ -45,6 +45,7 @@ pub use log::{
     decode_record, encode_record, encode_record_into, LinkOutcome, LinkRecord, RECORD_VERSION,
 };
 pub use normalize::{normalize_phone, RejectReason, Rejected};
+pub(crate) use resolve::Located;
 pub use snapshot::{decode_snapshot, SNAPSHOT_MAGIC, SNAPSHOT_VERSION};
 pub use types::{
     Identifier, IdentifierRecord, IdentifierType, LinkStep, Merge, MergeEvent, ProfileId,

@@ -38,8 +38,18 @@ pub(crate) struct Scratch {
     refusals: Vec<(u32, u32, usize)>,
     /// Node ids of the message being interned.
     pub(crate) nodes: Vec<u32>,
-    /// (type code, index tag) of each identifier of the message being interned.
-    pub(crate) keys: Vec<Option<(u16, u32)>>,
+    /// Each identifier of the message being resolved, located.
+    pub(crate) located: Vec<Located>,
+}
+
+/// One identifier of a message as [`super::IdentityGraph::locate`] found it, for the caller
+/// and for the resolution that follows, so that neither looks it up again.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Located {
+    /// Its type code and index tag; `None` when its type cannot get a code.
+    pub key: Option<(u16, u32)>,
+    /// Its node, when it was already seen.
+    pub node: Option<u32>,
 }
 
 impl Scratch {

@@ -1,5 +1,6 @@
 //! Identifiers extracted on the parsing thread: the same as the graph's, and used only
-//! while the configuration they were extracted under is still the graph's.
+//! while the configuration they were extracted under is still the graph's, for both
+//! `ingest_lines` and prepared messages.
 
 use super::columns::take_event_values;
 use super::test_support::{at, identify, line, open, TempDir};
@@ -119,4 +120,71 @@ fn a_large_call_parsed_beside_the_writer_ingests_like_small_calls() {
     }
     large.close().unwrap();
     small.close().unwrap();
+}
+
+#[test]
+fn prepared_messages_with_identifiers_ingest_like_plain_ones() {
+    let lines: Vec<String> = (0..300)
+        .map(|i| {
+            let ids = [
+                ("userId", format!("u{}", i % 41)),
+                ("anonymousId", format!("a{}", i % 67)),
+            ];
+            let ids: Vec<(&str, &str)> = ids.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let traits = json!({"email": format!("P{}@Example.com", i % 29), "n": i});
+            identify(&format!("m{i}"), &ids, &at(0, i64::from(i)), traits)
+        })
+        .collect();
+    let messages: Vec<_> = lines
+        .iter()
+        .map(|text| parse_message_line(text).unwrap())
+        .collect();
+    let plain_dir = TempDir::new("prepared-plain");
+    let ahead_dir = TempDir::new("prepared-ahead");
+    let stale_dir = TempDir::new("prepared-stale");
+    let plain = open(&plain_dir);
+    let ahead = open(&ahead_dir);
+    let stale = open(&stale_dir);
+    // An outdated configuration that blocks a user id the database accepts: if its
+    // extractions were used, that user's links would be missing.
+    let mut outdated = stale.identity_config();
+    outdated.blocked_identifiers.push(Identifier::user_id("u7"));
+    let reports = [
+        plain.ingest_prepared(super::PreparedMessages::new(messages.clone())),
+        ahead.ingest_prepared(super::PreparedMessages::with_identifiers(
+            messages.clone(),
+            &ahead.identity_config(),
+        )),
+        stale.ingest_prepared(super::PreparedMessages::with_identifiers(
+            messages, &outdated,
+        )),
+    ]
+    .map(Result::unwrap);
+    assert_eq!(
+        reports[0],
+        IngestReport {
+            lsn: reports[0].lsn,
+            ..reports[1].clone()
+        }
+    );
+    assert_eq!(
+        reports[0],
+        IngestReport {
+            lsn: reports[0].lsn,
+            ..reports[2].clone()
+        }
+    );
+    for other in [&ahead, &stale] {
+        for table in crate::schema::TableKind::ALL {
+            assert_eq!(
+                super::test_support::all_rows(&plain, table),
+                super::test_support::all_rows(other, table),
+                "{table:?}"
+            );
+        }
+    }
+    stale.with_graph(|graph| assert!(graph.lookup(&Identifier::user_id("u7")).is_some()));
+    for profiles in [plain, ahead, stale] {
+        profiles.close().unwrap();
+    }
 }

@@ -8,8 +8,8 @@ use super::state::{message_key, KeySet, State, NO_ROW};
 use crate::db::{BuiltBatch, WriteContext, WriteOp, EVENT_PROFILE_COLUMN};
 use crate::error::Result;
 use crate::identity::{
-    Identifier, IdentityConfig, IdentityGraph, LinkOutcome, LinkRecord, Merge, ProfileId, Rejected,
-    ShownNode,
+    Identifier, IdentityConfig, IdentityGraph, LinkOutcome, LinkRecord, Located, Merge, ProfileId,
+    Rejected, ShownNode,
 };
 use crate::message::Message;
 use crate::mutation::IdentityChange;
@@ -225,20 +225,24 @@ impl KnownIdentifiers {
     }
 }
 
-/// Notes the identifier columns of the existing profiles `ids` resolve to, before the graph
-/// changes them (only the first sighting in a call counts). Returns the profile when every
-/// identifier already belongs to it and is the one its column shows: resolving the message
-/// then leaves the profile's identifier columns as they are.
+/// Notes the identifier columns of the existing profiles the `located` identifiers of a
+/// message resolve to, before the graph changes them (only the first sighting in a call
+/// counts). Returns the profile when every identifier already belongs to it and is the one
+/// its column shows: resolving the message then leaves the profile's identifier columns as
+/// they are.
 fn remember_identifiers(
     graph: &IdentityGraph,
     state: &State,
-    ids: &[Identifier],
+    located: &[Located],
     before: &mut FxHashMap<u32, Vec<ShownNode>>,
 ) -> Option<ProfileId> {
     let mut owner: Option<ProfileId> = None;
-    let mut shown = !ids.is_empty();
-    for id in ids {
-        let Some((node, profile)) = graph.lookup_normalized_node(id) else {
+    let mut shown = !located.is_empty();
+    for place in located {
+        let found = place
+            .node
+            .and_then(|node| Some((node, ProfileId(graph.node_profile(node)?))));
+        let Some((node, profile)) = found else {
             shown = false;
             continue;
         };
@@ -280,6 +284,7 @@ fn resolve_all<M: Borrow<Message>>(
     let mut identifiers_before = FxHashMap::default();
     let mut changed_profiles = FxHashSet::default();
     let mut in_call = KeySet::default();
+    let mut located = Vec::new();
     for (index, message, event, extracted) in messages {
         let msg: &Message = message.borrow();
         let key = message_key(&msg.message_id);
@@ -305,10 +310,11 @@ fn resolve_all<M: Borrow<Message>>(
             Some(extracted) if ahead_applies => extracted,
             _ => ctx.graph.identifiers_of(msg),
         };
-        let shown_on = remember_identifiers(ctx.graph, state, &ids, &mut identifiers_before);
-        let resolution = ctx
-            .graph
-            .resolve(&ids, &msg.message_id, msg.timestamp_micros);
+        ctx.graph.locate(&ids, &mut located);
+        let shown_on = remember_identifiers(ctx.graph, state, &located, &mut identifiers_before);
+        let resolution =
+            ctx.graph
+                .resolve_located(&ids, &located, &msg.message_id, msg.timestamp_micros);
         let unchanged = shown_on == Some(resolution.profile)
             && !resolution.created
             && resolution.merged.is_empty()

@@ -243,6 +243,12 @@ impl Profiles {
         self.db.snapshot()
     }
 
+    /// The identity configuration in force, for [`PreparedMessages::with_identifiers`].
+    #[must_use]
+    pub fn identity_config(&self) -> IdentityConfig {
+        self.with_graph(|graph| graph.config().clone())
+    }
+
     /// Runs `f` on the identity graph (explain, identifiers, merge history).
     pub fn with_graph<T>(&self, f: impl FnOnce(&IdentityGraph) -> T) -> T {
         self.db.with_graph(f)
@@ -297,7 +303,7 @@ impl Profiles {
     ) -> ProfilesResult<IngestReport> {
         // The parsing thread also extracts identifiers, under the configuration of now; the
         // writer checks it is still in force before it uses them.
-        let ahead = self.with_graph(|graph| graph.config().clone());
+        let ahead = self.identity_config();
         std::thread::scope(|scope| {
             let (sender, receiver) = std::sync::mpsc::sync_channel(PARSE_CHUNKS_AHEAD);
             let (spent_sender, spent_receiver) = std::sync::mpsc::channel::<Vec<Message>>();
@@ -345,16 +351,21 @@ impl Profiles {
         &self,
         prepared: PreparedMessages,
     ) -> ProfilesResult<(IngestReport, Vec<Message>)> {
-        let (messages, events) = prepared.into_parts();
+        let (messages, events, identifiers) = prepared.into_parts();
+        let (ahead, extracted) = match identifiers {
+            Some((config, per_message)) => (Some(config), per_message),
+            None => (None, Vec::new()),
+        };
+        let mut extracted = extracted.into_iter();
         // Borrowed, not moved: a message is large, and moving each one out and back costs
         // the writer more than reading it in place.
         let stream = messages
             .iter()
             .zip(events)
             .enumerate()
-            .map(|(index, (message, event))| (index, message, event, None));
+            .map(|(index, (message, event))| (index, message, event, extracted.next().flatten()));
         let report = self.ingest_stream(
-            (stream, messages.len(), None),
+            (stream, messages.len(), ahead.as_ref()),
             &mut drop,
             IngestReport::default(),
         )?;

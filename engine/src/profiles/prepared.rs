@@ -1,10 +1,13 @@
 //! Messages made ready for ingestion away from the writer.
 //!
-//! Turning a message into its event row needs no schema and no lock, so a caller with a
-//! thread to spare (the import command's reader) does it there and the writer thread only
-//! resolves identities and applies the batch.
+//! Turning a message into its event row needs no schema and no lock, and extracting its
+//! identifiers needs only the identity configuration, so a caller with a thread to spare (the
+//! import command's reader) does both there and the writer thread only resolves identities
+//! and applies the batch.
 
 use super::columns::take_event_values;
+use super::ingest::Extracted;
+use crate::identity::IdentityConfig;
 use crate::message::Message;
 use crate::value::Value;
 
@@ -13,7 +16,24 @@ use crate::value::Value;
 pub struct PreparedMessages {
     messages: Vec<Message>,
     events: Vec<Vec<(String, Value)>>,
+    /// Each message's identifiers, and the configuration they were extracted under.
+    identifiers: Option<ExtractedAhead>,
 }
+
+/// Identifiers extracted on the preparing thread, used only while `config` is still in force.
+#[derive(Debug, Clone)]
+struct ExtractedAhead {
+    config: IdentityConfig,
+    per_message: Vec<Option<Extracted>>,
+}
+
+/// What [`PreparedMessages::into_parts`] gives: messages, event rows, and the identifiers
+/// extracted ahead with their configuration.
+pub(crate) type PreparedParts = (
+    Vec<Message>,
+    Vec<Vec<(String, Value)>>,
+    Option<(IdentityConfig, Vec<Option<Extracted>>)>,
+);
 
 impl PreparedMessages {
     /// Makes the event row of each message (on the calling thread). The properties move
@@ -21,7 +41,31 @@ impl PreparedMessages {
     #[must_use]
     pub fn new(mut messages: Vec<Message>) -> PreparedMessages {
         let events = messages.iter_mut().map(take_event_values).collect();
-        PreparedMessages { messages, events }
+        PreparedMessages {
+            messages,
+            events,
+            identifiers: None,
+        }
+    }
+
+    /// As [`PreparedMessages::new`], and also extracts each message's identifiers under
+    /// `config` (take it from [`super::Profiles::identity_config`]). The writer uses them
+    /// only if `config` is still the database's identity configuration when the messages
+    /// are ingested; otherwise it extracts them again, so a stale `config` costs time, never
+    /// correctness.
+    #[must_use]
+    pub fn with_identifiers(messages: Vec<Message>, config: &IdentityConfig) -> PreparedMessages {
+        let per_message = messages
+            .iter()
+            .map(|message| config.identifiers_without_graph(message))
+            .collect();
+        PreparedMessages {
+            identifiers: Some(ExtractedAhead {
+                config: config.clone(),
+                per_message,
+            }),
+            ..PreparedMessages::new(messages)
+        }
     }
 
     /// The messages, in input order (report indices refer to this order).
@@ -42,8 +86,11 @@ impl PreparedMessages {
         self.messages.is_empty()
     }
 
-    /// The messages and their event rows.
-    pub(crate) fn into_parts(self) -> (Vec<Message>, Vec<Vec<(String, Value)>>) {
-        (self.messages, self.events)
+    /// The messages, their event rows, and the identifiers extracted ahead.
+    pub(crate) fn into_parts(self) -> PreparedParts {
+        let identifiers = self
+            .identifiers
+            .map(|ahead| (ahead.config, ahead.per_message));
+        (self.messages, self.events, identifiers)
     }
 }

@@ -8,6 +8,7 @@ use super::summary::{self, Counts};
 use super::{import_options, Settings};
 use crate::error::ToolError;
 use crate::Outcome;
+use profiledb::engine::identity::IdentityConfig;
 use profiledb::engine::message::{parse_message_line, Message};
 use profiledb::engine::profiles::{PreparedMessages, Profiles, ProfilesOptions};
 use std::io::BufRead;
@@ -150,7 +151,7 @@ struct ParsedBatch {
 }
 
 impl ParsedBatch {
-    fn parse(lines: Vec<Line>, not_utf8: Vec<Line>) -> ParsedBatch {
+    fn parse(lines: Vec<Line>, not_utf8: Vec<Line>, identity: &IdentityConfig) -> ParsedBatch {
         let mut messages: Vec<Message> = Vec::with_capacity(lines.len());
         let mut line_of = Vec::with_capacity(lines.len());
         let mut unparsed = Vec::new();
@@ -165,7 +166,7 @@ impl ParsedBatch {
         }
         ParsedBatch {
             lines,
-            prepared: PreparedMessages::new(messages),
+            prepared: PreparedMessages::with_identifiers(messages, identity),
             line_of,
             unparsed,
             not_utf8,
@@ -190,9 +191,16 @@ fn ingest_all(
     let mut counts = Counts::default();
     let (sender, receiver) = sync_channel::<Result<ParsedBatch, ToolError>>(BATCHES_IN_FLIGHT);
     let (spent_sender, spent_receiver) = channel::<Vec<Message>>();
+    let identity = profiles.identity_config();
     std::thread::scope(|scope| {
         scope.spawn(move || {
-            read_batches(input, settings.batch_size, &sender, &spent_receiver);
+            read_batches(
+                input,
+                settings.batch_size,
+                &identity,
+                &sender,
+                &spent_receiver,
+            );
             drop(sender);
             spent_receiver.into_iter().for_each(drop);
         });
@@ -208,12 +216,13 @@ fn ingest_all(
     Ok(counts)
 }
 
-/// Reads and parses the input batch by batch until it ends, the writer hangs up, or
-/// reading fails (the error is the last item sent). Messages the writer sent back are freed
-/// between batches.
+/// Reads and parses the input batch by batch (extracting identifiers under `identity`) until
+/// it ends, the writer hangs up, or reading fails (the error is the last item sent).
+/// Messages the writer sent back are freed between batches.
 fn read_batches(
     input: &Input,
     batch_size: usize,
+    identity: &IdentityConfig,
     sender: &SyncSender<Result<ParsedBatch, ToolError>>,
     spent: &Receiver<Vec<Message>>,
 ) {
@@ -243,7 +252,7 @@ fn read_batches(
         if batch.len() >= batch_size || (done && !(batch.is_empty() && not_utf8.is_empty())) {
             spent.try_iter().for_each(drop);
             let full = std::mem::replace(&mut batch, Vec::with_capacity(batch_size));
-            let parsed = ParsedBatch::parse(full, std::mem::take(&mut not_utf8));
+            let parsed = ParsedBatch::parse(full, std::mem::take(&mut not_utf8), identity);
             if sender.send(Ok(parsed)).is_err() {
                 return;
             }
