@@ -79,7 +79,6 @@ pub(super) struct ExternalId<'de> {
 }
 
 /// The entries of a `traits` or `properties` object in text order, before flattening.
-#[derive(Default)]
 pub(super) struct Tree<'de>(pub(super) Vec<(Cow<'de, str>, Node<'de>)>);
 
 /// One entry's value in a [`Tree`].
