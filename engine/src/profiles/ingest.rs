@@ -516,7 +516,7 @@ impl<'a> Plan<'a> {
         for ((row, key), candidate) in candidates {
             by_key.entry(key).or_default().push((row, candidate));
         }
-        let mut per_row: BTreeMap<u32, Vec<(String, Value)>> = BTreeMap::new();
+        let mut cells = Vec::new();
         for (key, mut items) in by_key {
             items.sort_unstable_by_key(|(row, _)| *row);
             let stored = stored_stamps(snapshot, &key, &items, self.first_new_row)?;
@@ -524,16 +524,35 @@ impl<'a> Plan<'a> {
                 if stamp.is_some_and(|(ts, msg)| !candidate.beats(ts, &msg)) {
                     continue;
                 }
-                let cells = per_row.entry(row).or_default();
-                cells.push((ts_column(&key), Value::Timestamp(candidate.ts)));
-                cells.push((msg_column(&key), Value::String(candidate.msg)));
-                cells.push((key.clone(), candidate.value));
+                cells.push((row, ts_column(&key), Value::Timestamp(candidate.ts)));
+                cells.push((row, msg_column(&key), Value::String(candidate.msg)));
+                cells.push((row, key.clone(), candidate.value));
             }
         }
-        for (row, cells) in per_row {
-            self.batch.upsert_profile(row, cells);
-        }
+        self.upsert_by_row(cells);
         Ok(())
+    }
+
+    /// Upserts `cells` as one write per row, rows ascending, each row's cells in the order
+    /// given. Sorting a list is much cheaper than a map of rows with a vector grown per row,
+    /// and a call touches tens of thousands of rows.
+    fn upsert_by_row(&mut self, mut cells: Vec<(u32, String, Value)>) {
+        // Stable: a row's cells keep their order.
+        cells.sort_by_key(|(row, _, _)| *row);
+        let lengths: Vec<usize> = cells.chunk_by(|a, b| a.0 == b.0).map(<[_]>::len).collect();
+        let mut cells = cells.into_iter();
+        for length in lengths {
+            let mut row = 0;
+            let row_cells = cells
+                .by_ref()
+                .take(length)
+                .map(|(cell_row, column, value)| {
+                    row = cell_row;
+                    (column, value)
+                })
+                .collect();
+            self.batch.upsert_profile(row, row_cells);
+        }
     }
 
     /// Sets each identifier column of the touched profiles to the value of that type seen
@@ -584,15 +603,14 @@ impl<'a> Plan<'a> {
                 }
             }
         }
-        let mut per_row: BTreeMap<u32, Vec<(String, Value)>> = BTreeMap::new();
-        for (row, column, value) in changed {
-            if let Some(fitted) = fitter.fit_derived(TableKind::Profiles, &column, value) {
-                per_row.entry(row).or_default().push((column, fitted));
-            }
-        }
-        for (row, cells) in per_row {
-            self.batch.upsert_profile(row, cells);
-        }
+        let fitted = changed
+            .into_iter()
+            .filter_map(|(row, column, value)| {
+                let fitted = fitter.fit_derived(TableKind::Profiles, &column, value)?;
+                Some((row, column, fitted))
+            })
+            .collect();
+        self.upsert_by_row(fitted);
         Ok(())
     }
 
