@@ -88,21 +88,25 @@ fn extracted_identifiers_are_used_only_under_their_configuration() {
     profiles.close().unwrap();
 }
 
+/// `count` identify messages whose user ids, anonymous ids and emails repeat with the given
+/// periods, so that they link and merge profiles in overlapping ways.
+fn linked_identifies(count: u32, [users, anonymous, emails]: [u32; 3]) -> Vec<String> {
+    (0..count)
+        .map(|i| {
+            let user = format!("u{}", i % users);
+            let anonymous_id = format!("a{}", i % anonymous);
+            let ids = [("userId", user.as_str()), ("anonymousId", &anonymous_id)];
+            let traits = json!({"email": format!("P{}@Example.com", i % emails), "n": i});
+            identify(&format!("m{i}"), &ids, &at(0, i64::from(i)), traits)
+        })
+        .collect()
+}
+
 #[test]
 fn a_large_call_parsed_beside_the_writer_ingests_like_small_calls() {
     // Large enough for the parsing thread (and identifiers extracted ahead), against calls
     // small enough to be parsed on the writer.
-    let lines: Vec<String> = (0..1_200)
-        .map(|i| {
-            let ids = [
-                ("userId", format!("u{}", i % 97)),
-                ("anonymousId", format!("a{}", i % 131)),
-            ];
-            let ids: Vec<(&str, &str)> = ids.iter().map(|(k, v)| (*k, v.as_str())).collect();
-            let traits = json!({"email": format!("P{}@Example.com", i % 89), "n": i});
-            identify(&format!("m{i}"), &ids, &at(0, i64::from(i)), traits)
-        })
-        .collect();
+    let lines = linked_identifies(1_200, [97, 131, 89]);
     let large_dir = TempDir::new("ahead-large");
     let small_dir = TempDir::new("ahead-small");
     let large = open(&large_dir);
@@ -124,17 +128,7 @@ fn a_large_call_parsed_beside_the_writer_ingests_like_small_calls() {
 
 #[test]
 fn prepared_messages_with_identifiers_ingest_like_plain_ones() {
-    let lines: Vec<String> = (0..300)
-        .map(|i| {
-            let ids = [
-                ("userId", format!("u{}", i % 41)),
-                ("anonymousId", format!("a{}", i % 67)),
-            ];
-            let ids: Vec<(&str, &str)> = ids.iter().map(|(k, v)| (*k, v.as_str())).collect();
-            let traits = json!({"email": format!("P{}@Example.com", i % 29), "n": i});
-            identify(&format!("m{i}"), &ids, &at(0, i64::from(i)), traits)
-        })
-        .collect();
+    let lines = linked_identifies(300, [41, 67, 29]);
     let messages: Vec<_> = lines
         .iter()
         .map(|text| parse_message_line(text).unwrap())
