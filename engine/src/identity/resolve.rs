@@ -44,7 +44,7 @@ pub(crate) struct Scratch {
 
 /// One identifier of a message as [`super::IdentityGraph::locate`] found it, for the caller
 /// and for the resolution that follows, so that neither looks it up again.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct Located {
     /// Its type code and index tag; `None` when its type cannot get a code.
     pub key: Option<(u16, u32)>,
