@@ -58,7 +58,7 @@ impl ChunkStrings {
         }
         // Input that arrives sorted (ids, keys) keeps its order, which the sort detects in one
         // pass; a hash map's iteration order would have scrambled it.
-        distinct.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        sort_by_text(&mut distinct);
         let mut code_of_id = vec![0u32; distinct.len()];
         for (code, &(_, id)) in (0u32..).zip(&distinct) {
             if let Some(slot) = code_of_id.get_mut(id as usize) {
@@ -73,6 +73,34 @@ impl ChunkStrings {
                 .collect(),
         }
     }
+}
+
+/// Sorts `(string, id)` pairs by string bytes.
+///
+/// Each string's first eight bytes, read as a big-endian integer (zero-padded), order the
+/// strings as their bytes do wherever they differ, so most comparisons of a near-unique
+/// column (ids, names) are one integer comparison instead of a `memcmp` call; only equal
+/// prefixes compare the whole strings.
+fn sort_by_text(distinct: &mut Vec<(&str, u32)>) {
+    let mut keyed: Vec<(u64, &str, u32)> = distinct
+        .iter()
+        .map(|&(text, id)| (prefix_key(text), text, id))
+        .collect();
+    keyed.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(b.1)));
+    distinct.clear();
+    distinct.extend(keyed.into_iter().map(|(_, text, id)| (text, id)));
+}
+
+/// The first eight bytes of `text` as a big-endian integer, zero-padded when shorter.
+#[expect(
+    clippy::big_endian_bytes,
+    reason = "a sort key that must order as the bytes do; never stored"
+)]
+fn prefix_key(text: &str) -> u64 {
+    let mut bytes = [0u8; 8];
+    let head = &text.as_bytes()[..text.len().min(8)];
+    bytes[..head.len()].copy_from_slice(head);
+    u64::from_be_bytes(bytes)
 }
 
 /// Open-addressing hash index from string to its id (its position in the distinct list).
@@ -194,7 +222,8 @@ mod tests {
     proptest! {
         #[test]
         fn matches_a_sorted_set(
-            strings in prop::collection::vec("[a-c\u{e9}\u{1F600}]{0,4}", 0..300),
+            // NUL bytes and strings longer than the eight-byte sort prefix included.
+            strings in prop::collection::vec("[a-c\u{0}\u{e9}\u{1F600}]{0,12}", 0..300),
             extra in prop::option::of("[a-c]{0,2}"),
         ) {
             check(&strings, extra.as_deref());
