@@ -5,7 +5,7 @@
 //! readers never hold a lock while they read. Layers of similar size are merged so a stream
 //! of small seals keeps the layer count logarithmic.
 
-use crate::mutation::Mutation;
+use crate::mutation::{ColumnName, Mutation};
 use crate::schema::TableKind;
 use crate::value::Value;
 use roaring::RoaringBitmap;
@@ -358,12 +358,12 @@ impl MemLayerBuilder {
 
 impl BuilderTable {
     /// The cells of column `name`, written at `place` of the current row.
-    fn column_at(&mut self, place: usize, name: String) -> &mut Vec<(u32, Value)> {
+    fn column_at(&mut self, place: usize, name: ColumnName) -> &mut Vec<(u32, Value)> {
         let hinted = self
             .by_place
             .get(place)
             .copied()
-            .filter(|&slot| self.columns.get(slot).is_some_and(|(n, _)| *n == name));
+            .filter(|&slot| self.columns.get(slot).is_some_and(|(n, _)| **n == *name));
         let slot = match hinted {
             Some(slot) => slot,
             None => {
@@ -380,14 +380,15 @@ impl BuilderTable {
     }
 
     /// Position of column `name` in `columns`, added when new.
-    fn slot_of(&mut self, name: String) -> usize {
-        if let Some(&slot) = self.index.get(&name) {
+    fn slot_of(&mut self, name: ColumnName) -> usize {
+        if let Some(&slot) = self.index.get(&*name) {
             return slot;
         }
         let expected = self
             .sizes_at_seal
-            .get(&name)
+            .get(&*name)
             .map_or(0, |&cells| cells.min(MAX_PRESIZED_CELLS));
+        let name = name.into_owned();
         let slot = self.columns.len();
         self.index.insert(name.clone(), slot);
         self.columns.push((name, Vec::with_capacity(expected)));
@@ -454,7 +455,7 @@ mod tests {
         Mutation::Upsert {
             table: TableKind::Profiles,
             row,
-            values: vec![(column.into(), value)],
+            values: vec![(column.to_owned().into(), value)],
         }
     }
 

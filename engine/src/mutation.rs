@@ -67,6 +67,13 @@ pub enum IdentityChange {
     Action(IdentityAction),
 }
 
+/// A column name carried by a write.
+///
+/// Names ProfileDB fixes itself (`type`, `timestamp`, `profile_id`, …) are borrowed, so the
+/// millions of event rows that carry them allocate and free nothing for their names; names
+/// from user data are owned.
+pub type ColumnName = std::borrow::Cow<'static, str>;
+
 /// One change to one row.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Mutation {
@@ -77,7 +84,7 @@ pub enum Mutation {
         /// The row id (profile id for profiles, event id for events).
         row: u32,
         /// Column values, already fitted to the schema.
-        values: Vec<(String, Value)>,
+        values: Vec<(ColumnName, Value)>,
     },
     /// Removes a row; its values are physically dropped by the next compaction.
     Delete {
@@ -250,7 +257,7 @@ fn decode_mutation(r: &mut ByteReader<'_>, kind: u8) -> Result<Mutation, WireErr
             }
             let mut values = Vec::with_capacity(count);
             for _ in 0..count {
-                let name = r.str()?.to_owned();
+                let name = ColumnName::Owned(r.str()?.to_owned());
                 values.push((name, r.value()?));
             }
             Ok(Mutation::Upsert { table, row, values })

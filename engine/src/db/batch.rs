@@ -1,5 +1,6 @@
 //! A group of writes committed atomically.
 
+use crate::mutation::ColumnName;
 use crate::value::Value;
 
 /// One requested write, before validation.
@@ -7,17 +8,17 @@ use crate::value::Value;
 pub(crate) enum WriteOp {
     UpsertProfile {
         profile: u32,
-        attributes: Vec<(String, Value)>,
+        attributes: Vec<(ColumnName, Value)>,
     },
     AppendEvent {
         profile: u32,
-        attributes: Vec<(String, Value)>,
+        attributes: Vec<(ColumnName, Value)>,
     },
     /// An event whose values the caller already fitted to the schema; the columns it adds
     /// are listed in [`WriteBatch::fitted_event_columns`].
     AppendFittedEvent {
         profile: u32,
-        attributes: Vec<(String, Value)>,
+        attributes: Vec<(ColumnName, Value)>,
     },
     DeleteProfile {
         profile: u32,
@@ -58,7 +59,7 @@ impl WriteBatch {
     pub fn upsert_profile(&mut self, profile: u32, attributes: Vec<(String, Value)>) -> &mut Self {
         self.ops.push(WriteOp::UpsertProfile {
             profile,
-            attributes,
+            attributes: owned_names(attributes),
         });
         self
     }
@@ -67,7 +68,7 @@ impl WriteBatch {
     pub fn append_event(&mut self, profile: u32, attributes: Vec<(String, Value)>) -> &mut Self {
         self.ops.push(WriteOp::AppendEvent {
             profile,
-            attributes,
+            attributes: owned_names(attributes),
         });
         self
     }
@@ -75,7 +76,11 @@ impl WriteBatch {
     /// Appends an event whose values were fitted to the events schema under the writer
     /// lock; the columns such events add must be passed to the batch with
     /// [`WriteBatch::set_fitted_event_columns`]. Saves checking every value twice.
-    pub(crate) fn append_fitted_event(&mut self, profile: u32, attributes: Vec<(String, Value)>) {
+    pub(crate) fn append_fitted_event(
+        &mut self,
+        profile: u32,
+        attributes: Vec<(ColumnName, Value)>,
+    ) {
         self.ops.push(WriteOp::AppendFittedEvent {
             profile,
             attributes,
@@ -132,4 +137,13 @@ pub struct WriteReceipt {
     pub lsn: u64,
     /// Ids given to the batch's appended events, in order.
     pub event_rows: Vec<u32>,
+}
+
+/// The attributes with their names as [`ColumnName`]s. The two pair types have the same
+/// layout, so the vector is converted in place.
+fn owned_names(attributes: Vec<(String, Value)>) -> Vec<(ColumnName, Value)> {
+    attributes
+        .into_iter()
+        .map(|(name, value)| (ColumnName::Owned(name), value))
+        .collect()
 }

@@ -7,7 +7,7 @@ use super::batch::{WriteBatch, WriteOp};
 use crate::error::{Error, Result};
 use crate::identity::{IdentityError, IdentityGraph};
 use crate::memtable::MemLayerBuilder;
-use crate::mutation::{Batch, IdentityChange, Mutation};
+use crate::mutation::{Batch, ColumnName, IdentityChange, Mutation};
 use crate::schema::{TableKind, TableSchema};
 use crate::value::{ColumnType, Value};
 use roaring::RoaringBitmap;
@@ -270,9 +270,9 @@ impl WriterState {
     fn fit(
         &self,
         table: TableKind,
-        attributes: Vec<(String, Value)>,
+        attributes: Vec<(ColumnName, Value)>,
         new_columns: &mut NewColumns,
-    ) -> Result<Vec<(String, Value)>> {
+    ) -> Result<Vec<(ColumnName, Value)>> {
         let mut out = Vec::with_capacity(attributes.len());
         self.fit_into(table, attributes, new_columns, &mut out)?;
         Ok(out)
@@ -283,9 +283,9 @@ impl WriterState {
     fn fit_into(
         &self,
         table: TableKind,
-        attributes: Vec<(String, Value)>,
+        attributes: Vec<(ColumnName, Value)>,
         new_columns: &mut NewColumns,
-        out: &mut Vec<(String, Value)>,
+        out: &mut Vec<(ColumnName, Value)>,
     ) -> Result<()> {
         let schema = self.schema(table);
         for (name, value) in attributes {
@@ -391,15 +391,15 @@ impl WriterState {
 }
 
 /// The `profile_id` cell that leads every event row.
-fn profile_cell(profile: u32) -> (String, Value) {
+fn profile_cell(profile: u32) -> (ColumnName, Value) {
     (
-        EVENT_PROFILE_COLUMN.to_owned(),
+        ColumnName::Borrowed(EVENT_PROFILE_COLUMN),
         Value::Int64(i64::from(profile)),
     )
 }
 
 /// The mutation writing event `row`.
-fn event_upsert(row: u32, values: Vec<(String, Value)>) -> Mutation {
+fn event_upsert(row: u32, values: Vec<(ColumnName, Value)>) -> Mutation {
     Mutation::Upsert {
         table: TableKind::Events,
         row,

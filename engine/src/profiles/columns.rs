@@ -7,6 +7,7 @@
 use super::error::MessageRejection;
 use crate::db::{EVENT_PROFILE_COLUMN, MAX_COLUMN_NAME_BYTES};
 use crate::message::{Message, MessageKind};
+use crate::mutation::ColumnName;
 use crate::schema::{TableKind, TableSchema};
 use crate::value::{ColumnType, Value};
 use rustc_hash::FxHashMap;
@@ -62,11 +63,14 @@ pub fn is_hidden_profile_column(name: &str) -> bool {
     name == IDENTITY_COLUMN || name.starts_with(TS_PREFIX) || name.starts_with(MSG_PREFIX)
 }
 
+/// A message's event row: column names and values, in the order the row lists them.
+pub(crate) type EventRow = Vec<(ColumnName, Value)>;
+
 /// A message turned into column values, fitted to the schemas.
 #[derive(Debug, Clone)]
 pub(crate) struct Prepared {
     /// The event row (without `profile_id`).
-    pub event: Vec<(String, Value)>,
+    pub event: EventRow,
     /// Identify traits that compete for the profile's trait columns.
     pub traits: Vec<(String, Value)>,
 }
@@ -184,7 +188,7 @@ impl<'a> Fitter<'a> {
     pub fn prepare(
         &mut self,
         msg: &Message,
-        mut event: Vec<(String, Value)>,
+        mut event: EventRow,
         is_profile_trait: &dyn Fn(&str) -> bool,
     ) -> Result<Prepared, MessageRejection> {
         let mut added = Vec::new();
@@ -227,14 +231,14 @@ impl<'a> Fitter<'a> {
 
 /// The event row of a message, before fitting. It needs no schema, so callers make it
 /// before taking the writer lock, on as many threads as help.
-pub(crate) fn event_values(msg: &Message) -> Vec<(String, Value)> {
+pub(crate) fn event_values(msg: &Message) -> EventRow {
     event_row(msg, msg.properties.iter().cloned())
 }
 
 /// Like [`event_values`], but moves the properties into the row instead of copying them:
 /// nothing after the event row reads them, and copying every property of every message is
 /// a large part of making the rows.
-pub(crate) fn take_event_values(msg: &mut Message) -> Vec<(String, Value)> {
+pub(crate) fn take_event_values(msg: &mut Message) -> EventRow {
     let properties = std::mem::take(&mut msg.properties);
     event_row(msg, properties.into_iter())
 }
@@ -243,18 +247,18 @@ pub(crate) fn take_event_values(msg: &mut Message) -> Vec<(String, Value)> {
 fn event_row(
     msg: &Message,
     properties: impl ExactSizeIterator<Item = (String, Value)>,
-) -> Vec<(String, Value)> {
+) -> EventRow {
     let mut out = Vec::with_capacity(6 + properties.len() + msg.traits.len());
     let text = |s: &str| Value::String(s.to_owned());
-    out.push((TYPE_COLUMN.to_owned(), text(msg.kind.name())));
+    out.push((TYPE_COLUMN.into(), text(msg.kind.name())));
     if let Some(event) = &msg.event {
-        out.push((EVENT_COLUMN.to_owned(), text(event)));
+        out.push((EVENT_COLUMN.into(), text(event)));
     }
     out.push((
-        TIMESTAMP_COLUMN.to_owned(),
+        TIMESTAMP_COLUMN.into(),
         Value::Timestamp(msg.timestamp_micros),
     ));
-    out.push((MESSAGE_ID_COLUMN.to_owned(), text(&msg.message_id)));
+    out.push((MESSAGE_ID_COLUMN.into(), text(&msg.message_id)));
     let ids = [
         ("user_id", &msg.user_id),
         ("anonymous_id", &msg.anonymous_id),
@@ -263,7 +267,7 @@ fn event_row(
     ];
     for (name, id) in ids {
         if let Some(id) = id {
-            out.push((name.to_owned(), text(id)));
+            out.push((name.into(), text(id)));
         }
     }
     for (key, value) in properties {
@@ -272,11 +276,11 @@ fn event_row(
         } else {
             key
         };
-        out.push((name, value));
+        out.push((name.into(), value));
     }
     if matches!(msg.kind, MessageKind::Identify | MessageKind::Group) {
         for (key, value) in &msg.traits {
-            out.push((format!("{TRAITS_PREFIX}{key}"), value.clone()));
+            out.push((format!("{TRAITS_PREFIX}{key}").into(), value.clone()));
         }
     }
     out

@@ -145,7 +145,7 @@ impl ComputedTrait {
 
     /// Whether an event (as column values) passes the type rule and the filter.
     #[must_use]
-    pub fn matches(&self, event: &[(String, Value)]) -> bool {
+    pub fn matches<N: AsRef<str>>(&self, event: &[(N, Value)]) -> bool {
         let behavioural = matches!(field(event, "type"), Some(Value::String(t))
             if BEHAVIOURAL_TYPES.contains(&t.as_str()));
         behavioural
@@ -157,10 +157,10 @@ impl ComputedTrait {
 }
 
 /// The value of `column` in an event's values.
-pub(crate) fn field<'e>(event: &'e [(String, Value)], column: &str) -> Option<&'e Value> {
+pub(crate) fn field<'e, N: AsRef<str>>(event: &'e [(N, Value)], column: &str) -> Option<&'e Value> {
     event
         .iter()
-        .find(|(name, _)| name == column)
+        .find(|(name, _)| name.as_ref() == column)
         .map(|(_, v)| v)
         .filter(|v| !v.is_null())
 }
@@ -401,7 +401,12 @@ impl TraitState {
 
     /// Adds one event if it matches; returns whether it did. Events older than the window
     /// at clock `now` are ignored (the clock never goes back, so they can never count).
-    pub fn add(&mut self, definition: &ComputedTrait, event: &[(String, Value)], now: i64) -> bool {
+    pub fn add<N: AsRef<str>>(
+        &mut self,
+        definition: &ComputedTrait,
+        event: &[(N, Value)],
+        now: i64,
+    ) -> bool {
         if !definition.matches(event) {
             return false;
         }

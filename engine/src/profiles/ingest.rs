@@ -1,7 +1,9 @@
 //! Turning a call's messages into one atomic batch: link records, events, trait upserts,
 //! identifier columns, merges and computed traits.
 
-use super::columns::{msg_column, ts_column, Fitter, Prepared, IDENTITY_COLUMN, TS_PREFIX};
+use super::columns::{
+    msg_column, ts_column, EventRow, Fitter, Prepared, IDENTITY_COLUMN, TS_PREFIX,
+};
 use super::error::MessageRejection;
 use super::event_index::EventIndex;
 use super::state::{message_key, KeySet, State, NO_ROW};
@@ -80,7 +82,7 @@ struct Accepted {
 /// One message to ingest: its position in the call's input, the message (owned when it
 /// was parsed for this call, borrowed otherwise), its unfitted event row, and its
 /// identifiers when they were extracted ahead (see [`Ahead`]).
-pub(crate) type Incoming<M> = (usize, M, Vec<(String, Value)>, Option<Extracted>);
+pub(crate) type Incoming<M> = (usize, M, EventRow, Option<Extracted>);
 
 /// A message's identifiers and the candidates rejected, as `IdentityGraph::identifiers_of`
 /// gives them.

@@ -3,7 +3,6 @@
 use super::columns::Fitter;
 use super::state::State;
 use crate::schema::TableKind;
-use crate::value::Value;
 use crate::WriteBatch;
 use std::collections::BTreeSet;
 
@@ -11,7 +10,7 @@ use std::collections::BTreeSet;
 /// state changed.
 pub(crate) fn add_events(
     state: &mut State,
-    events: &[(u32, Vec<(String, Value)>)],
+    events: &[(u32, super::columns::EventRow)],
 ) -> BTreeSet<u32> {
     let mut changed = BTreeSet::new();
     let count = state.definitions.traits.len();

@@ -56,7 +56,6 @@ use crate::identity::{IdentityConfig, IdentityGraph};
 use crate::message::{parse_message_line, Message, MessageError};
 use crate::options::Options;
 use crate::snapshot::Snapshot;
-use crate::value::Value;
 use parking_lot::Mutex;
 use state::State;
 use std::borrow::Borrow;
@@ -74,7 +73,7 @@ const PARSE_CHUNK_LINES: usize = 256;
 const PARSE_CHUNKS_AHEAD: usize = 8;
 
 /// A parsed message with its unfitted event row and, when extracted ahead, its identifiers.
-type ParsedLine = (Message, Vec<(String, Value)>, Option<ingest::Extracted>);
+type ParsedLine = (Message, columns::EventRow, Option<ingest::Extracted>);
 
 /// Parses one line and makes its event row (while the message is still in cache), and its
 /// identifiers under `ahead` when given.
@@ -130,7 +129,7 @@ fn accept_parsed<'a>(
 /// On the calling thread: making them on worker threads measured slower on two shared
 /// cores (the writer then frees strings other threads allocated, and waits for the slowest
 /// worker).
-fn event_rows_of_all(messages: &[(usize, &Message)]) -> Vec<Vec<(String, Value)>> {
+fn event_rows_of_all(messages: &[(usize, &Message)]) -> Vec<columns::EventRow> {
     messages
         .iter()
         .map(|(_, message)| columns::event_values(message))

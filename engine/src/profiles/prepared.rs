@@ -5,17 +5,16 @@
 //! import command's reader) does both there and the writer thread only resolves identities
 //! and applies the batch.
 
-use super::columns::take_event_values;
+use super::columns::{take_event_values, EventRow};
 use super::ingest::Extracted;
 use crate::identity::IdentityConfig;
 use crate::message::Message;
-use crate::value::Value;
 
 /// Parsed messages with their unfitted event rows, for [`super::Profiles::ingest_prepared`].
 #[derive(Debug, Clone, Default)]
 pub struct PreparedMessages {
     messages: Vec<Message>,
-    events: Vec<Vec<(String, Value)>>,
+    events: Vec<EventRow>,
     /// Each message's identifiers, and the configuration they were extracted under.
     identifiers: Option<ExtractedAhead>,
 }
@@ -31,7 +30,7 @@ struct ExtractedAhead {
 /// extracted ahead with their configuration.
 pub(crate) type PreparedParts = (
     Vec<Message>,
-    Vec<Vec<(String, Value)>>,
+    Vec<EventRow>,
     Option<(IdentityConfig, Vec<Option<Extracted>>)>,
 );
 
