@@ -105,7 +105,8 @@ impl WriterState {
                     attributes,
                 } => {
                     self.require_live(profile, &deleted_here)?;
-                    let values = self.fit(TableKind::Profiles, attributes, &mut new_columns)?;
+                    let mut values = attributes;
+                    self.fit(TableKind::Profiles, &mut values, &mut new_columns)?;
                     mutations.push(Mutation::Upsert {
                         table: TableKind::Profiles,
                         row: profile,
@@ -118,9 +119,9 @@ impl WriterState {
                 } => {
                     self.require_live(profile, &deleted_here)?;
                     self.note_profile_column(&mut new_columns);
-                    let mut values = Vec::with_capacity(attributes.len() + 1);
-                    values.push(profile_cell(profile));
-                    self.fit_into(TableKind::Events, attributes, &mut new_columns, &mut values)?;
+                    let mut values = attributes;
+                    self.fit(TableKind::Events, &mut values, &mut new_columns)?;
+                    values.insert(0, profile_cell(profile));
                     let row = take_event_row(&mut next_event)?;
                     event_rows.push(row);
                     mutations.push(event_upsert(row, values));
@@ -267,43 +268,32 @@ impl WriterState {
         }
     }
 
+    /// Coerces each attribute, in place, to its column's type (the schema's, or one added
+    /// earlier in the batch). In place, because a batch carries tens of thousands of rows and
+    /// a second vector per row costs an allocation and a free each.
     fn fit(
         &self,
         table: TableKind,
-        attributes: Vec<(ColumnName, Value)>,
+        attributes: &mut [(ColumnName, Value)],
         new_columns: &mut NewColumns,
-    ) -> Result<Vec<(ColumnName, Value)>> {
-        let mut out = Vec::with_capacity(attributes.len());
-        self.fit_into(table, attributes, new_columns, &mut out)?;
-        Ok(out)
-    }
-
-    /// Coerces each attribute to its column's type (the schema's, or one added earlier in
-    /// the batch) and appends it to `out`.
-    fn fit_into(
-        &self,
-        table: TableKind,
-        attributes: Vec<(ColumnName, Value)>,
-        new_columns: &mut NewColumns,
-        out: &mut Vec<(ColumnName, Value)>,
     ) -> Result<()> {
         let schema = self.schema(table);
         for (name, value) in attributes {
-            validate_column_name(&name)?;
-            let fitted = match schema.column_type(&name) {
-                Some(column_type) => value.coerce_to(column_type, &name)?,
+            validate_column_name(name)?;
+            let unfitted = std::mem::replace(value, Value::Null);
+            *value = match schema.column_type(name) {
+                Some(column_type) => unfitted.coerce_to(column_type, name)?,
                 // Only columns new to the schema need the batch-local lookup (and its key).
-                None => match new_columns.get(table, &name) {
-                    Some(pending) => value.coerce_to(pending, &name)?,
+                None => match new_columns.get(table, name) {
+                    Some(pending) => unfitted.coerce_to(pending, name)?,
                     None => {
-                        if let Some(column_type) = value.column_type() {
-                            new_columns.insert(table, &name, column_type);
+                        if let Some(column_type) = unfitted.column_type() {
+                            new_columns.insert(table, name, column_type);
                         }
-                        value
+                        unfitted
                     }
                 },
             };
-            out.push((name, fitted));
         }
         Ok(())
     }
