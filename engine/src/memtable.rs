@@ -283,7 +283,7 @@ pub struct MemLayerBuilder {
 
 #[derive(Debug, Default)]
 struct BuilderTable {
-    rows: RoaringBitmap,
+    rows: RowSet,
     deleted: RoaringBitmap,
     /// Cells of each column, in order of the column's first write since the last seal.
     columns: Vec<(String, Vec<(u32, Value)>)>,
@@ -398,7 +398,7 @@ impl BuilderTable {
     /// Turns the recorded cells into a table and empties this one (keeping its size hints).
     fn seal(&mut self) -> MemTable {
         let deleted = std::mem::take(&mut self.deleted);
-        let rows = std::mem::take(&mut self.rows);
+        let rows = std::mem::take(&mut self.rows).into_bitmap();
         self.index.clear();
         self.by_place.clear();
         let mut columns = BTreeMap::new();
@@ -414,6 +414,44 @@ impl BuilderTable {
             deleted,
             columns,
         }
+    }
+}
+
+/// Rows written since the last seal. Consecutive rows (appended events, new profiles) are
+/// gathered into a run and enter the bitmap as one range, which costs far less than an
+/// insert per row.
+#[derive(Debug, Default)]
+struct RowSet {
+    bitmap: RoaringBitmap,
+    /// The run being gathered: first and last row, inclusive.
+    run: Option<(u32, u32)>,
+}
+
+impl RowSet {
+    fn insert(&mut self, row: u32) {
+        match &mut self.run {
+            Some((_, last)) if last.checked_add(1) == Some(row) => *last = row,
+            Some((first, last)) if (*first..=*last).contains(&row) => {}
+            _ => {
+                self.close_run();
+                self.run = Some((row, row));
+            }
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.run.is_none() && self.bitmap.is_empty()
+    }
+
+    fn close_run(&mut self) {
+        if let Some((first, last)) = self.run.take() {
+            self.bitmap.insert_range(first..=last);
+        }
+    }
+
+    fn into_bitmap(mut self) -> RoaringBitmap {
+        self.close_run();
+        self.bitmap
     }
 }
 
@@ -483,5 +521,32 @@ mod tests {
         assert_eq!(table.column("plan").unwrap().get(3), None);
         assert!(table.deleted().contains(3));
         assert!(!table.rows().contains(3));
+    }
+
+    proptest::proptest! {
+        /// Runs of consecutive rows, repeats, rows going back and the largest row id all
+        /// end up in a layer's rows exactly as inserted one by one.
+        #[test]
+        fn layer_rows_are_the_rows_written(
+            steps in proptest::collection::vec((0u32..3, 0u32..40), 0..200),
+            at_end in proptest::bool::ANY,
+        ) {
+            let mut builder = MemLayerBuilder::default();
+            let mut expected = RoaringBitmap::new();
+            let mut row = if at_end { u32::MAX - 50 } else { 0 };
+            for (kind, delta) in steps {
+                // Mostly the next row, sometimes a jump forward or back.
+                row = match kind {
+                    0 => row.saturating_add(1),
+                    1 => row.saturating_add(delta),
+                    _ => row.saturating_sub(delta),
+                };
+                builder.apply(upsert(row, "plan", Value::Int64(1)));
+                expected.insert(row);
+            }
+            proptest::prop_assert_eq!(builder.is_empty(), expected.is_empty());
+            let layer = builder.seal();
+            proptest::prop_assert_eq!(layer.table(TableKind::Profiles).rows(), &expected);
+        }
     }
 }
