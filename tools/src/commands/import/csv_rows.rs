@@ -222,7 +222,7 @@ fn write_rows(
     let name = settings.input_name.clone();
     while let Some(record) = reader
         .next_record()
-        .map_err(ToolError::io(format!("reading {name}")))?
+        .map_err(|error| ToolError::io(format!("reading {name}"))(error))?
     {
         handle(record, &mut writer)?;
     }

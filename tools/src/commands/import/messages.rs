@@ -16,10 +16,62 @@ use std::path::Path;
 use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
 use std::time::Instant;
 
-/// One message line with its line number.
+/// A line that is not UTF-8, with its line number and its text made readable.
 struct Line {
     number: u64,
     text: String,
+}
+
+/// What [`Lines::next`] read: a line's number and text, or a line that is not UTF-8.
+enum ReadLine<'a> {
+    Text(u64, &'a str),
+    NotUtf8(Line),
+}
+
+/// The lines of one batch, back to back in one buffer: one allocation per batch instead of
+/// one per line, and nothing per line for the writer to free.
+#[derive(Default)]
+struct LineBatch {
+    text: String,
+    /// Each line's number, and where it ends in `text` (it starts where the previous one ends).
+    lines: Vec<(u64, usize)>,
+}
+
+impl LineBatch {
+    fn with_capacity(lines: usize, text_bytes: usize) -> LineBatch {
+        LineBatch {
+            text: String::with_capacity(text_bytes),
+            lines: Vec::with_capacity(lines),
+        }
+    }
+
+    fn push(&mut self, number: u64, text: &str) {
+        self.text.push_str(text);
+        self.lines.push((number, self.text.len()));
+    }
+
+    fn len(&self) -> usize {
+        self.lines.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.lines.is_empty()
+    }
+
+    /// The number and text of the line at `index`.
+    fn get(&self, index: usize) -> Option<(u64, &str)> {
+        let &(number, end) = self.lines.get(index)?;
+        let start = index
+            .checked_sub(1)
+            .and_then(|previous| self.lines.get(previous))
+            .map_or(0, |&(_, end)| end);
+        Some((number, self.text.get(start..end)?))
+    }
+
+    /// Every line's number and text, in order.
+    fn iter(&self) -> impl Iterator<Item = (u64, &str)> {
+        (0..self.len()).filter_map(|index| self.get(index))
+    }
 }
 
 /// Reads non-blank lines; a line that is not UTF-8 is rejected on the spot.
@@ -40,34 +92,36 @@ impl Lines {
         })
     }
 
-    /// The next line, or `Err(line)` for one that is not UTF-8; `None` at the end.
-    fn next(&mut self) -> Result<Option<Result<Line, Line>>, ToolError> {
-        loop {
+    /// The next line, or `None` at the end.
+    fn next(&mut self) -> Result<Option<ReadLine<'_>>, ToolError> {
+        let number = loop {
             self.buffer.clear();
+            // The error's context is formatted only on failure: per line, it cost as much as
+            // reading the line.
             let read = self
                 .input
                 .read_until(b'\n', &mut self.buffer)
-                .map_err(ToolError::io(format!("reading {}", self.name)))?;
+                .map_err(|error| ToolError::io(format!("reading {}", self.name))(error))?;
             if read == 0 {
                 return Ok(None);
             }
             let number = self.next_number;
             self.next_number += 1;
-            let bytes = trim_newline(&self.buffer);
-            if bytes.iter().all(u8::is_ascii_whitespace) {
-                continue;
+            if !trim_newline(&self.buffer)
+                .iter()
+                .all(u8::is_ascii_whitespace)
+            {
+                break number;
             }
-            return Ok(Some(match std::str::from_utf8(bytes) {
-                Ok(text) => Ok(Line {
-                    number,
-                    text: text.to_owned(),
-                }),
-                Err(_) => Err(Line {
-                    number,
-                    text: String::from_utf8_lossy(bytes).into_owned(),
-                }),
-            }));
-        }
+        };
+        let bytes = trim_newline(&self.buffer);
+        Ok(Some(match std::str::from_utf8(bytes) {
+            Ok(text) => ReadLine::Text(number, text),
+            Err(_) => ReadLine::NotUtf8(Line {
+                number,
+                text: String::from_utf8_lossy(bytes).into_owned(),
+            }),
+        }))
     }
 }
 
@@ -125,10 +179,10 @@ fn validate(input: &Input, rejects: &mut Rejects) -> Result<Counts, ToolError> {
     while let Some(line) = lines.next()? {
         counts.read += 1;
         match line {
-            Err(line) => rejects.reject(line.number, &line.text, NOT_UTF8)?,
-            Ok(line) => {
-                if let Err(error) = parse_message_line(&line.text) {
-                    rejects.reject(line.number, &line.text, &error.to_string())?;
+            ReadLine::NotUtf8(line) => rejects.reject(line.number, &line.text, NOT_UTF8)?,
+            ReadLine::Text(number, text) => {
+                if let Err(error) = parse_message_line(text) {
+                    rejects.reject(number, text, &error.to_string())?;
                 }
             }
         }
@@ -139,7 +193,7 @@ fn validate(input: &Input, rejects: &mut Rejects) -> Result<Counts, ToolError> {
 /// A batch of lines, parsed off the writing thread.
 struct ParsedBatch {
     /// Every line of the batch, for the reject file.
-    lines: Vec<Line>,
+    lines: LineBatch,
     /// The messages that parsed, with their event rows made on the reading thread.
     prepared: PreparedMessages,
     /// The index in `lines` of each message of `prepared`.
@@ -151,12 +205,12 @@ struct ParsedBatch {
 }
 
 impl ParsedBatch {
-    fn parse(lines: Vec<Line>, not_utf8: Vec<Line>, identity: &IdentityConfig) -> ParsedBatch {
+    fn parse(lines: LineBatch, not_utf8: Vec<Line>, identity: &IdentityConfig) -> ParsedBatch {
         let mut messages: Vec<Message> = Vec::with_capacity(lines.len());
         let mut line_of = Vec::with_capacity(lines.len());
         let mut unparsed = Vec::new();
-        for (index, line) in lines.iter().enumerate() {
-            match parse_message_line(&line.text) {
+        for (index, (_, text)) in lines.iter().enumerate() {
+            match parse_message_line(text) {
                 Ok(message) => {
                     messages.push(message);
                     line_of.push(index);
@@ -233,7 +287,7 @@ fn read_batches(
             return;
         }
     };
-    let mut batch = Vec::with_capacity(batch_size);
+    let mut batch = LineBatch::with_capacity(batch_size, 0);
     let mut not_utf8 = Vec::new();
     loop {
         let next = match lines.next() {
@@ -245,13 +299,16 @@ fn read_batches(
         };
         let done = next.is_none();
         match next {
-            Some(Ok(line)) => batch.push(line),
-            Some(Err(line)) => not_utf8.push(line),
+            Some(ReadLine::Text(number, text)) => batch.push(number, text),
+            Some(ReadLine::NotUtf8(line)) => not_utf8.push(line),
             None => {}
         }
         if batch.len() >= batch_size || (done && !(batch.is_empty() && not_utf8.is_empty())) {
             spent.try_iter().for_each(drop);
-            let full = std::mem::replace(&mut batch, Vec::with_capacity(batch_size));
+            // Batches of one input are alike: room for as much text as the last one held
+            // spares growing the buffer line by line.
+            let next_batch = LineBatch::with_capacity(batch_size, batch.text.len());
+            let full = std::mem::replace(&mut batch, next_batch);
             let parsed = ParsedBatch::parse(full, std::mem::take(&mut not_utf8), identity);
             if sender.send(Ok(parsed)).is_err() {
                 return;
@@ -284,15 +341,16 @@ fn ingest_batch(
         refused.push((line.number, &line.text, NOT_UTF8.to_owned()));
     }
     for (index, reason) in batch.unparsed {
-        let line = &batch.lines[index];
-        refused.push((line.number, &line.text, reason));
+        if let Some((number, text)) = batch.lines.get(index) {
+            refused.push((number, text, reason));
+        }
     }
     for rejected in &report.rejected {
-        if let Some(line) = line_of
+        if let Some((number, text)) = line_of
             .get(rejected.index)
             .and_then(|&i| batch.lines.get(i))
         {
-            refused.push((line.number, &line.text, rejected.reason.to_string()));
+            refused.push((number, text, rejected.reason.to_string()));
         }
     }
     refused.sort_by_key(|(number, _, _)| *number);
@@ -300,4 +358,23 @@ fn ingest_batch(
         rejects.reject(number, text, &reason)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LineBatch;
+
+    #[test]
+    fn line_batch_gives_back_each_line_with_its_number() {
+        let lines = [(1, "{\"a\":1}"), (3, ""), (4, "é"), (9, "{}")];
+        let mut batch = LineBatch::with_capacity(2, 0);
+        for (number, text) in lines {
+            batch.push(number, text);
+        }
+        assert_eq!(batch.len(), lines.len());
+        assert_eq!(batch.iter().collect::<Vec<_>>(), lines);
+        assert_eq!(batch.get(2), Some((4, "é")));
+        assert_eq!(batch.get(4), None);
+        assert!(LineBatch::default().is_empty());
+    }
 }
