@@ -25,6 +25,9 @@ pub(crate) fn encode_groups(entries: &[&str]) -> Vec<u8> {
     put_u32(&mut table, group_count);
     let mut data = Vec::new();
     let mut raw = Vec::new();
+    // Groups are small: a zeroed output buffer per group would cost more than compressing it,
+    // so one is made and reused.
+    let mut compressed = Vec::new();
     let mut raw_end = 0;
     for group in entries.chunks(DICTIONARY_GROUP_ENTRIES) {
         raw.clear();
@@ -34,7 +37,10 @@ pub(crate) fn encode_groups(entries: &[&str]) -> Vec<u8> {
         for entry in group {
             raw.extend_from_slice(entry.as_bytes());
         }
-        data.extend_from_slice(&lz4_flex::block::compress(&raw));
+        compressed.resize(lz4_flex::block::get_maximum_output_size(raw.len()), 0);
+        let written = lz4_flex::block::compress_into(&raw, &mut compressed)
+            .expect("the output buffer has the maximum compressed size");
+        data.extend_from_slice(&compressed[..written]);
         raw_end += raw.len();
         put_u32(&mut table, data.len());
         put_u32(&mut table, raw_end);
