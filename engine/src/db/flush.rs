@@ -16,7 +16,7 @@
 use super::Inner;
 use crate::error::{Error, Result};
 use crate::manifest::identity_snapshot_file;
-use crate::memtable::{MemLayer, MemTable};
+use crate::memtable::{MemLayer, MergedTable};
 use crate::schema::{TableKind, TableSchema};
 use crate::segment::{Segment, SegmentWriter};
 use crate::value::Value;
@@ -30,16 +30,11 @@ pub(super) fn flush(inner: &Inner) -> Result<()> {
     let Some(frozen) = freeze(inner)? else {
         return Ok(());
     };
-    let merged = frozen
-        .layers
-        .iter()
-        .skip(1)
-        .fold((*frozen.layers[0]).clone(), |acc, layer| {
-            MemLayer::merge(&acc, layer)
-        });
     let mut written = Vec::new();
     for table in TableKind::ALL {
-        let data = merged.table(table);
+        // Read through the layers as one, rather than merge them into a layer first: each
+        // cell goes straight from its layer to the segment, uncopied.
+        let data = MergedTable::new(&frozen.layers, table);
         if data.rows().is_empty() && data.deleted().is_empty() {
             continue;
         }
@@ -49,7 +44,7 @@ pub(super) fn flush(inner: &Inner) -> Result<()> {
             TableKind::Profiles => &frozen.profiles_schema,
             TableKind::Events => &frozen.events_schema,
         };
-        let path = write_memory_segment(inner, id, table, data, schema, frozen.lsn)?;
+        let path = write_memory_segment(inner, id, table, &data, schema, frozen.lsn)?;
         written.push(Arc::new(Segment::open(inner.storage.as_ref(), &path)?));
     }
     let mut next_manifest = manifest.clone();
@@ -152,7 +147,7 @@ fn write_memory_segment(
     inner: &Inner,
     id: u64,
     table: TableKind,
-    data: &MemTable,
+    data: &MergedTable<'_>,
     schema: &TableSchema,
     lsn: u64,
 ) -> Result<std::path::PathBuf> {
@@ -166,10 +161,14 @@ fn write_memory_segment(
     )?;
     let rows = data.rows().clone();
     for definition in schema.columns() {
-        let Some(column) = data.column(&definition.name) else {
+        // A column whose every cell was deleted is left out, as if never written.
+        let Some(column) = data
+            .column(&definition.name)
+            .filter(|column| !column.present().is_empty())
+        else {
             continue;
         };
-        let mut cells = column.iter().peekable();
+        let mut cells = column.cells().peekable();
         let values = rows.iter().map(|row| match cells.peek() {
             Some((r, _)) if *r == row => cells.next().map_or(&NULL, |(_, v)| v),
             _ => &NULL,

@@ -42,9 +42,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use writer::WriterState;
 
-/// Merge two sealed memory layers once the newer holds at least this share of the older's
-/// cells: keeps the number of layers logarithmic in the number of seals.
-const MERGE_RATIO: usize = 2;
+/// Sealed memory layers merged at a time: when this many layers of one level end the list,
+/// they become one layer a level up. Each cell is then copied about log4(seals) times before
+/// the flush, and at most three layers wait at each level. (Merging whenever the newest layer
+/// neared the size of the one before kept fewer layers, but copied each cell three to four
+/// times as often during a bulk load.)
+const LAYERS_PER_MERGE: usize = 4;
 
 /// Shared state behind a [`Database`] handle and its background worker.
 pub(crate) struct Inner {
@@ -507,7 +510,7 @@ impl Inner {
         let mut next = (*current).clone();
         if !writer.builder.is_empty() {
             next.mem_layers.push(Arc::new(writer.builder.seal()));
-            merge_small_layers(&mut next.mem_layers);
+            merge_full_levels(&mut next.mem_layers);
         }
         if next.profiles_schema.columns().len() != writer.profiles_schema.columns().len() {
             next.profiles_schema = Arc::new(writer.profiles_schema.clone());
@@ -573,15 +576,14 @@ impl Inner {
     }
 }
 
-fn merge_small_layers(layers: &mut Vec<Arc<MemLayer>>) {
-    while layers.len() >= 2 {
-        let newer = &layers[layers.len() - 1];
-        let older = &layers[layers.len() - 2];
-        if newer.cells() * MERGE_RATIO < older.cells() {
+fn merge_full_levels(layers: &mut Vec<Arc<MemLayer>>) {
+    while let Some(start) = layers.len().checked_sub(LAYERS_PER_MERGE) {
+        let tail = &layers[start..];
+        if tail.iter().any(|layer| layer.level() != tail[0].level()) {
             break;
         }
-        let merged = MemLayer::merge(older, newer);
-        layers.truncate(layers.len() - 2);
+        let merged = MemLayer::merge_all(tail);
+        layers.truncate(start);
         layers.push(Arc::new(merged));
     }
 }

@@ -2,8 +2,9 @@
 //!
 //! The writer appends mutations to a [`MemLayerBuilder`]. When a reader asks for a snapshot,
 //! the builder is sealed into an immutable [`MemLayer`] that snapshots share by `Arc`, so
-//! readers never hold a lock while they read. Layers of similar size are merged so a stream
-//! of small seals keeps the layer count logarithmic.
+//! readers never hold a lock while they read. The database merges sealed layers a few at a
+//! time ([`MemLayer::merge_all`]), so a stream of small seals keeps the layer count
+//! logarithmic while each cell is copied only a few times before the flush.
 
 use crate::mutation::{ColumnName, Mutation};
 use crate::schema::TableKind;
@@ -12,6 +13,10 @@ use roaring::RoaringBitmap;
 use rustc_hash::FxHashMap;
 use std::collections::BTreeMap;
 use std::sync::Arc;
+
+mod merge;
+
+pub use merge::{MergedCells, MergedColumn, MergedTable};
 
 /// Most cells a builder column reserves room for up front (about 2.5 MiB): enough for a large
 /// call's share, without a once-busy column holding megabytes for a few cells.
@@ -146,82 +151,6 @@ impl MemTable {
     pub fn columns(&self) -> impl Iterator<Item = (&str, &MemColumn)> {
         self.columns.iter().map(|(k, v)| (k.as_str(), v))
     }
-
-    fn merge(older: &MemTable, newer: &MemTable) -> MemTable {
-        let deleted = &older.deleted | &newer.deleted;
-        let mut columns = BTreeMap::new();
-        let names: std::collections::BTreeSet<&String> =
-            older.columns.keys().chain(newer.columns.keys()).collect();
-        for name in names {
-            let merged = merge_columns(older.columns.get(name), newer.columns.get(name), &deleted);
-            if !merged.is_empty() {
-                columns.insert(name.clone(), merged);
-            }
-        }
-        MemTable {
-            rows: &(&older.rows | &newer.rows) - &deleted,
-            deleted,
-            columns,
-        }
-    }
-}
-
-fn merge_columns(
-    older: Option<&MemColumn>,
-    newer: Option<&MemColumn>,
-    deleted: &RoaringBitmap,
-) -> MemColumn {
-    let untouched = |column: &MemColumn| column.present.is_disjoint(deleted);
-    match (older, newer) {
-        (None, None) => MemColumn::default(),
-        (Some(only), None) | (None, Some(only)) if untouched(only) => only.clone(),
-        (Some(older), Some(newer))
-            if untouched(older) && untouched(newer) && older.last_row() < newer.first_row() =>
-        {
-            let mut runs = older.runs.clone();
-            runs.extend(newer.runs.iter().cloned());
-            MemColumn {
-                runs,
-                present: &older.present | &newer.present,
-            }
-        }
-        _ => merge_cells(older, newer, deleted),
-    }
-}
-
-/// Merges two columns cell by cell; where both wrote a row, `newer` wins.
-fn merge_cells(
-    older: Option<&MemColumn>,
-    newer: Option<&MemColumn>,
-    deleted: &RoaringBitmap,
-) -> MemColumn {
-    let capacity = older.map_or(0, MemColumn::len) + newer.map_or(0, MemColumn::len);
-    let mut rows = Vec::with_capacity(capacity);
-    let mut values = Vec::with_capacity(capacity);
-    let mut a = older.into_iter().flat_map(MemColumn::iter).peekable();
-    let mut b = newer.into_iter().flat_map(MemColumn::iter).peekable();
-    loop {
-        let next = match (a.peek(), b.peek()) {
-            (None, None) => break,
-            (Some(_), None) => a.next(),
-            (None, Some(_)) => b.next(),
-            (Some((ra, _)), Some((rb, _))) => match ra.cmp(rb) {
-                std::cmp::Ordering::Less => a.next(),
-                std::cmp::Ordering::Greater => b.next(),
-                std::cmp::Ordering::Equal => {
-                    a.next();
-                    b.next()
-                }
-            },
-        };
-        if let Some((row, value)) = next {
-            if !deleted.contains(row) {
-                rows.push(row);
-                values.push(value.clone());
-            }
-        }
-    }
-    MemColumn::from_sorted(rows, values)
 }
 
 /// An immutable set of recent writes, shared by snapshots.
@@ -231,6 +160,8 @@ pub struct MemLayer {
     events: MemTable,
     cells: usize,
     approximate_bytes: usize,
+    /// 0 for a sealed builder; a merge makes a layer one above the highest it merged.
+    level: u32,
 }
 
 impl MemLayer {
@@ -255,18 +186,10 @@ impl MemLayer {
         self.approximate_bytes
     }
 
-    /// Combines two layers; where both wrote a cell, `newer` wins.
+    /// How many rounds of merging made this layer (for merge scheduling).
     #[must_use]
-    pub fn merge(older: &MemLayer, newer: &MemLayer) -> MemLayer {
-        let profiles = MemTable::merge(&older.profiles, &newer.profiles);
-        let events = MemTable::merge(&older.events, &newer.events);
-        let cells = count_cells(&profiles) + count_cells(&events);
-        MemLayer {
-            profiles,
-            events,
-            cells,
-            approximate_bytes: older.approximate_bytes + newer.approximate_bytes,
-        }
+    pub fn level(&self) -> u32 {
+        self.level
     }
 }
 
@@ -352,6 +275,7 @@ impl MemLayerBuilder {
             events,
             cells,
             approximate_bytes,
+            level: 0,
         }
     }
 }
@@ -515,7 +439,7 @@ mod tests {
             row: 3,
         });
         let newer = builder.seal();
-        let merged = MemLayer::merge(&older, &newer);
+        let merged = MemLayer::merge_all(&[Arc::new(older), Arc::new(newer)]);
         let table = merged.table(TableKind::Profiles);
         assert_eq!(table.column("plan").unwrap().get(1), Some(&Value::Null));
         assert_eq!(table.column("plan").unwrap().get(3), None);
