@@ -124,13 +124,15 @@ pub(crate) fn build<M: Borrow<Message>>(
     let event_columns = resolved.event_columns;
     let mut plan = Plan::new(ctx.next_profile_row, ctx.deleted_profiles);
     let mut candidates: FxHashMap<(u32, String), Candidate> = FxHashMap::default();
-    let mut touched: BTreeMap<u32, ProfileId> = BTreeMap::new();
+    // Collected one entry per message, then sorted by row and deduplicated below: a row
+    // is always reached as the same profile, so any duplicate can go.
+    let mut touched: Vec<(u32, ProfileId)> = Vec::new();
     let absorbed = plan.absorb(state, ctx.graph, &merges);
     let absorbed_rows: RoaringBitmap = absorbed.iter().map(|(row, _)| *row).collect();
     let mut absorbed_traits = stored_traits_of_rows(ctx.snapshot, &absorbed_rows)?;
     for (absorbed_row, survivor) in &absorbed {
         let row = plan.row_of(state, ctx.graph.canonical(*survivor));
-        touched.insert(row, ctx.graph.canonical(*survivor));
+        touched.push((row, ctx.graph.canonical(*survivor)));
         for (key, candidate) in absorbed_traits.remove(absorbed_row).unwrap_or_default() {
             offer(&mut candidates, row, key, candidate);
         }
@@ -151,7 +153,7 @@ pub(crate) fn build<M: Borrow<Message>>(
     for (item, message_id) in accepted.into_iter().zip(message_ids) {
         let final_profile = ctx.graph.canonical(item.profile);
         let row = plan.row_of(state, final_profile);
-        touched.insert(row, final_profile);
+        touched.push((row, final_profile));
         for (key, value) in item.prepared.traits {
             let candidate = Candidate {
                 value,
@@ -162,6 +164,8 @@ pub(crate) fn build<M: Borrow<Message>>(
         }
         events.push((row, item.prepared.event));
     }
+    touched.sort_unstable_by_key(|(row, _)| *row);
+    touched.dedup_by_key(|(row, _)| *row);
     let mut fitter = Fitter::new(ctx.profiles_schema, ctx.events_schema);
     plan.write_new_rows();
     plan.write_traits(ctx.snapshot, candidates)?;
@@ -172,7 +176,11 @@ pub(crate) fn build<M: Borrow<Message>>(
     };
     plan.write_identifiers(ctx.snapshot, ctx.graph, &touched, &known, &mut fitter)?;
     let mut computed_rows = super::maintain::add_events(state, &events);
-    computed_rows.extend(touched.keys().copied());
+    if !state.definitions.traits.is_empty() {
+        computed_rows.extend(touched.iter().map(|(row, _)| *row));
+        computed_rows.sort_unstable();
+        computed_rows.dedup();
+    }
     super::maintain::write_computed(state, computed_rows, &mut plan.batch, &mut fitter);
     for (row, event) in events {
         plan.batch.append_fitted_event(row, event);
@@ -564,13 +572,13 @@ impl<'a> Plan<'a> {
         &mut self,
         snapshot: &Snapshot,
         graph: &IdentityGraph,
-        touched: &BTreeMap<u32, ProfileId>,
+        touched: &[(u32, ProfileId)],
         known: &KnownIdentifiers,
         fitter: &mut Fitter<'_>,
     ) -> Result<()> {
         let mut wanted: BTreeMap<String, Vec<(u32, Value)>> = BTreeMap::new();
         let mut changed: Vec<(u32, String, Value)> = Vec::new();
-        for (&row, &profile) in touched {
+        for &(row, profile) in touched {
             if known.unchanged(row, profile) {
                 continue;
             }

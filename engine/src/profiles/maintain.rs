@@ -4,15 +4,14 @@ use super::columns::Fitter;
 use super::state::State;
 use crate::schema::TableKind;
 use crate::WriteBatch;
-use std::collections::BTreeSet;
 
 /// Adds the call's events (row, values) to the computed-trait states; returns the rows whose
-/// state changed.
+/// state changed, in event order (a row may repeat).
 pub(crate) fn add_events(
     state: &mut State,
     events: &[(u32, super::columns::EventRow)],
-) -> BTreeSet<u32> {
-    let mut changed = BTreeSet::new();
+) -> Vec<u32> {
+    let mut changed = Vec::new();
     let count = state.definitions.traits.len();
     if count == 0 {
         return changed;
@@ -26,7 +25,7 @@ pub(crate) fn add_events(
         let slots = state.slots_mut(*row, count);
         for (slot, definition) in slots.iter_mut().zip(&definitions) {
             if slot.state.add(definition, event, now) {
-                changed.insert(*row);
+                changed.push(*row);
             }
         }
     }
