@@ -106,18 +106,36 @@ impl MemColumn {
     }
 }
 
+/// Widest span of rows, per row, that [`sorted_rows_bitmap`] sets as bits in a byte array
+/// (then handed to roaring whole) rather than inserts one at a time.
+const MAX_SPAN_PER_ROW_FOR_BYTES: usize = 32;
+
 /// The bitmap of sorted, unique `rows`. Rows of appended events are usually consecutive,
-/// and a range is far cheaper to add than its rows one by one.
+/// and a range is far cheaper to add than its rows one by one. Rows that are close but not
+/// consecutive (an events column most messages set) are set as bits of a byte array, which
+/// roaring turns into containers in bulk; only widely spread rows are inserted one by one.
 fn sorted_rows_bitmap(rows: &[u32]) -> RoaringBitmap {
-    match (rows.first(), rows.last()) {
-        (Some(&first), Some(&last)) if (last - first) as usize + 1 == rows.len() => {
-            let mut bitmap = RoaringBitmap::new();
-            bitmap.insert_range(first..=last);
-            bitmap
-        }
-        _ => RoaringBitmap::from_sorted_iter(rows.iter().copied())
-            .expect("rows are sorted and unique"),
+    let (Some(&first), Some(&last)) = (rows.first(), rows.last()) else {
+        return RoaringBitmap::new();
+    };
+    let mut bitmap = RoaringBitmap::new();
+    if (last - first) as usize + 1 == rows.len() {
+        bitmap.insert_range(first..=last);
+        return bitmap;
     }
+    // Roaring takes byte arrays that start at a multiple of 8.
+    let base = first & !7;
+    let span = (last - base) as usize + 1;
+    if span > rows.len().saturating_mul(MAX_SPAN_PER_ROW_FOR_BYTES) {
+        return RoaringBitmap::from_sorted_iter(rows.iter().copied())
+            .expect("rows are sorted and unique");
+    }
+    let mut bytes = vec![0u8; span.div_ceil(8)];
+    for &row in rows {
+        let bit = (row - base) as usize;
+        bytes[bit / 8] |= 1 << (bit % 8);
+    }
+    RoaringBitmap::from_lsb0_bytes(base, &bytes)
 }
 
 /// One table's part of a [`MemLayer`].
@@ -385,8 +403,13 @@ fn sort_last_wins(mut cells: Vec<(u32, Value)>, deleted: &RoaringBitmap) -> MemC
     cells.sort_by_key(|(row, _)| *row);
     let mut rows: Vec<u32> = Vec::with_capacity(cells.len());
     let mut values: Vec<Value> = Vec::with_capacity(cells.len());
+    // Deletions usually reach older rows (events moved to another profile) than the ones
+    // just written: a range check spares most bitmap lookups.
+    let deleted_span = deleted.min().zip(deleted.max());
     for (row, value) in cells {
-        if deleted.contains(row) {
+        if deleted_span.is_some_and(|(low, high)| (low..=high).contains(&row))
+            && deleted.contains(row)
+        {
             continue;
         }
         if rows.last() == Some(&row) {
@@ -448,6 +471,24 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// However close or spread the rows, and wherever they sit (up to the largest row
+        /// id), the bitmap holds exactly them.
+        #[test]
+        fn row_bitmaps_hold_exactly_their_rows(
+            start in proptest::prop_oneof![0u32..100, (u32::MAX - 5_000)..=u32::MAX],
+            gaps in proptest::collection::vec(proptest::prop_oneof![1u32..3, 1u32..40, 1u32..5_000], 0..300),
+        ) {
+            let mut rows = vec![start];
+            for gap in gaps {
+                match rows.last().and_then(|last| last.checked_add(gap)) {
+                    Some(next) => rows.push(next),
+                    None => break,
+                }
+            }
+            let expected: RoaringBitmap = rows.iter().copied().collect();
+            proptest::prop_assert_eq!(sorted_rows_bitmap(&rows), expected);
+        }
+
         /// Runs of consecutive rows, repeats, rows going back and the largest row id all
         /// end up in a layer's rows exactly as inserted one by one.
         #[test]
