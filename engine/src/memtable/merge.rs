@@ -5,7 +5,7 @@
 //! however many layers there are; merging them two at a time would copy the growing result
 //! once per layer.
 
-use super::{MemColumn, MemLayer, MemTable, Run};
+use super::{DeletedRows, MemColumn, MemLayer, MemTable, Run};
 use crate::schema::TableKind;
 use crate::value::Value;
 use roaring::RoaringBitmap;
@@ -122,7 +122,7 @@ impl<'a> MergedColumn<'a, '_> {
         MergedCells {
             cursors: self.parts.iter().map(|part| Cursor::new(part)).collect(),
             ascending: self.is_ascending(),
-            deleted: self.deleted,
+            deleted: DeletedRows::new(self.deleted),
         }
     }
 
@@ -196,7 +196,7 @@ pub struct MergedCells<'a, 'table> {
     /// Whether each layer's rows follow the older layers' rows: then the cells are simply
     /// the layers' cells one layer after another, with no rows to compare.
     ascending: bool,
-    deleted: &'table RoaringBitmap,
+    deleted: DeletedRows<'table>,
 }
 
 impl<'a> MergedCells<'a, '_> {
@@ -227,7 +227,7 @@ impl<'a> Iterator for MergedCells<'a, '_> {
     fn next(&mut self) -> Option<Self::Item> {
         loop {
             let (row, value) = self.next_written()?;
-            if self.deleted.is_empty() || !self.deleted.contains(row) {
+            if !self.deleted.contains(row) {
                 return Some((row, value));
             }
         }

@@ -403,13 +403,9 @@ fn sort_last_wins(mut cells: Vec<(u32, Value)>, deleted: &RoaringBitmap) -> MemC
     cells.sort_by_key(|(row, _)| *row);
     let mut rows: Vec<u32> = Vec::with_capacity(cells.len());
     let mut values: Vec<Value> = Vec::with_capacity(cells.len());
-    // Deletions usually reach older rows (events moved to another profile) than the ones
-    // just written: a range check spares most bitmap lookups.
-    let deleted_span = deleted.min().zip(deleted.max());
+    let deleted = DeletedRows::new(deleted);
     for (row, value) in cells {
-        if deleted_span.is_some_and(|(low, high)| (low..=high).contains(&row))
-            && deleted.contains(row)
-        {
+        if deleted.contains(row) {
             continue;
         }
         if rows.last() == Some(&row) {
@@ -422,6 +418,31 @@ fn sort_last_wins(mut cells: Vec<(u32, Value)>, deleted: &RoaringBitmap) -> MemC
         }
     }
     MemColumn::from_sorted(rows, values)
+}
+
+/// Deleted rows, checked against their range first: deletions usually reach older rows
+/// (events moved to another profile) than the cells checked, and a range check is far
+/// cheaper than a bitmap lookup.
+#[derive(Debug)]
+struct DeletedRows<'a> {
+    rows: &'a RoaringBitmap,
+    /// Lowest and highest deleted row; `None` when none is.
+    span: Option<(u32, u32)>,
+}
+
+impl<'a> DeletedRows<'a> {
+    fn new(rows: &'a RoaringBitmap) -> Self {
+        DeletedRows {
+            rows,
+            span: rows.min().zip(rows.max()),
+        }
+    }
+
+    fn contains(&self, row: u32) -> bool {
+        self.span
+            .is_some_and(|(low, high)| (low..=high).contains(&row))
+            && self.rows.contains(row)
+    }
 }
 
 fn value_heap_bytes(value: &Value) -> usize {
