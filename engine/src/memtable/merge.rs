@@ -276,11 +276,9 @@ impl MemLayer {
     pub fn merge_all(layers: &[Arc<MemLayer>]) -> MemLayer {
         let profiles = MergedTable::new(layers, TableKind::Profiles).into_table();
         let events = MergedTable::new(layers, TableKind::Events).into_table();
-        let cells = super::count_cells(&profiles) + super::count_cells(&events);
         MemLayer {
             profiles,
             events,
-            cells,
             approximate_bytes: layers.iter().map(|layer| layer.approximate_bytes).sum(),
             level: layers.iter().map(|layer| layer.level).max().unwrap_or(0) + 1,
         }

@@ -176,7 +176,6 @@ impl MemTable {
 pub struct MemLayer {
     profiles: MemTable,
     events: MemTable,
-    cells: usize,
     approximate_bytes: usize,
     /// 0 for a sealed builder; a merge makes a layer one above the highest it merged.
     level: u32,
@@ -192,12 +191,6 @@ impl MemLayer {
         }
     }
 
-    /// Number of cells written (for merge scheduling).
-    #[must_use]
-    pub fn cells(&self) -> usize {
-        self.cells
-    }
-
     /// Rough memory held, for deciding when to flush.
     #[must_use]
     pub fn approximate_bytes(&self) -> usize {
@@ -209,10 +202,6 @@ impl MemLayer {
     pub fn level(&self) -> u32 {
         self.level
     }
-}
-
-fn count_cells(table: &MemTable) -> usize {
-    table.columns.values().map(MemColumn::len).sum()
 }
 
 /// Collects mutations in arrival order until sealed into a [`MemLayer`].
@@ -287,11 +276,9 @@ impl MemLayerBuilder {
         let [profiles, events] = &mut self.tables;
         let profiles = profiles.seal();
         let events = events.seal();
-        let cells = count_cells(&profiles) + count_cells(&events);
         MemLayer {
             profiles,
             events,
-            cells,
             approximate_bytes,
             level: 0,
         }
