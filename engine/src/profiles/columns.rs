@@ -10,7 +10,7 @@ use crate::message::{Message, MessageKind};
 use crate::mutation::ColumnName;
 use crate::schema::{TableKind, TableSchema};
 use crate::value::{ColumnType, Value};
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 /// Profiles column holding the identity-graph profile id the row belongs to.
 pub const IDENTITY_COLUMN: &str = "_identity";
@@ -75,6 +75,21 @@ pub(crate) struct Prepared {
     pub traits: Vec<(String, Value)>,
 }
 
+/// Number of [`MessageKind`]s.
+const MESSAGE_KINDS: usize = 6;
+
+/// The place of `kind` among the [`MessageKind`]s.
+fn kind_slot(kind: MessageKind) -> usize {
+    match kind {
+        MessageKind::Identify => 0,
+        MessageKind::Track => 1,
+        MessageKind::Page => 2,
+        MessageKind::Screen => 3,
+        MessageKind::Group => 4,
+        MessageKind::Alias => 5,
+    }
+}
+
 /// Fits values to the schemas as the write will, remembering columns added earlier in the
 /// same call, so a message that would fail the batch is rejected alone.
 pub(crate) struct Fitter<'a> {
@@ -84,9 +99,14 @@ pub(crate) struct Fitter<'a> {
     pending: [FxHashMap<String, ColumnType>; 2],
     /// The events columns of `pending`, in the order they were added.
     events_added: Vec<(String, ColumnType)>,
-    /// The known events column last seen at each place of an event row: messages from one
-    /// source list the same columns in the same order, so comparing names spares hashing.
-    event_places: Vec<(String, ColumnType)>,
+    /// Identify trait keys an accepted message of the call already set: the key passed its
+    /// checks and its `_ts.` and `_msg.` columns exist, so only its value needs fitting.
+    traits_in_place: FxHashSet<String>,
+    /// The known events column last seen at each place of an event row, per message kind:
+    /// messages of one kind from one source list the same columns in the same order, so
+    /// comparing names spares hashing. (One list for all kinds missed at every switch
+    /// between, say, page views and tracked events.)
+    event_places: [Vec<(String, ColumnType)>; MESSAGE_KINDS],
 }
 
 impl<'a> Fitter<'a> {
@@ -97,7 +117,8 @@ impl<'a> Fitter<'a> {
             events,
             pending: [FxHashMap::default(), FxHashMap::default()],
             events_added: Vec::new(),
-            event_places: Vec::new(),
+            traits_in_place: FxHashSet::default(),
+            event_places: Default::default(),
         }
     }
 
@@ -113,21 +134,28 @@ impl<'a> Fitter<'a> {
 
     /// The type of events column `name` when it exists (in the schema, or added by an
     /// earlier message of the call), remembering it as the column at `place`.
-    fn known_event_column(&mut self, place: usize, name: &str) -> Option<ColumnType> {
-        if let Some((hinted, column_type)) = self.event_places.get(place) {
+    fn known_event_column(
+        &mut self,
+        kind: MessageKind,
+        place: usize,
+        name: &str,
+    ) -> Option<ColumnType> {
+        let places = &self.event_places[kind_slot(kind)];
+        if let Some((hinted, column_type)) = places.get(place) {
             if hinted == name {
                 return Some(*column_type);
             }
         }
         let column_type = self.column_type(TableKind::Events, name)?;
-        if let Some(entry) = self.event_places.get_mut(place) {
-            // Messages of different kinds interleave, so hints change often: reuse the
+        let places = &mut self.event_places[kind_slot(kind)];
+        if let Some(entry) = places.get_mut(place) {
+            // Events of one kind still vary (other properties, other names): reuse the
             // name's buffer rather than allocate a new one.
             entry.0.clear();
             entry.0.push_str(name);
             entry.1 = column_type;
-        } else if place == self.event_places.len() {
-            self.event_places.push((name.to_owned(), column_type));
+        } else if place == places.len() {
+            places.push((name.to_owned(), column_type));
         }
         Some(column_type)
     }
@@ -156,6 +184,27 @@ impl<'a> Fitter<'a> {
                 Ok(value)
             }
         }
+    }
+
+    /// Fits the `_ts.` and `_msg.` columns of trait `key`.
+    fn fit_trait_bookkeeping(
+        &self,
+        key: &str,
+        added: &mut Vec<(TableKind, String, ColumnType)>,
+    ) -> Result<(), MessageRejection> {
+        self.fit(
+            TableKind::Profiles,
+            &ts_column(key),
+            Value::Timestamp(0),
+            added,
+        )?;
+        self.fit(
+            TableKind::Profiles,
+            &msg_column(key),
+            Value::String(String::new()),
+            added,
+        )?;
+        Ok(())
     }
 
     /// Fits a value the caller computed (not from a message); `None` if it does not fit.
@@ -194,12 +243,13 @@ impl<'a> Fitter<'a> {
         let mut added = Vec::new();
         for (place, (name, value)) in event.iter_mut().enumerate() {
             let unfitted = std::mem::replace(value, Value::Null);
-            *value = match self.known_event_column(place, name) {
+            *value = match self.known_event_column(msg.kind, place, name) {
                 Some(column_type) => unfitted.coerce_to(column_type, name)?,
                 None => self.fit(TableKind::Events, name, unfitted, &mut added)?,
             };
         }
         let mut traits = Vec::new();
+        let mut new_trait_keys = Vec::new();
         if msg.kind == MessageKind::Identify {
             for (key, value) in &msg.traits {
                 // NULL never clears a trait: an event row cannot tell "set to null" from
@@ -207,24 +257,20 @@ impl<'a> Fitter<'a> {
                 if value.is_null() || !is_profile_trait(key) {
                     continue;
                 }
-                check_trait_key(key)?;
+                let in_place = self.traits_in_place.contains(key.as_str());
+                if !in_place {
+                    check_trait_key(key)?;
+                }
                 let fitted = self.fit(TableKind::Profiles, key, value.clone(), &mut added)?;
-                self.fit(
-                    TableKind::Profiles,
-                    &ts_column(key),
-                    Value::Timestamp(0),
-                    &mut added,
-                )?;
-                self.fit(
-                    TableKind::Profiles,
-                    &msg_column(key),
-                    Value::String(String::new()),
-                    &mut added,
-                )?;
+                if !in_place {
+                    self.fit_trait_bookkeeping(key, &mut added)?;
+                    new_trait_keys.push(key.clone());
+                }
                 traits.push((key.clone(), fitted));
             }
         }
         self.commit(added);
+        self.traits_in_place.extend(new_trait_keys);
         Ok(Prepared { event, traits })
     }
 }
