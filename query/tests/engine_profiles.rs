@@ -239,3 +239,95 @@ fn computed_traits_are_defined_in_sql_and_queried_at_once() {
     assert!(error.to_string().contains("SHOW TRAITS"), "{error}");
     plain.close().expect("close");
 }
+
+/// Members of `segment` as profile ids, and what its defining query returns now.
+fn members_and_query(
+    db: &profiledb_query::LiveDatabase,
+    session: &mut Session,
+    segment: &str,
+    sql: &str,
+) -> (Vec<u32>, Vec<u32>) {
+    let members = db.members(segment).expect("segment").iter().collect();
+    let queried = live_rows(db, session, sql)
+        .into_iter()
+        .map(|row| match row[0] {
+            Value::Int64(id) => u32::try_from(id).expect("profile id"),
+            ref other => panic!("profile id {other:?}"),
+        })
+        .collect();
+    (members, queried)
+}
+
+#[test]
+fn ingested_messages_keep_segments_current() {
+    let dir = ScratchDir::new("live-ingest");
+    let db = profiledb_query::LiveDatabase::open_profiles(
+        dir.path(),
+        scratch::unsynced(),
+        ProfilesOptions::default(),
+    )
+    .expect("open");
+    // Columns get their types from data, so a first customer comes before the definitions.
+    db.ingest_lines(&[
+        r#"{"type":"identify","userId":"bob","traits":{"plan":"free"},"messageId":"m0","timestamp":"2026-04-01T10:00:00Z"}"#,
+        r#"{"type":"track","userId":"bob","event":"Order Completed","properties":{"revenue":5},"messageId":"m00","timestamp":"2026-04-01T10:00:00Z"}"#,
+    ])
+    .expect("ingest");
+    let mut session = db.session();
+    for statement in [
+        "CREATE TRAIT spent AS sum(revenue) FROM events WHERE event = 'Order Completed'",
+        "CREATE SEGMENT big_spenders AS SELECT profile_id FROM profiles WHERE spent > 20",
+        "CREATE SEGMENT pros AS SELECT profile_id FROM profiles WHERE plan = 'pro'",
+    ] {
+        db.execute(&mut session, statement).expect(statement);
+    }
+    let spenders = "SELECT profile_id FROM profiles WHERE spent > 20 ORDER BY profile_id";
+    let pros = "SELECT profile_id FROM profiles WHERE plan = 'pro' ORDER BY profile_id";
+
+    // An anonymous visitor orders; a signed-up customer on another device picks a plan.
+    let (report, upkeep) = db
+        .ingest_lines(&[
+            r#"{"type":"track","anonymousId":"anon-1","event":"Order Completed","properties":{"revenue":25},"messageId":"m1","timestamp":"2026-05-01T10:00:00Z"}"#,
+            r#"{"type":"identify","userId":"u1","traits":{"plan":"pro"},"messageId":"m2","timestamp":"2026-05-01T11:00:00Z"}"#,
+        ])
+        .expect("ingest");
+    assert_eq!((report.accepted, report.touched.len()), (2, 2));
+    assert_eq!((upkeep.entered, upkeep.exited), (2, 0));
+    let (spending, queried) = members_and_query(&db, &mut session, "big_spenders", spenders);
+    assert_eq!((spending.len(), &spending), (1, &queried));
+    let (pro, queried) = members_and_query(&db, &mut session, "pros", pros);
+    assert_eq!((pro.len(), &pro), (1, &queried));
+    assert_ne!(spending, pro, "two profiles before the login");
+
+    // Logging in on the first device merges the two: one profile is left, in both segments.
+    let (report, upkeep) = db
+        .ingest(&[profiledb_engine::message::parse_message_line(
+            r#"{"type":"identify","userId":"u1","anonymousId":"anon-1","messageId":"m3","timestamp":"2026-05-02T10:00:00Z"}"#,
+        )
+        .expect("message")])
+        .expect("ingest");
+    assert_eq!(report.merges, 1);
+    assert_eq!(
+        report.touched.len(),
+        2,
+        "the survivor and the absorbed profile"
+    );
+    assert_eq!((upkeep.entered, upkeep.exited), (1, 1));
+    let (spending, queried) = members_and_query(&db, &mut session, "big_spenders", spenders);
+    assert_eq!((spending.len(), &spending), (1, &queried));
+    let (pro, queried) = members_and_query(&db, &mut session, "pros", pros);
+    assert_eq!((&pro, &pro), (&spending, &queried));
+    db.close().expect("close");
+
+    let plain_dir = ScratchDir::new("live-ingest-plain");
+    let plain = profiledb_query::LiveDatabase::open(plain_dir.path(), scratch::unsynced())
+        .expect("open plain");
+    let refused = plain
+        .ingest_lines(&[""])
+        .expect_err("a plain database takes no messages");
+    assert!(
+        matches!(refused, profiledb_query::LiveError::NotProfiles),
+        "{refused}"
+    );
+    plain.close().expect("close");
+}

@@ -44,6 +44,10 @@ pub struct IngestReport {
     pub ignored_identifiers: usize,
     /// WAL sequence number of the batch (0 when nothing was written).
     pub lsn: u64,
+    /// Profile rows whose attributes the call changed: written, merged into, or absorbed by
+    /// a merge (and so deleted). Profiles that only gained events are listed too. Live
+    /// segments re-evaluate exactly these.
+    pub touched: RoaringBitmap,
 }
 
 /// One rejected message of an `ingest` call.
@@ -166,6 +170,8 @@ pub(crate) fn build<M: Borrow<Message>>(
     }
     touched.sort_unstable_by_key(|(row, _)| *row);
     touched.dedup_by_key(|(row, _)| *row);
+    report.touched.extend(touched.iter().map(|(row, _)| *row));
+    report.touched |= &absorbed_rows;
     let mut fitter = Fitter::new(ctx.profiles_schema, ctx.events_schema);
     plan.write_new_rows();
     plan.write_traits(ctx.snapshot, candidates)?;

@@ -5,10 +5,11 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use profiledb_engine::io::{FsStorage, Storage};
+use profiledb_engine::message::Message;
 use profiledb_engine::wal::WalOptions;
 use profiledb_engine::{
-    ColumnType, Database, Options, Profiles, ProfilesOptions, TableKind, Value, WriteBatch,
-    WriteReceipt,
+    ColumnType, Database, IngestReport, Options, Profiles, ProfilesError, ProfilesOptions,
+    TableKind, Value, WriteBatch, WriteReceipt,
 };
 use roaring::RoaringBitmap;
 
@@ -230,8 +231,9 @@ impl LiveDatabase {
         })
     }
 
-    /// The profiles database, when opened with [`LiveDatabase::open_profiles`] (messages
-    /// ingested through it bypass segment upkeep until the next statement's reconciliation).
+    /// The profiles database, when opened with [`LiveDatabase::open_profiles`]. Messages
+    /// ingested through it directly bypass segment upkeep until the database is opened again
+    /// (which reconciles); [`LiveDatabase::ingest`] keeps segments current instead.
     #[must_use]
     pub fn profiles(&self) -> Option<&Profiles> {
         match &*self.db {
@@ -299,15 +301,60 @@ impl LiveDatabase {
         batch: &WriteBatch,
         touched: &RoaringBitmap,
     ) -> Result<(WriteReceipt, UpkeepReport), LiveError> {
+        self.write_then_upkeep(|db| Ok((db.write(batch)?, touched.clone())))
+    }
+
+    /// Ingests Segment-spec messages (see [`Profiles::ingest`]), then brings every segment up
+    /// to date for the profiles they touched: those written, merged or absorbed.
+    ///
+    /// # Errors
+    /// [`LiveError::NotProfiles`] for a database not opened with
+    /// [`LiveDatabase::open_profiles`]; otherwise as [`Profiles::ingest`] (nothing written, no
+    /// upkeep) or upkeep errors (written; the next open reconciles).
+    pub fn ingest(&self, messages: &[Message]) -> Result<(IngestReport, UpkeepReport), LiveError> {
+        self.ingest_with(|profiles| profiles.ingest(messages))
+    }
+
+    /// Parses and ingests NDJSON message lines (see [`Profiles::ingest_lines`]), then upkeep
+    /// as [`LiveDatabase::ingest`].
+    ///
+    /// # Errors
+    /// As [`LiveDatabase::ingest`].
+    pub fn ingest_lines<S: AsRef<str> + Sync>(
+        &self,
+        lines: &[S],
+    ) -> Result<(IngestReport, UpkeepReport), LiveError> {
+        self.ingest_with(|profiles| profiles.ingest_lines(lines))
+    }
+
+    fn ingest_with(
+        &self,
+        ingest: impl FnOnce(&Profiles) -> Result<IngestReport, ProfilesError>,
+    ) -> Result<(IngestReport, UpkeepReport), LiveError> {
+        let Store::Profiles(profiles) = &*self.db else {
+            return Err(LiveError::NotProfiles);
+        };
+        self.write_then_upkeep(|_| {
+            let report = ingest(profiles)?;
+            let touched = report.touched.clone();
+            Ok((report, touched))
+        })
+    }
+
+    /// Runs `write` under the segment lock, then upkeep of the profiles it reports touched.
+    fn write_then_upkeep<T>(
+        &self,
+        write: impl FnOnce(&Database) -> Result<(T, RoaringBitmap), LiveError>,
+    ) -> Result<(T, UpkeepReport), LiveError> {
         let mut live = lock(&self.live);
         let now = self.now();
         // Edges passed before the write are judged on the data before it.
         if live.next_edge().is_some_and(|edge| edge <= now) {
             live.advance_clock(&self.db.snapshot(), now)?;
         }
-        let receipt = self.db.write(batch)?;
-        let report = live.on_write(&self.db.snapshot(), touched, now)?;
-        Ok((receipt, report))
+        let (written, touched) = write(&self.db)?;
+        let report = live.on_write(&self.db.snapshot(), &touched, now)?;
+        Ok((written, report))
     }
 
     /// Sets attributes of one profile, then upkeep.
@@ -355,14 +402,9 @@ impl LiveDatabase {
     /// # Errors
     /// As [`LiveDatabase::write`].
     pub fn merge_profiles(&self, survivor: u32, absorbed: u32) -> Result<UpkeepReport, LiveError> {
-        let mut live = lock(&self.live);
-        let now = self.now();
-        if live.next_edge().is_some_and(|edge| edge <= now) {
-            live.advance_clock(&self.db.snapshot(), now)?;
-        }
-        self.db.merge_profiles(survivor, absorbed)?;
         let touched: RoaringBitmap = [survivor, absorbed].into_iter().collect();
-        live.on_write(&self.db.snapshot(), &touched, now)
+        self.write_then_upkeep(|db| Ok((db.merge_profiles(survivor, absorbed)?, touched)))
+            .map(|(_, report)| report)
     }
 
     /// Runs `read` with the live segments locked.

@@ -51,6 +51,12 @@ pub enum LiveError {
     /// The definition does not return profile ids.
     #[error("segment \"{0}\" must return a profile_id column (SELECT profile_id FROM …)")]
     NoProfileId(String),
+    /// Messages can only be ingested into a database opened with
+    /// [`LiveDatabase::open_profiles`](super::LiveDatabase::open_profiles).
+    #[error(
+        "this database takes rows, not messages: open it as a profiles database to ingest messages"
+    )]
+    NotProfiles,
 }
 
 impl From<LiveError> for QueryError {
