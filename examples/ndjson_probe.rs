@@ -1,10 +1,14 @@
 //! Times end-to-end NDJSON ingestion of synthetic Segment-spec messages (for profiling).
 //!
-//! `ndjson_probe [N]` ingests N messages in calls of 10,000; `ndjson_probe N --write FILE`
-//! only writes the same N lines to FILE (input for `profiledb import`).
+//! `ndjson_probe [N]` ingests N messages in calls of 10,000 through a [`LiveDatabase`] with
+//! computed traits and live segments defined, so each call also maintains them. The first
+//! call is not timed: it gives the columns their types, which the definitions need.
+//! `--bare` ingests through [`Profiles`] alone, with nothing defined. `ndjson_probe N --write
+//! FILE` only writes the same N lines to FILE (input for `profiledb import`).
 #[path = "../benches/common/mod.rs"]
 mod common;
 
+use profiledb::query::LiveDatabase;
 use profiledb::{Options, Profiles, ProfilesOptions, SyncMode};
 use std::io::Write;
 use std::time::Instant;
@@ -32,23 +36,85 @@ fn main() {
         sync_mode: SyncMode::EveryMillis(10),
         ..Options::default()
     };
-    let profiles = Profiles::open(&dir, options, ProfilesOptions::default()).expect("open");
-    let start = Instant::now();
-    let cpu_before = thread_cpu_seconds();
-    for chunk in all.chunks(10_000) {
-        profiles.ingest_lines(chunk).expect("ingest");
-    }
-    let took = start.elapsed();
-    let writer_cpu = thread_cpu_seconds()
-        .zip(cpu_before)
+    let (first, rest) = all.split_at(all.len().min(CALL_MESSAGES));
+    let bare = args.iter().any(|a| a == "--bare");
+    let start_cpu = thread_cpu_seconds();
+    let (took, cpu_after) = if bare {
+        let profiles = Profiles::open(&dir, options, ProfilesOptions::default()).expect("open");
+        profiles.ingest_lines(first).expect("ingest");
+        let start = Instant::now();
+        for chunk in rest.chunks(CALL_MESSAGES) {
+            profiles.ingest_lines(chunk).expect("ingest");
+        }
+        let timed = (start.elapsed(), thread_cpu_seconds());
+        profiles.close().expect("close");
+        timed
+    } else {
+        let db =
+            LiveDatabase::open_profiles(&dir, options, ProfilesOptions::default()).expect("open");
+        db.ingest_lines(first).expect("ingest");
+        let mut session = db.session();
+        for statement in DEFINITIONS {
+            db.execute(&mut session, statement).expect(statement);
+        }
+        let start = Instant::now();
+        let mut changes = 0;
+        for chunk in rest.chunks(CALL_MESSAGES) {
+            let (_, upkeep) = db.ingest_lines(chunk).expect("ingest");
+            changes += upkeep.entered + upkeep.exited;
+        }
+        let timed = (start.elapsed(), thread_cpu_seconds());
+        let sizes: Vec<String> = SEGMENT_NAMES
+            .iter()
+            .map(|name| format!("{name} {}", db.members(name).map_or(0, |m| m.len())))
+            .collect();
+        println!(
+            "segments: {}; {changes} membership changes",
+            sizes.join(", ")
+        );
+        db.close().expect("close");
+        timed
+    };
+    let timed_messages = rest.len();
+    let writer_cpu = cpu_after
+        .zip(start_cpu)
         .map(|(after, before)| after - before);
     println!(
-        "ingested {n} messages in {took:?}: {:.0}/s; calling thread CPU {}",
-        f64::from(n) / took.as_secs_f64(),
+        "ingested {timed_messages} messages{} in {took:?}: {:.0}/s; calling thread CPU {}",
+        if bare {
+            " (bare)"
+        } else {
+            " (traits and segments)"
+        },
+        timed_messages as f64 / took.as_secs_f64(),
         writer_cpu.map_or_else(|| "unknown".to_owned(), |s| format!("{s:.2} s"))
     );
-    profiles.close().expect("close");
 }
+
+/// Messages per ingest call.
+const CALL_MESSAGES: usize = 10_000;
+
+/// Computed traits and live segments kept current by every timed call.
+const DEFINITIONS: [&str; 7] = [
+    "CREATE TRAIT views AS count(*) FROM events WHERE event = 'Product Viewed'",
+    "CREATE TRAIT viewed_value AS sum(price) FROM events WHERE event = 'Product Viewed' \
+     WITHIN INTERVAL '365 days'",
+    "CREATE TRAIT last_page AS last(event) FROM events WHERE type = 'page'",
+    "CREATE SEGMENT pros AS SELECT profile_id FROM profiles WHERE plan = 'pro'",
+    "CREATE SEGMENT frequent_viewers AS SELECT profile_id FROM profiles WHERE views >= 5",
+    "CREATE SEGMENT big_browsers AS SELECT profile_id FROM profiles \
+     WHERE viewed_value > 500 AND plan = 'pro'",
+    "CREATE SEGMENT pricing_readers AS SELECT profile_id FROM profiles WHERE profile_id IN \
+     (SELECT profile_id FROM events WHERE type = 'page' AND event = 'Pricing')",
+];
+
+/// Names of the segments in [`DEFINITIONS`].
+const SEGMENT_NAMES: [&str; 4] = [
+    "pros",
+    "frequent_viewers",
+    "big_browsers",
+    "pricing_readers",
+];
 
 /// CPU time (user + system) of the calling thread, from `/proc/thread-self/stat` (Linux
 /// only): the writer's own cost, apart from the threads that parse and flush.

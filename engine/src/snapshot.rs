@@ -341,21 +341,7 @@ impl Snapshot {
                 }
             }
         }
-        // Each part's values are in row order and parts often hold disjoint row ranges (event
-        // segments do), so ordering the parts by first row usually leaves nothing to sort.
-        pieces.sort_by_key(|piece| piece.first().map(|(row, _)| *row));
-        let mut found: Vec<(u32, Value)> = pieces.into_iter().flatten().collect();
-        if !found.is_sorted_by_key(|(row, _)| *row) {
-            found.sort_unstable_by_key(|(row, _)| *row);
-        }
-        let mut found = found.into_iter().peekable();
-        Ok(rows
-            .iter()
-            .map(|row| match found.peek() {
-                Some((r, _)) if *r == row => found.next().map_or(Value::Null, |(_, v)| v),
-                _ => Value::Null,
-            })
-            .collect())
+        Ok(place_in_row_order(rows, pieces))
     }
 
     /// Whether `row` of `table` exists, checked against each layer (no table-wide bitmaps are
@@ -469,4 +455,80 @@ fn read_newest(layers: &[Layer<'_>], row: u32, column: &str) -> Result<Value> {
         }
     }
     Ok(Value::Null)
+}
+
+/// The values of `rows` in row order, NULL where no piece has one. Each piece holds disjoint
+/// rows of `rows` in ascending order, one piece per layer that had some.
+///
+/// Pieces of event columns usually cover one row range each, so laid end to end they are in
+/// order already. Profile columns interleave: a profile's newest value sits in whichever
+/// layer last wrote it. Each value is then put at its row's position, found by a binary search
+/// over the rows, rather than sorting all (row, value) pairs: values are large to move.
+fn place_in_row_order(rows: &RoaringBitmap, mut pieces: Vec<Vec<(u32, Value)>>) -> Vec<Value> {
+    pieces.sort_by_key(|piece| piece.first().map(|(row, _)| *row));
+    let in_order = pieces
+        .windows(2)
+        .all(|pair| pair[0].last().map(|(row, _)| *row) < pair[1].first().map(|(row, _)| *row));
+    if in_order {
+        let mut found = pieces.into_iter().flatten().peekable();
+        return rows
+            .iter()
+            .map(|row| match found.peek() {
+                Some((r, _)) if *r == row => found.next().map_or(Value::Null, |(_, v)| v),
+                _ => Value::Null,
+            })
+            .collect();
+    }
+    let order: Vec<u32> = rows.iter().collect();
+    let mut out = vec![Value::Null; order.len()];
+    for piece in pieces {
+        let mut from = 0;
+        for (row, value) in piece {
+            let at = from + order[from..].partition_point(|&r| r < row);
+            debug_assert_eq!(order.get(at), Some(&row), "a piece holds only wanted rows");
+            if let Some(slot) = out.get_mut(at) {
+                *slot = value;
+            }
+            from = at + 1;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::place_in_row_order;
+    use crate::value::Value;
+    use proptest::prelude::*;
+    use roaring::RoaringBitmap;
+
+    proptest! {
+        /// Whatever layer each value came from, and whether the layers interleave or not,
+        /// every wanted row gets its own value, and rows no layer had are NULL.
+        #[test]
+        fn fetched_values_follow_the_wanted_rows(
+            cells in proptest::collection::btree_map(0u32..5_000, (0usize..4, any::<bool>()), 0..300),
+            ranged in any::<bool>(),
+        ) {
+            let rows: RoaringBitmap = cells.keys().copied().collect();
+            let mut pieces: Vec<Vec<(u32, Value)>> = vec![Vec::new(); 4];
+            for (index, (&row, &(layer, has_value))) in cells.iter().enumerate() {
+                // Ranged: each layer holds one run of rows, as event segments do.
+                let layer = if ranged { index * 4 / cells.len() } else { layer };
+                if has_value {
+                    pieces[layer].push((row, Value::Int64(i64::from(row))));
+                }
+            }
+            pieces.retain(|piece| !piece.is_empty());
+            pieces.reverse();
+            let expected: Vec<Value> = cells
+                .values()
+                .zip(cells.keys())
+                .map(|(&(_, has_value), &row)| {
+                    if has_value { Value::Int64(i64::from(row)) } else { Value::Null }
+                })
+                .collect();
+            prop_assert_eq!(place_in_row_order(&rows, pieces), expected);
+        }
+    }
 }
