@@ -15,6 +15,7 @@
 
 use super::Inner;
 use crate::error::{Error, Result};
+use crate::identity::IdentityGraph;
 use crate::manifest::identity_snapshot_file;
 use crate::memtable::{MemLayer, MergedTable};
 use crate::schema::{TableKind, TableSchema};
@@ -48,8 +49,8 @@ pub(super) fn flush(inner: &Inner) -> Result<()> {
         written.push(Arc::new(Segment::open(inner.storage.as_ref(), &path)?));
     }
     let mut next_manifest = manifest.clone();
-    if let Some(graph) = &frozen.graph_snapshot {
-        write_identity_snapshot(inner, frozen.lsn, graph)?;
+    if let Some(graph) = &frozen.graph {
+        write_identity_snapshot(inner, frozen.lsn, &graph.encode_snapshot())?;
         next_manifest.identity_snapshot = frozen.lsn;
     }
     let previous_snapshot = manifest.identity_snapshot;
@@ -87,8 +88,9 @@ struct Frozen {
     next_event_row: u32,
     profiles_schema: TableSchema,
     events_schema: TableSchema,
-    /// The encoded identity graph as of `lsn`; `None` while the graph is empty.
-    graph_snapshot: Option<Vec<u8>>,
+    /// A copy of the identity graph as of `lsn`, encoded after the writer lock is released;
+    /// `None` while the graph is empty.
+    graph: Option<Box<IdentityGraph>>,
 }
 
 /// Moves every sealed memory layer into the version's `flushing` list and rotates the WAL.
@@ -112,9 +114,11 @@ fn freeze(inner: &Inner) -> Result<Option<Frozen>> {
         next_event_row: writer.next_event_row,
         profiles_schema: writer.profiles_schema.clone(),
         events_schema: writer.events_schema.clone(),
-        graph_snapshot: (writer.graph.log_len() > 0
+        // Copying the graph's flat arrays under the lock is several times cheaper than
+        // encoding them, and the writer waits for whatever happens here.
+        graph: (writer.graph.log_len() > 0
             || *writer.graph.config() != crate::identity::IdentityConfig::default())
-        .then(|| writer.graph.encode_snapshot()),
+        .then(|| Box::new(writer.graph.clone())),
     }))
 }
 

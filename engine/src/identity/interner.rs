@@ -220,6 +220,11 @@ impl Interner {
         self.value_end.len()
     }
 
+    /// Bytes of all node values together.
+    pub(crate) fn text_len(&self) -> usize {
+        self.text.len()
+    }
+
     /// The type code of `node`.
     pub(crate) fn code(&self, node: u32) -> u16 {
         self.node_code[node as usize]

@@ -222,6 +222,16 @@ impl LinkLog {
         self.entries.len()
     }
 
+    /// Bytes of all message ids together.
+    pub(crate) fn text_len(&self) -> usize {
+        self.msg_ids.len()
+    }
+
+    /// Node references of all entries together.
+    pub(crate) fn refs_len(&self) -> usize {
+        self.refs.len()
+    }
+
     /// Entry `k`.
     pub(crate) fn entry(&self, k: usize) -> &Entry {
         &self.entries[k]

@@ -33,24 +33,40 @@ impl IdentityGraph {
     /// Encodes the whole graph.
     #[must_use]
     pub fn encode_snapshot(&self) -> Vec<u8> {
-        let mut body = Vec::new();
-        put_config(&mut body, &self.config);
-        self.put_nodes(&mut body);
-        body.put_len(self.state.uf.parent.len());
-        for &p in &self.state.uf.parent {
-            body.put_u32(p);
-        }
-        self.put_log(&mut body);
-        self.put_history(&mut body);
-        let mut out = Vec::with_capacity(HEADER_LEN + body.len() + CRC_LEN);
+        // One buffer, sized up front: the snapshot is as large as the graph, and growing or
+        // copying a buffer that size costs more than writing it.
+        let mut out = Vec::with_capacity(HEADER_LEN + self.encoded_size_hint() + CRC_LEN);
         out.extend_from_slice(&SNAPSHOT_MAGIC);
         out.put_u16(SNAPSHOT_VERSION);
         out.put_u16(0);
-        out.put_u64(body.len() as u64);
-        out.extend_from_slice(&body);
+        let body_len_at = out.len();
+        out.put_u64(0);
+        put_config(&mut out, &self.config);
+        self.put_nodes(&mut out);
+        out.put_len(self.state.uf.parent.len());
+        for &p in &self.state.uf.parent {
+            out.put_u32(p);
+        }
+        self.put_log(&mut out);
+        self.put_history(&mut out);
+        let body_len = (out.len() - HEADER_LEN) as u64;
+        out[body_len_at..HEADER_LEN].copy_from_slice(&body_len.to_le_bytes());
         let crc = crc32fast::hash(&out);
         out.put_u32(crc);
         out
+    }
+
+    /// About how many bytes the snapshot body takes: exact for nodes, parents and the log,
+    /// which are nearly all of it.
+    fn encoded_size_hint(&self) -> usize {
+        const NODE_FIXED: usize = 2 + 4 + 4 + 8 + 8;
+        const ENTRY_FIXED: usize = 4 + 8 + 4 + 1 + 4;
+        const HISTORY_ITEM: usize = 64;
+        let nodes = self.interner.len() * NODE_FIXED + self.interner.text_len();
+        let parents = 4 + 4 * self.state.uf.parent.len();
+        let log = self.log.len() * ENTRY_FIXED + self.log.text_len() + 4 * self.log.refs_len();
+        let history = (self.state.merges.len() + self.state.refused.len()) * HISTORY_ITEM;
+        nodes + parents + log + history + 1024
     }
 
     /// Type names, then per node: code, value, origin, first and last seen.
