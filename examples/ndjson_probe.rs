@@ -3,8 +3,10 @@
 //! `ndjson_probe [N]` ingests N messages in calls of 10,000 through a [`LiveDatabase`] with
 //! computed traits and live segments defined, so each call also maintains them. The first
 //! call is not timed: it gives the columns their types, which the definitions need.
-//! `--bare` ingests through [`Profiles`] alone, with nothing defined. `ndjson_probe N --write
-//! FILE` only writes the same N lines to FILE (input for `profiledb import`).
+//! `--bare` ingests through [`Profiles`] alone, with nothing defined; `PROBE_SKIP=TEXT` in
+//! the environment leaves out the definitions containing TEXT, to see what each costs.
+//! `ndjson_probe N --write FILE` only writes the same N lines to FILE (input for `profiledb
+//! import`).
 #[path = "../benches/common/mod.rs"]
 mod common;
 
