@@ -498,9 +498,61 @@ fn place_in_row_order(rows: &RoaringBitmap, mut pieces: Vec<Vec<(u32, Value)>>) 
 #[cfg(test)]
 mod tests {
     use super::place_in_row_order;
+    use crate::options::{Options, SyncMode};
+    use crate::schema::TableKind;
+    use crate::segment::layout::ROWS_PER_CHUNK;
     use crate::value::Value;
+    use crate::{Database, WriteBatch};
     use proptest::prelude::*;
     use roaring::RoaringBitmap;
+
+    /// Rows of a flushed segment whose chunks have gaps (every third row written) read back
+    /// their own values, whether a fetch wants a few rows of a chunk (found by rank) or most
+    /// of them (found in the chunk's row list), cached or not.
+    #[test]
+    fn fetches_from_chunks_with_gaps_return_each_rows_value() {
+        let dir = std::env::temp_dir().join(format!("profiledb-gapped-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let options = Options {
+            sync_mode: SyncMode::Never,
+            ..Options::default()
+        };
+        let db = Database::open(&dir, options).expect("open");
+        let written: Vec<u32> = (0..3 * (ROWS_PER_CHUNK * 5 / 2) as u32)
+            .step_by(3)
+            .collect();
+        for rows in written.chunks(10_000) {
+            let mut batch = WriteBatch::new();
+            for &row in rows {
+                batch.upsert_profile(row, vec![("n".to_owned(), Value::Int64(i64::from(row)))]);
+            }
+            db.write(&batch).expect("write");
+        }
+        db.flush().expect("flush");
+        let snapshot = db.snapshot();
+        let few: RoaringBitmap = written.iter().copied().step_by(977).chain([1, 2]).collect();
+        let many: RoaringBitmap = written.iter().copied().skip(ROWS_PER_CHUNK / 2).collect();
+        for wanted in [&few, &many] {
+            let expected: Vec<Value> = wanted
+                .iter()
+                .map(|row| match row % 3 {
+                    0 => Value::Int64(i64::from(row)),
+                    _ => Value::Null,
+                })
+                .collect();
+            let fetched = snapshot
+                .fetch(TableKind::Profiles, "n", wanted)
+                .expect("fetch");
+            assert_eq!(fetched, expected);
+            let cached = snapshot
+                .fetch_cached(TableKind::Profiles, "n", wanted)
+                .expect("fetch");
+            assert_eq!(cached, expected);
+        }
+        drop(snapshot);
+        db.close().expect("close");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     proptest! {
         /// Whatever layer each value came from, and whether the layers interleave or not,

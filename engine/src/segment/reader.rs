@@ -23,6 +23,19 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
+/// How `read_values_with` finds a row's position in a chunk.
+enum RowPositions {
+    /// The chunk's rows are consecutive: position = row - first row.
+    Dense,
+    /// By rank in the segment's rows, for a few rows of a chunk with gaps.
+    Ranked,
+    /// By search in the chunk's rows, listed once, for many rows of a chunk with gaps.
+    Listed(Vec<u32>),
+}
+
+/// Rows of a chunk with gaps are found by rank when fewer than one in this many are wanted.
+const RANK_LOOKUP_SHARE: u64 = 8;
+
 /// Most rows of one chunk read point by point instead of decoding the chunk (ingestion reads
 /// the stamps of a few scattered rows in many chunks).
 const SPARSE_READ_ROWS: u64 = 4_096;
@@ -488,14 +501,23 @@ impl Segment {
             };
             let (decoded, nulls) = &*decoded;
             let location = &column.chunks[chunk_index];
+            let chunk_start = chunk_index * ROWS_PER_CHUNK;
+            // A chunk whose rows have gaps maps a row to its position by rank. Listing the
+            // chunk's rows once is cheaper only when most of them are wanted.
             let chunk_rows = match self.chunk_dense_start(chunk_index) {
-                Some(_) => None,
-                None => Some(self.chunk_rows(chunk_index)),
+                Some(_) => RowPositions::Dense,
+                None if count.saturating_mul(RANK_LOOKUP_SHARE) < decoded.len() as u64 => {
+                    RowPositions::Ranked
+                }
+                None => RowPositions::Listed(self.chunk_rows(chunk_index)),
             };
             for row in wanted {
                 let position = match &chunk_rows {
-                    None => Some((row - first_row) as usize),
-                    Some(list) => list.binary_search(&row).ok(),
+                    RowPositions::Dense => Some((row - first_row) as usize),
+                    RowPositions::Ranked => self
+                        .position_of(row)
+                        .and_then(|position| position.checked_sub(chunk_start)),
+                    RowPositions::Listed(list) => list.binary_search(&row).ok(),
                 };
                 let position = position.filter(|&p| p < decoded.len()).ok_or_else(|| {
                     Error::corrupt(
