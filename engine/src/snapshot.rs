@@ -332,12 +332,7 @@ impl Snapshot {
                 }
                 Layer::Memory(memory) => {
                     let memory = memory.column(column).expect("present implies the column");
-                    pieces.push(
-                        wanted
-                            .iter()
-                            .filter_map(|r| memory.get(r).map(|v| (r, v.clone())))
-                            .collect(),
-                    );
+                    pieces.push(memory.values_at(&wanted));
                 }
             }
         }

@@ -25,6 +25,10 @@ const MAX_PRESIZED_CELLS: usize = 65_536;
 /// Rough bytes of bookkeeping per stored cell besides the value itself.
 const CELL_OVERHEAD_BYTES: usize = 48;
 
+/// [`MemColumn::values_at`] searches a run when fewer than one in this many of its rows are
+/// wanted, and walks it otherwise.
+const BINARY_SEARCH_SHARE: u64 = 16;
+
 /// The values one layer holds for one column, sorted by row, one value per row.
 ///
 /// The cells live in runs shared by `Arc`: merging a layer whose rows all follow the older
@@ -76,6 +80,47 @@ impl MemColumn {
             .binary_search(&row)
             .ok()
             .and_then(|i| run.values.get(i))
+    }
+
+    /// The values of `wanted` rows this layer wrote, in row order, each with its row.
+    ///
+    /// Walks runs and wanted rows together, as both ascend: a run's wanted rows are found by
+    /// one pass over the run when they are many, by binary search from the last one found when
+    /// they are few, and no row costs a lookup in `present` or a search among the runs.
+    #[must_use]
+    pub fn values_at(&self, wanted: &RoaringBitmap) -> Vec<(u32, Value)> {
+        let mut out = Vec::with_capacity(usize::try_from(wanted.len()).unwrap_or(0));
+        for run in &self.runs {
+            let (Some(&first), Some(&last)) = (run.rows.first(), run.rows.last()) else {
+                continue;
+            };
+            let count = wanted.range_cardinality(first..=last);
+            if count == 0 {
+                continue;
+            }
+            let searched = count.saturating_mul(BINARY_SEARCH_SHARE) < run.rows.len() as u64;
+            let mut from = 0;
+            for row in wanted.range(first..=last) {
+                let found = if searched {
+                    run.rows[from..].binary_search(&row)
+                } else {
+                    let skipped = run.rows[from..].iter().take_while(|&&r| r < row).count();
+                    match run.rows.get(from + skipped) {
+                        Some(&r) if r == row => Ok(skipped),
+                        _ => Err(skipped),
+                    }
+                };
+                match found {
+                    Ok(offset) => {
+                        from += offset;
+                        out.push((row, run.values[from].clone()));
+                        from += 1;
+                    }
+                    Err(offset) => from += offset,
+                }
+            }
+        }
+        out
     }
 
     /// Every (row, value) pair, in row order.
@@ -479,6 +524,35 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// A bulk lookup over several runs gives, for every wanted row the layer wrote, the
+        /// value a point lookup gives, in row order; wanted rows it did not write are left out.
+        /// Dense and sparse wants take the walking and the searching paths.
+        #[test]
+        fn bulk_lookups_match_point_lookups(
+            runs in proptest::collection::vec(proptest::collection::btree_set(0u32..2_000, 0..120), 1..5),
+            wanted in proptest::collection::btree_set(0u32..10_000, 0..400),
+        ) {
+            let mut column = MemColumn::default();
+            let mut base = 0;
+            for rows in runs {
+                // Each run lies past the one before, as runs do.
+                let rows: Vec<u32> = rows.into_iter().map(|r| base + r).collect();
+                base += 2_000;
+                if rows.is_empty() {
+                    continue;
+                }
+                let values = rows.iter().map(|&r| Value::Int64(i64::from(r) * 7)).collect();
+                column.present.extend(rows.iter().copied());
+                column.runs.push(Arc::new(Run { rows, values }));
+            }
+            let wanted: RoaringBitmap = wanted.into_iter().collect();
+            let expected: Vec<(u32, Value)> = wanted
+                .iter()
+                .filter_map(|row| column.get(row).map(|v| (row, v.clone())))
+                .collect();
+            proptest::prop_assert_eq!(column.values_at(&wanted), expected);
+        }
+
         /// However close or spread the rows, and wherever they sit (up to the largest row
         /// id), the bitmap holds exactly them.
         #[test]
