@@ -480,11 +480,13 @@ fn place_in_row_order(rows: &RoaringBitmap, mut pieces: Vec<Vec<(u32, Value)>>) 
         let mut from = 0;
         for (row, value) in piece {
             let at = from + order[from..].partition_point(|&r| r < row);
-            debug_assert_eq!(order.get(at), Some(&row), "a piece holds only wanted rows");
-            if let Some(slot) = out.get_mut(at) {
-                *slot = value;
+            // Pieces hold only wanted rows; a row that is not one is skipped, never misplaced.
+            if order.get(at) == Some(&row) {
+                out[at] = value;
+                from = at + 1;
+            } else {
+                from = at;
             }
-            from = at + 1;
         }
     }
     out

@@ -50,7 +50,7 @@ impl IdentityGraph {
         self.put_log(&mut out);
         self.put_history(&mut out);
         let body_len = (out.len() - HEADER_LEN) as u64;
-        out[body_len_at..HEADER_LEN].copy_from_slice(&body_len.to_le_bytes());
+        out[body_len_at..body_len_at + 8].copy_from_slice(&body_len.to_le_bytes());
         let crc = crc32fast::hash(&out);
         out.put_u32(crc);
         out
