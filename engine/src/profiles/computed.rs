@@ -146,14 +146,37 @@ impl ComputedTrait {
     /// Whether an event (as column values) passes the type rule and the filter.
     #[must_use]
     pub fn matches<N: AsRef<str>>(&self, event: &[(N, Value)]) -> bool {
-        let behavioural = matches!(field(event, "type"), Some(Value::String(t))
-            if BEHAVIOURAL_TYPES.contains(&t.as_str()));
-        behavioural
-            && self
-                .event_filter
-                .iter()
-                .all(|c| field(event, &c.column).is_some_and(|v| compare(v, &c.value, c.op)))
+        is_behavioural(event) && self.filter_matches(event)
     }
+
+    /// Whether an event passes the filter (the type rule aside: it is the same for every
+    /// trait, so callers adding one event to many traits check it once).
+    #[must_use]
+    pub fn filter_matches<N: AsRef<str>>(&self, event: &[(N, Value)]) -> bool {
+        self.event_filter
+            .iter()
+            .all(|c| field(event, &c.column).is_some_and(|v| compare(v, &c.value, c.op)))
+    }
+}
+
+/// Whether an event's type is one computed traits count (track, page, screen, group).
+pub(crate) fn is_behavioural<N: AsRef<str>>(event: &[(N, Value)]) -> bool {
+    matches!(field(event, "type"), Some(Value::String(t))
+        if BEHAVIOURAL_TYPES.contains(&t.as_str()))
+}
+
+/// When an event happened and which message carried it: what every aggregate stamps its
+/// contribution with. `None` for an event without a timestamp, which no trait counts.
+pub(crate) fn event_stamp<N: AsRef<str>>(event: &[(N, Value)]) -> Option<(i64, &str)> {
+    let ts = match field(event, "timestamp") {
+        Some(Value::Timestamp(ts)) => *ts,
+        _ => return None,
+    };
+    let msg = match field(event, "message_id") {
+        Some(Value::String(m)) => m.as_str(),
+        _ => "",
+    };
+    Some((ts, msg))
 }
 
 /// The value of `column` in an event's values.
@@ -410,14 +433,21 @@ impl TraitState {
         if !definition.matches(event) {
             return false;
         }
-        let ts = match field(event, "timestamp") {
-            Some(Value::Timestamp(ts)) => *ts,
-            _ => return false,
-        };
-        let msg = match field(event, "message_id") {
-            Some(Value::String(m)) => m.as_str(),
-            _ => "",
-        };
+        match event_stamp(event) {
+            Some(stamp) => self.add_matching(definition, event, stamp, now),
+            None => false,
+        }
+    }
+
+    /// [`TraitState::add`] for an event already known to match `definition`, stamped
+    /// `(ts, msg)` (see [`event_stamp`]).
+    pub fn add_matching<N: AsRef<str>>(
+        &mut self,
+        definition: &ComputedTrait,
+        event: &[(N, Value)],
+        (ts, msg): (i64, &str),
+        now: i64,
+    ) -> bool {
         let value = definition
             .aggregate
             .property()

@@ -1,6 +1,7 @@
 //! Incremental maintenance of computed traits and writing their values as profile columns.
 
 use super::columns::Fitter;
+use super::computed::{event_stamp, is_behavioural};
 use super::state::State;
 use crate::schema::TableKind;
 use crate::WriteBatch;
@@ -19,12 +20,26 @@ pub(crate) fn add_events(
     let now = state.definitions.clock;
     let definitions = state.definitions.traits.clone();
     for (row, event) in events {
-        if !definitions.iter().any(|d| d.matches(event)) {
+        // The type, timestamp and message id are looked up once per event, not per trait.
+        if !is_behavioural(event) {
             continue;
         }
+        let Some(first) = definitions.iter().position(|d| d.filter_matches(event)) else {
+            continue;
+        };
+        // A matching event gives the row its trait states, even without a timestamp to add.
         let slots = state.slots_mut(*row, count);
-        for (slot, definition) in slots.iter_mut().zip(&definitions) {
-            if slot.state.add(definition, event, now) {
+        let Some(stamp) = event_stamp(event) else {
+            continue;
+        };
+        for (index, definition) in definitions.iter().enumerate().skip(first) {
+            if index > first && !definition.filter_matches(event) {
+                continue;
+            }
+            if slots[index]
+                .state
+                .add_matching(definition, event, stamp, now)
+            {
                 changed.push(*row);
             }
         }
