@@ -28,6 +28,49 @@ pub(crate) struct EventIndex {
     by_profile: IdMap<u32, Vec<u32>>,
     /// Highest event row indexed so far.
     watermark: Option<u32>,
+    /// What leaf predicates said of event rows in earlier rounds.
+    verdicts: EventVerdicts,
+}
+
+/// Most leaf predicates [`EventVerdicts`] remembers; past this it starts over. A predicate on
+/// the clock reads as a new one at every instant, so without a bound those would pile up.
+const MAX_REMEMBERED_LEAVES: usize = 64;
+
+/// The event rows each leaf predicate was tested on, and those it matched, kept from round to
+/// round. An event's values never change once written (a merge re-points only its
+/// `profile_id`, which is never remembered) and row ids are never reused, so a verdict holds
+/// for as long as the row exists. A round then tests only the events it has not seen: the new
+/// ones. Without this, a segment reading events re-tests every event of every touched profile
+/// at every write, a cost that grows with each profile's history.
+#[derive(Debug, Default)]
+struct EventVerdicts {
+    /// Per (column, predicate as written out): rows tested, rows matched.
+    by_leaf: RefCell<HashMap<(String, String), (RoaringBitmap, RoaringBitmap)>>,
+}
+
+impl EventVerdicts {
+    /// The rows of `rows` that `predicate` on `column` matches; `test` is called on the rows
+    /// never tested before and returns those of them that match.
+    fn matching(
+        &self,
+        column: &str,
+        predicate: &LeafPredicate,
+        rows: &RoaringBitmap,
+        test: impl FnOnce(&RoaringBitmap) -> Result<RoaringBitmap, QueryError>,
+    ) -> Result<RoaringBitmap, QueryError> {
+        let key = (column.to_owned(), format!("{predicate:?}"));
+        let mut by_leaf = self.by_leaf.borrow_mut();
+        if by_leaf.len() >= MAX_REMEMBERED_LEAVES && !by_leaf.contains_key(&key) {
+            by_leaf.clear();
+        }
+        let (tested, matched) = by_leaf.entry(key).or_default();
+        let untested = rows - &*tested;
+        if !untested.is_empty() {
+            *matched |= test(&untested)?;
+            *tested |= untested;
+        }
+        Ok(&*matched & rows)
+    }
 }
 
 impl EventIndex {
@@ -165,6 +208,8 @@ pub(crate) struct RestrictedTable<'s> {
     rows: RoaringBitmap,
     /// Column values for `rows`, in row order, fetched once per round.
     cache: RefCell<HashMap<String, Rc<Vec<Value>>>>,
+    /// For the events table: verdicts remembered from earlier rounds.
+    verdicts: Option<&'s EventVerdicts>,
 }
 
 impl<'s> RestrictedTable<'s> {
@@ -174,6 +219,7 @@ impl<'s> RestrictedTable<'s> {
             base,
             rows,
             cache: RefCell::new(HashMap::new()),
+            verdicts: None,
         }
     }
 
@@ -237,8 +283,21 @@ impl TableSource for RestrictedTable<'_> {
         column: &str,
         predicate: &LeafPredicate,
     ) -> Result<(RoaringBitmap, AccessPath), QueryError> {
-        let rows = self.rows_where(column, |v| predicate.matches(v))?;
         let path = AccessPath::Other(format!("live: {} rows checked", self.rows.len()));
+        if let Some(verdicts) = self.verdicts.filter(|_| column != EVENT_PROFILE_COLUMN) {
+            let rows = verdicts.matching(column, predicate, &self.rows, |untested| {
+                let values = self.base.fetch(column, untested)?;
+                let matching = untested
+                    .iter()
+                    .zip(&values)
+                    .filter(|(_, v)| predicate.matches(v))
+                    .map(|(row, _)| row);
+                RoaringBitmap::from_sorted_iter(matching)
+                    .map_err(|e| QueryError::Internal(e.to_string()))
+            })?;
+            return Ok((rows, path));
+        }
+        let rows = self.rows_where(column, |v| predicate.matches(v))?;
         Ok((rows, path))
     }
 
@@ -277,7 +336,7 @@ impl<'s> RestrictedCatalog<'s> {
     pub(crate) fn new(
         full: &'s dyn Catalog,
         snapshot: &Snapshot,
-        index: &EventIndex,
+        index: &'s EventIndex,
         profiles: &RoaringBitmap,
         now: i64,
     ) -> Result<Self, LiveError> {
@@ -286,7 +345,8 @@ impl<'s> RestrictedCatalog<'s> {
         let event_table = full.table("events").ok_or_else(|| missing("events"))?;
         let live_profiles = profiles & snapshot.live_rows(TableKind::Profiles);
         let (event_rows, owners) = index.events_of(&live_profiles);
-        let events = RestrictedTable::new(event_table, event_rows);
+        let mut events = RestrictedTable::new(event_table, event_rows);
+        events.verdicts = Some(&index.verdicts);
         if EventIndex::has_events(snapshot) {
             events.seed(EVENT_PROFILE_COLUMN, owners);
         }
