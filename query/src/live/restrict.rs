@@ -194,6 +194,20 @@ impl EventIndex {
     }
 }
 
+/// The rows of `rows` whose value (`values` holds one per row, in row order) `keep` accepts.
+fn matching_rows(
+    rows: &RoaringBitmap,
+    values: &[Value],
+    keep: impl Fn(&Value) -> bool,
+) -> Result<RoaringBitmap, QueryError> {
+    let matching = rows
+        .iter()
+        .zip(values)
+        .filter(|(_, v)| keep(v))
+        .map(|(row, _)| row);
+    RoaringBitmap::from_sorted_iter(matching).map_err(|e| QueryError::Internal(e.to_string()))
+}
+
 /// A profile id stored in an events' `profile_id` cell.
 fn owner_id(value: &Value) -> Option<u32> {
     match value {
@@ -254,14 +268,7 @@ impl<'s> RestrictedTable<'s> {
         column: &str,
         keep: impl Fn(&Value) -> bool,
     ) -> Result<RoaringBitmap, QueryError> {
-        let values = self.column(column)?;
-        let matching = self
-            .rows
-            .iter()
-            .zip(values.iter())
-            .filter(|(_, v)| keep(v))
-            .map(|(row, _)| row);
-        RoaringBitmap::from_sorted_iter(matching).map_err(|e| QueryError::Internal(e.to_string()))
+        matching_rows(&self.rows, &self.column(column)?, keep)
     }
 }
 
@@ -287,13 +294,7 @@ impl TableSource for RestrictedTable<'_> {
         if let Some(verdicts) = self.verdicts.filter(|_| column != EVENT_PROFILE_COLUMN) {
             let rows = verdicts.matching(column, predicate, &self.rows, |untested| {
                 let values = self.base.fetch(column, untested)?;
-                let matching = untested
-                    .iter()
-                    .zip(&values)
-                    .filter(|(_, v)| predicate.matches(v))
-                    .map(|(row, _)| row);
-                RoaringBitmap::from_sorted_iter(matching)
-                    .map_err(|e| QueryError::Internal(e.to_string()))
+                matching_rows(untested, &values, |v| predicate.matches(v))
             })?;
             return Ok((rows, path));
         }
