@@ -138,7 +138,18 @@ impl Batch {
     /// Encodes the batch as a WAL payload.
     #[must_use]
     pub fn encode(&self) -> Vec<u8> {
-        let mut w = ByteWriter::with_capacity(self.encoded_len_estimate());
+        let mut bytes = Vec::new();
+        self.encode_into(&mut bytes);
+        bytes
+    }
+
+    /// [`Batch::encode`] into `out`, replacing its contents. A writer that keeps one buffer
+    /// for every batch spares the allocator a fresh multi-megabyte block per large write,
+    /// which it would fault in page by page.
+    pub fn encode_into(&self, out: &mut Vec<u8>) {
+        out.clear();
+        out.reserve(self.encoded_len_estimate());
+        let mut w = ByteWriter::from_vec(std::mem::take(out));
         w.u8(BATCH_FORMAT_VERSION);
         let count = self.identity.len() + self.mutations.len();
         w.u32(u32::try_from(count).expect("batch below 4 G mutations"));
@@ -148,7 +159,7 @@ impl Batch {
         for mutation in &self.mutations {
             encode_mutation(&mut w, mutation);
         }
-        w.into_bytes()
+        *out = w.into_bytes();
     }
 
     /// Decodes a WAL payload written by [`Batch::encode`].

@@ -36,6 +36,12 @@ impl ByteWriter {
         }
     }
 
+    /// A writer that appends to `bytes` (reuses its allocation).
+    #[must_use]
+    pub fn from_vec(bytes: Vec<u8>) -> Self {
+        ByteWriter { bytes }
+    }
+
     /// The bytes written so far.
     #[must_use]
     pub fn into_bytes(self) -> Vec<u8> {

@@ -346,7 +346,7 @@ impl Inner {
             }
             let mut events_of = |profile: u32| self.events_of_profile(profile);
             let prepared = writer.prepare(batch.clone(), &mut events_of)?;
-            let lsn = self.wal.append(&prepared.batch.encode())?;
+            let lsn = writer.encode_for_log(&prepared.batch, |payload| self.wal.append(payload))?;
             let event_rows = prepared.event_rows;
             writer.apply_prepared(lsn, prepared.batch, prepared.new_columns);
             self.unpublished.store(true, Ordering::Release);
@@ -424,7 +424,7 @@ impl Inner {
                     row,
                 }
             }));
-        let lsn = self.wal.append(&mutations.encode())?;
+        let lsn = writer.encode_for_log(&mutations, |payload| self.wal.append(payload))?;
         writer.apply_prepared(lsn, mutations, prepared.new_columns);
         self.unpublished.store(true, Ordering::Release);
         let receipt = WriteReceipt {

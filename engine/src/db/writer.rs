@@ -31,7 +31,14 @@ pub(crate) struct WriterState {
     pub last_applied_lsn: u64,
     /// The identity graph; changed together with the rows, under the same lock.
     pub graph: IdentityGraph,
+    /// The buffer each batch is encoded into for the WAL, kept between writes (see
+    /// [`WriterState::encode_for_log`]).
+    pub wal_payload: Vec<u8>,
 }
+
+/// Largest WAL payload buffer kept for the next write; a rare huge batch (a bulk load) does
+/// not pin its memory for the life of the database.
+const MAX_KEPT_PAYLOAD: usize = 16 << 20;
 
 /// A validated batch, ready to be logged and applied.
 pub(crate) struct PreparedBatch {
@@ -70,6 +77,17 @@ impl NewColumns {
 }
 
 impl WriterState {
+    /// Encodes `batch` for the WAL and hands the bytes to `log`. The buffer is reused across
+    /// writes: a fresh multi-megabyte block per write would be faulted in page by page.
+    pub fn encode_for_log<T>(&mut self, batch: &Batch, log: impl FnOnce(&[u8]) -> T) -> T {
+        batch.encode_into(&mut self.wal_payload);
+        let logged = log(&self.wal_payload);
+        if self.wal_payload.capacity() > MAX_KEPT_PAYLOAD {
+            self.wal_payload = Vec::new();
+        }
+        logged
+    }
+
     pub fn schema(&self, table: TableKind) -> &TableSchema {
         match table {
             TableKind::Profiles => &self.profiles_schema,
