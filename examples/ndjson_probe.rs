@@ -41,14 +41,15 @@ fn main() {
     let (first, rest) = all.split_at(all.len().min(CALL_MESSAGES));
     let bare = args.iter().any(|a| a == "--bare");
     let start_cpu = thread_cpu_seconds();
-    let (took, cpu_after) = if bare {
+    let start_process_cpu = process_cpu_seconds();
+    let (took, cpu_after, process_cpu_after) = if bare {
         let profiles = Profiles::open(&dir, options, ProfilesOptions::default()).expect("open");
         profiles.ingest_lines(first).expect("ingest");
         let start = Instant::now();
         for chunk in rest.chunks(CALL_MESSAGES) {
             profiles.ingest_lines(chunk).expect("ingest");
         }
-        let timed = (start.elapsed(), thread_cpu_seconds());
+        let timed = (start.elapsed(), thread_cpu_seconds(), process_cpu_seconds());
         profiles.close().expect("close");
         timed
     } else {
@@ -69,7 +70,7 @@ fn main() {
             let (_, upkeep) = db.ingest_lines(chunk).expect("ingest");
             changes += upkeep.entered + upkeep.exited;
         }
-        let timed = (start.elapsed(), thread_cpu_seconds());
+        let timed = (start.elapsed(), thread_cpu_seconds(), process_cpu_seconds());
         let sizes: Vec<String> = SEGMENT_NAMES
             .iter()
             .map(|name| format!("{name} {}", db.members(name).map_or(0, |m| m.len())))
@@ -82,18 +83,22 @@ fn main() {
         timed
     };
     let timed_messages = rest.len();
-    let writer_cpu = cpu_after
-        .zip(start_cpu)
-        .map(|(after, before)| after - before);
+    let seconds = |after: Option<f64>, before: Option<f64>| {
+        after
+            .zip(before)
+            .map_or_else(|| "unknown".to_owned(), |(a, b)| format!("{:.2} s", a - b))
+    };
     println!(
-        "ingested {timed_messages} messages{} in {took:?}: {:.0}/s; calling thread CPU {}",
+        "ingested {timed_messages} messages{} in {took:?}: {:.0}/s; calling thread CPU {}; \
+         process CPU {}",
         if bare {
             " (bare)"
         } else {
             " (traits and segments)"
         },
         timed_messages as f64 / took.as_secs_f64(),
-        writer_cpu.map_or_else(|| "unknown".to_owned(), |s| format!("{s:.2} s"))
+        seconds(cpu_after, start_cpu),
+        seconds(process_cpu_after, start_process_cpu)
     );
 }
 
@@ -125,7 +130,17 @@ const SEGMENT_NAMES: [&str; 4] = [
 /// CPU time (user + system) of the calling thread, from `/proc/thread-self/stat` (Linux
 /// only): the writer's own cost, apart from the threads that parse and flush.
 fn thread_cpu_seconds() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/thread-self/stat").ok()?;
+    cpu_seconds("/proc/thread-self/stat")
+}
+
+/// CPU time (user + system) of the whole process, all threads, from `/proc/self/stat`.
+fn process_cpu_seconds() -> Option<f64> {
+    cpu_seconds("/proc/self/stat")
+}
+
+/// utime + stime of a `/proc` stat file, in seconds.
+fn cpu_seconds(path: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(path).ok()?;
     // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
     let rest = stat.rsplit_once(')')?.1;
     let fields: Vec<&str> = rest.split_whitespace().collect();

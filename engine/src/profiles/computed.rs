@@ -9,7 +9,7 @@
 use crate::scan::CompareOp;
 use crate::value::Value;
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 /// Microseconds in a day: the bucket width of windowed traits.
 pub const DAY_MICROS: i64 = 86_400_000_000;
@@ -392,6 +392,19 @@ impl Agg {
     }
 }
 
+/// The state of `day` in `days` (ascending by day), inserted from `empty` when missing.
+fn day_entry(days: &mut Vec<(i64, Agg)>, day: i64, empty: impl FnOnce() -> Agg) -> &mut Agg {
+    let at = match days.last() {
+        Some((last, _)) if *last < day => days.len(),
+        Some((last, _)) if *last == day => days.len() - 1,
+        _ => days.partition_point(|(d, _)| *d < day),
+    };
+    if days.get(at).is_none_or(|(d, _)| *d != day) {
+        days.insert(at, (day, empty()));
+    }
+    &mut days[at].1
+}
+
 /// Replaces `best` by `candidate` when empty or when `candidate` compares `wanted` to it.
 fn keep_if(best: &mut Option<Value>, candidate: Value, wanted: Ordering) {
     let better = match best {
@@ -408,15 +421,17 @@ fn keep_if(best: &mut Option<Value>, candidate: Value, wanted: Ordering) {
 pub(crate) enum TraitState {
     /// Unwindowed: one state.
     All(Agg),
-    /// Windowed: one state per UTC day (days since the epoch).
-    Daily(BTreeMap<i64, Agg>),
+    /// Windowed: one state per UTC day (days since the epoch), ascending by day. A sorted
+    /// vector, not a map: events mostly arrive in time order, so adding is a look at the
+    /// last day, and summing a window is a walk over contiguous memory.
+    Daily(Vec<(i64, Agg)>),
 }
 
 impl TraitState {
     /// An empty state for `definition`.
     pub fn new(definition: &ComputedTrait) -> TraitState {
         if definition.window.is_some() {
-            TraitState::Daily(BTreeMap::new())
+            TraitState::Daily(Vec::new())
         } else {
             TraitState::All(Agg::empty(&definition.aggregate))
         }
@@ -459,9 +474,7 @@ impl TraitState {
                 if definition.first_day(now).is_some_and(|first| day < first) {
                     return false;
                 }
-                days.entry(day)
-                    .or_insert_with(|| Agg::empty(&definition.aggregate))
-                    .add(ts, msg, value);
+                day_entry(days, day, || Agg::empty(&definition.aggregate)).add(ts, msg, value);
             }
         }
         true
@@ -473,11 +486,10 @@ impl TraitState {
             (TraitState::All(a), TraitState::All(b)) => a.merge(b),
             (TraitState::Daily(a), TraitState::Daily(b)) => {
                 for (day, agg) in b {
-                    match a.get_mut(day) {
-                        Some(mine) => mine.merge(agg),
-                        None => {
-                            a.insert(*day, agg.clone());
-                        }
+                    let at = a.partition_point(|(d, _)| d < day);
+                    match a.get_mut(at) {
+                        Some((d, mine)) if d == day => mine.merge(agg),
+                        _ => a.insert(at, (*day, agg.clone())),
                     }
                 }
             }
@@ -488,7 +500,8 @@ impl TraitState {
     /// Drops days before the window at clock `now`.
     pub fn age(&mut self, definition: &ComputedTrait, now: i64) {
         if let (TraitState::Daily(days), Some(first)) = (self, definition.first_day(now)) {
-            *days = days.split_off(&first);
+            let before_window = days.partition_point(|(day, _)| *day < first);
+            days.drain(..before_window);
         }
     }
 
@@ -499,7 +512,8 @@ impl TraitState {
             TraitState::Daily(days) => {
                 let first = definition.first_day(now).unwrap_or(i64::MIN);
                 let mut total = Agg::empty(&definition.aggregate);
-                for (_, agg) in days.range(first..) {
+                let in_window = days.partition_point(|(day, _)| *day < first);
+                for (_, agg) in &days[in_window..] {
                     total.merge(agg);
                 }
                 total.value(&definition.aggregate)

@@ -11,7 +11,8 @@ use crate::identity::IdentityGraph;
 use crate::schema::TableKind;
 use crate::snapshot::Snapshot;
 use crate::value::Value;
-use std::collections::{HashMap, HashSet, VecDeque};
+use rustc_hash::FxHashMap;
+use std::collections::{HashSet, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 
 /// "No row" in [`State::rows`].
@@ -119,7 +120,7 @@ pub(crate) struct State {
     /// Computed-trait definitions and the clock.
     pub definitions: Definitions,
     /// Per profiles row: one slot per computed trait (same order as the definitions).
-    pub computed: HashMap<u32, Vec<Slot>>,
+    pub computed: FxHashMap<u32, Vec<Slot>>,
 }
 
 impl State {
