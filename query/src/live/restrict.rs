@@ -104,17 +104,22 @@ impl EventIndex {
 
     /// Event rows of `profiles`, with each row's owner, ascending by row.
     pub(crate) fn events_of(&self, profiles: &RoaringBitmap) -> (RoaringBitmap, Vec<Value>) {
-        let mut pairs: Vec<(u32, u32)> = Vec::new();
+        // Row in the high half, owner in the low: sorting plain integers orders by row, and
+        // each profile's list is an ascending run, which the stable sort merges.
+        let mut pairs: Vec<u64> = Vec::new();
         for profile in profiles {
             if let Some(rows) = self.by_profile.get(&profile) {
-                pairs.extend(rows.iter().map(|&row| (row, profile)));
+                pairs.extend(
+                    rows.iter()
+                        .map(|&row| (u64::from(row) << 32) | u64::from(profile)),
+                );
             }
         }
-        pairs.sort_unstable();
-        let rows = pairs.iter().map(|(row, _)| *row).collect();
+        pairs.sort();
+        let rows = pairs.iter().map(|pair| (pair >> 32) as u32).collect();
         let owners = pairs
             .into_iter()
-            .map(|(_, owner)| Value::Int64(i64::from(owner)))
+            .map(|pair| Value::Int64(i64::from(pair as u32)))
             .collect();
         (rows, owners)
     }
