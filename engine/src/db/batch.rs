@@ -139,6 +139,24 @@ pub struct WriteReceipt {
     pub event_rows: Vec<u32>,
 }
 
+impl WriteReceipt {
+    /// The receipt of two batches committed one after the other (either may have written
+    /// nothing): the later LSN, and the event rows of both in order.
+    pub(crate) fn combine(
+        first: Option<WriteReceipt>,
+        second: Option<WriteReceipt>,
+    ) -> Option<WriteReceipt> {
+        match (first, second) {
+            (Some(mut first), Some(second)) => {
+                first.lsn = second.lsn;
+                first.event_rows.extend(second.event_rows);
+                Some(first)
+            }
+            (first, second) => first.or(second),
+        }
+    }
+}
+
 /// The attributes with their names as [`ColumnName`]s. The two pair types have the same
 /// layout, so the vector is converted in place.
 fn owned_names(attributes: Vec<(String, Value)>) -> Vec<(ColumnName, Value)> {

@@ -272,6 +272,18 @@ pub(crate) struct BuiltBatch<T> {
     pub value: T,
 }
 
+impl<T> BuiltBatch<T> {
+    /// A build that writes nothing and returns `value`.
+    pub fn nothing(value: T) -> Self {
+        BuiltBatch {
+            batch: WriteBatch::new(),
+            identity: Vec::new(),
+            deleted_events: Vec::new(),
+            value,
+        }
+    }
+}
+
 impl Database {
     /// Builds a batch under the writer lock and commits it atomically with identity changes.
     ///
@@ -282,7 +294,23 @@ impl Database {
         &self,
         build: impl FnOnce(&mut WriteContext<'_>) -> Result<BuiltBatch<T>>,
     ) -> Result<(WriteReceipt, T)> {
-        self.inner.write_with(build)
+        self.inner
+            .write_with(build, |out, _| Ok(BuiltBatch::nothing(out)))
+    }
+
+    /// [`Database::write_with`], then `followup` under the same writer lock: it receives what
+    /// `build` returned once that batch is logged and applied, and its own batch is logged as
+    /// a second WAL record. So work that `build` started on another thread can run while the
+    /// first batch is logged and applied. No reader sees one batch without the other (both
+    /// are applied before the next publish), but a crash between the two records keeps only
+    /// the first: the second may hold only what the layer above rebuilds when it opens.
+    /// `followup` sees the snapshot of before both batches.
+    pub(crate) fn write_with_followup<T, U>(
+        &self,
+        build: impl FnOnce(&mut WriteContext<'_>) -> Result<BuiltBatch<T>>,
+        followup: impl FnOnce(T, &mut WriteContext<'_>) -> Result<BuiltBatch<U>>,
+    ) -> Result<(WriteReceipt, U)> {
+        self.inner.write_with(build, followup)
     }
 
     /// Runs `f` on the identity graph under the writer lock.
@@ -357,16 +385,23 @@ impl Inner {
         Ok(WriteReceipt { lsn, event_rows })
     }
 
-    fn write_with<T>(
+    fn write_with<T, U>(
         &self,
         build: impl FnOnce(&mut WriteContext<'_>) -> Result<BuiltBatch<T>>,
-    ) -> Result<(WriteReceipt, T)> {
+        followup: impl FnOnce(T, &mut WriteContext<'_>) -> Result<BuiltBatch<U>>,
+    ) -> Result<(WriteReceipt, U)> {
         self.check_writable()?;
         let (receipt, out) = {
             let mut guard = self.writer.lock();
             self.publish_locked(&mut guard);
             let graph_changes = guard.graph.changes;
-            let logged = self.build_and_log(&mut guard, build);
+            let logged = self
+                .build_and_log(&mut guard, build)
+                .and_then(|(first, out)| {
+                    let (second, out) =
+                        self.build_and_log(&mut guard, |context| followup(out, context))?;
+                    Ok((WriteReceipt::combine(first, second), out))
+                });
             if let Err(error) = &logged {
                 if guard.graph.changes != graph_changes {
                     *self.write_failure.lock() = Some(format!(

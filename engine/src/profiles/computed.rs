@@ -143,6 +143,19 @@ impl ComputedTrait {
             .map(|days| now.div_euclid(DAY_MICROS) - days + 1)
     }
 
+    /// The value of an event that the aggregate takes in (the property it aggregates; none
+    /// for `count(*)`, or when the event lacks it).
+    pub fn input_of<'e, N: AsRef<str>>(&self, event: &'e [(N, Value)]) -> Option<&'e Value> {
+        self.aggregate.property().and_then(|p| field(event, p))
+    }
+
+    /// Whether the aggregate keeps the message id of the events it takes in (`first` and
+    /// `last` order events by timestamp, then message id).
+    #[must_use]
+    pub fn uses_message_ids(&self) -> bool {
+        matches!(self.aggregate, Aggregate::First(_) | Aggregate::Last(_))
+    }
+
     /// Whether an event (as column values) passes the type rule and the filter.
     #[must_use]
     pub fn matches<N: AsRef<str>>(&self, event: &[(N, Value)]) -> bool {
@@ -463,10 +476,19 @@ impl TraitState {
         (ts, msg): (i64, &str),
         now: i64,
     ) -> bool {
-        let value = definition
-            .aggregate
-            .property()
-            .and_then(|p| field(event, p));
+        let value = definition.input_of(event);
+        self.add_value(definition, value, (ts, msg), now)
+    }
+
+    /// [`TraitState::add_matching`] given the event's property value alone
+    /// ([`ComputedTrait::input_of`]).
+    pub fn add_value(
+        &mut self,
+        definition: &ComputedTrait,
+        value: Option<&Value>,
+        (ts, msg): (i64, &str),
+        now: i64,
+    ) -> bool {
         match self {
             TraitState::All(agg) => agg.add(ts, msg, value),
             TraitState::Daily(days) => {

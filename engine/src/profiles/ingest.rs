@@ -6,6 +6,7 @@ use super::columns::{
 };
 use super::error::MessageRejection;
 use super::event_index::EventIndex;
+use super::maintain::TraitWork;
 use super::state::{message_key, KeySet, State, NO_ROW};
 use crate::db::{BuiltBatch, WriteContext, WriteOp, EVENT_PROFILE_COLUMN};
 use crate::error::Result;
@@ -111,10 +112,25 @@ pub(crate) fn identifier_columns(config: &IdentityConfig) -> FxHashSet<String> {
     out
 }
 
+/// Fewest (event, trait) pairs whose upkeep is worth a thread of its own; below this,
+/// starting one costs more than it saves.
+pub(crate) const MIN_DEFERRED_TRAIT_INPUTS: usize = 2_048;
+
+/// Takes a call's trait upkeep, with the state (whose trait states it may take away until
+/// the follow-up) and the write context; gives the work back if it cannot run it.
+pub(crate) type SendTraits<'f> = &'f mut dyn FnMut(
+    TraitWork,
+    &mut State,
+    &WriteContext<'_>,
+) -> std::result::Result<(), TraitWork>;
+
 /// Builds the batch of one call (run under the writer lock) from its messages and how many
 /// are expected. They may still be arriving: a caller parsing on another thread streams them
 /// in while this resolves. Each message goes to `spent` once resolved, so a caller can free
-/// it where that is cheapest.
+/// it where that is cheapest. A call with enough computed-trait upkeep hands it to
+/// `send_traits` (if given), to run beside the rest of the write and be logged in a
+/// follow-up batch; it gives the work back when it cannot take it. Otherwise the trait
+/// values are in the batch.
 pub(crate) fn build<M: Borrow<Message>>(
     ctx: &mut WriteContext<'_>,
     state: &mut State,
@@ -122,6 +138,7 @@ pub(crate) fn build<M: Borrow<Message>>(
     messages: (impl Iterator<Item = Incoming<M>>, usize, Ahead<'_>),
     spent: &mut dyn FnMut(M),
     report: &mut IngestReport,
+    send_traits: Option<SendTraits<'_>>,
 ) -> Result<BuiltBatch<()>> {
     let resolved = resolve_all(ctx, state, messages, spent, report);
     let (accepted, identity, merges) = (resolved.accepted, resolved.identity, resolved.merges);
@@ -172,6 +189,16 @@ pub(crate) fn build<M: Borrow<Message>>(
     touched.dedup_by_key(|(row, _)| *row);
     report.touched.extend(touched.iter().map(|(row, _)| *row));
     report.touched |= &absorbed_rows;
+    // Trait upkeep needs only each event's row: it can start now, beside the rest.
+    let work = TraitWork::collect(
+        &state.definitions.traits,
+        &events,
+        touched.iter().map(|(row, _)| *row),
+    );
+    let work_here = match send_traits {
+        Some(send) if work.len() >= MIN_DEFERRED_TRAIT_INPUTS => send(work, state, ctx).err(),
+        _ => Some(work),
+    };
     let mut fitter = Fitter::new(ctx.profiles_schema, ctx.events_schema);
     plan.write_new_rows();
     plan.write_traits(ctx.snapshot, candidates)?;
@@ -181,13 +208,13 @@ pub(crate) fn build<M: Borrow<Message>>(
         changed_profiles: resolved.changed_profiles,
     };
     plan.write_identifiers(ctx.snapshot, ctx.graph, &touched, &known, &mut fitter)?;
-    let mut computed_rows = super::maintain::add_events(state, &events);
-    if !state.definitions.traits.is_empty() {
-        computed_rows.extend(touched.iter().map(|(row, _)| *row));
-        computed_rows.sort_unstable();
-        computed_rows.dedup();
+    if let Some(work) = work_here {
+        let definitions = &state.definitions.traits;
+        let now = state.definitions.clock;
+        for (row, cells) in work.run(&mut state.computed, definitions, now, &mut fitter) {
+            plan.batch.upsert_profile(row, cells);
+        }
     }
-    super::maintain::write_computed(state, computed_rows, &mut plan.batch, &mut fitter);
     for (row, event) in events {
         plan.batch.append_fitted_event(row, event);
     }
@@ -451,8 +478,7 @@ fn merge_computed(state: &mut State, absorbed_row: u32, row: u32) {
     let Some(taken) = state.computed.remove(&absorbed_row) else {
         return;
     };
-    let count = state.definitions.traits.len();
-    let slots = state.slots_mut(row, count);
+    let slots = state.slots_mut(row);
     for (mine, theirs) in slots.iter_mut().zip(&taken) {
         mine.state.merge(&theirs.state);
     }

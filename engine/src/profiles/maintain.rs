@@ -1,66 +1,163 @@
 //! Incremental maintenance of computed traits and writing their values as profile columns.
 
 use super::columns::Fitter;
-use super::computed::{event_stamp, is_behavioural};
-use super::state::State;
+use super::computed::{event_stamp, is_behavioural, ComputedTrait, TraitState};
+use super::state::{Slot, State};
 use crate::schema::TableKind;
+use crate::value::Value;
 use crate::WriteBatch;
+use rustc_hash::FxHashMap;
 
-/// Adds the call's events (row, values) to the computed-trait states; returns the rows whose
-/// state changed, in event order (a row may repeat).
-pub(crate) fn add_events(
-    state: &mut State,
-    events: &[(u32, super::columns::EventRow)],
-) -> Vec<u32> {
-    let mut changed = Vec::new();
-    let count = state.definitions.traits.len();
-    if count == 0 {
-        return changed;
-    }
-    let now = state.definitions.clock;
-    let definitions = state.definitions.traits.clone();
-    for (row, event) in events {
-        // The type, timestamp and message id are looked up once per event, not per trait.
-        if !is_behavioural(event) {
-            continue;
-        }
-        let Some(first) = definitions.iter().position(|d| d.filter_matches(event)) else {
-            continue;
-        };
-        // A matching event gives the row its trait states, even without a timestamp to add.
-        let slots = state.slots_mut(*row, count);
-        let Some(stamp) = event_stamp(event) else {
-            continue;
-        };
-        for (index, definition) in definitions.iter().enumerate().skip(first) {
-            if index > first && !definition.filter_matches(event) {
-                continue;
-            }
-            if slots[index]
-                .state
-                .add_matching(definition, event, stamp, now)
-            {
-                changed.push(*row);
-            }
-        }
-    }
-    changed
+/// Computed-trait values to upsert: per row, the changed (column, value) pairs.
+pub(crate) type TraitUpserts = Vec<(u32, Vec<(String, Value)>)>;
+
+/// The computed-trait upkeep of one call's events, lifted out of the event rows so that it
+/// can run on another thread while the call's batch is logged and applied (see
+/// [`Database::write_with_followup`](crate::db::Database::write_with_followup)).
+#[derive(Debug, Default)]
+pub(crate) struct TraitWork {
+    /// One entry per (event, trait whose filter it passes), in event order.
+    inputs: Vec<TraitInput>,
+    /// Rows whose trait values are written afterwards: those the events reach and the
+    /// call's touched rows, ascending.
+    rows: Vec<u32>,
 }
 
-/// Upserts the computed-trait columns of `rows` whose value differs from the last written.
-pub(crate) fn write_computed(
-    state: &mut State,
+/// What one event brings to the computed traits of one row.
+#[derive(Debug)]
+struct TraitInput {
+    row: u32,
+    /// `None` when the event has no timestamp: it only gives the row its trait states.
+    added: Option<AddedEvent>,
+}
+
+/// One event taken in by one trait.
+#[derive(Debug)]
+struct AddedEvent {
+    /// Index of the trait among the definitions.
+    definition: usize,
+    timestamp: i64,
+    /// Empty unless the aggregate orders by message id (`first`, `last`).
+    message_id: String,
+    /// The property the aggregate takes in, if the event has it.
+    value: Option<Value>,
+}
+
+impl TraitWork {
+    /// What `events` (row, values) bring to the traits of `definitions`; `touched` rows get
+    /// their values written too (a merge or a clock move may have changed them).
+    pub fn collect(
+        definitions: &[ComputedTrait],
+        events: &[(u32, super::columns::EventRow)],
+        touched: impl IntoIterator<Item = u32>,
+    ) -> TraitWork {
+        if definitions.is_empty() {
+            return TraitWork::default();
+        }
+        let mut inputs = Vec::new();
+        for (row, event) in events {
+            // The type, timestamp and message id are looked up once per event, not per trait.
+            if !is_behavioural(event) {
+                continue;
+            }
+            let Some(first) = definitions.iter().position(|d| d.filter_matches(event)) else {
+                continue;
+            };
+            let Some((timestamp, message_id)) = event_stamp(event) else {
+                inputs.push(TraitInput {
+                    row: *row,
+                    added: None,
+                });
+                continue;
+            };
+            for (index, definition) in definitions.iter().enumerate().skip(first) {
+                if index > first && !definition.filter_matches(event) {
+                    continue;
+                }
+                let message_id = if definition.uses_message_ids() {
+                    message_id.to_owned()
+                } else {
+                    String::new()
+                };
+                inputs.push(TraitInput {
+                    row: *row,
+                    added: Some(AddedEvent {
+                        definition: index,
+                        timestamp,
+                        message_id,
+                        value: definition.input_of(event).cloned(),
+                    }),
+                });
+            }
+        }
+        let mut rows: Vec<u32> = inputs.iter().map(|input| input.row).collect();
+        rows.extend(touched);
+        rows.sort_unstable();
+        rows.dedup();
+        TraitWork { inputs, rows }
+    }
+
+    /// How many (event, trait) pairs there are to add.
+    pub fn len(&self) -> usize {
+        self.inputs.len()
+    }
+
+    /// Adds the events to the trait states in `computed`, then returns, per row whose
+    /// values changed, the upsert of those values (fitted by `fitter`).
+    pub fn run(
+        self,
+        computed: &mut FxHashMap<u32, Vec<Slot>>,
+        definitions: &[ComputedTrait],
+        now: i64,
+        fitter: &mut Fitter<'_>,
+    ) -> TraitUpserts {
+        for input in self.inputs {
+            let slots = slots_of(computed, definitions, input.row);
+            if let Some(added) = input.added {
+                slots[added.definition].state.add_value(
+                    &definitions[added.definition],
+                    added.value.as_ref(),
+                    (added.timestamp, &added.message_id),
+                    now,
+                );
+            }
+        }
+        changed_values(computed, definitions, now, self.rows, fitter)
+    }
+}
+
+/// The slots of `row`, one per definition, created empty when missing.
+pub(crate) fn slots_of<'c>(
+    computed: &'c mut FxHashMap<u32, Vec<Slot>>,
+    definitions: &[ComputedTrait],
+    row: u32,
+) -> &'c mut Vec<Slot> {
+    let slots = computed.entry(row).or_default();
+    while slots.len() < definitions.len() {
+        let definition = &definitions[slots.len()];
+        slots.push(Slot {
+            state: TraitState::new(definition),
+            written: Value::Null,
+        });
+    }
+    slots
+}
+
+/// Per row of `rows` whose trait values differ from the last written, the upsert of those
+/// values; each is then taken as written.
+fn changed_values(
+    computed: &mut FxHashMap<u32, Vec<Slot>>,
+    definitions: &[ComputedTrait],
+    now: i64,
     rows: impl IntoIterator<Item = u32>,
-    batch: &mut WriteBatch,
     fitter: &mut Fitter<'_>,
-) {
-    let now = state.definitions.clock;
-    let definitions = &state.definitions.traits;
+) -> TraitUpserts {
+    let mut upserts = Vec::new();
     if definitions.is_empty() {
-        return;
+        return upserts;
     }
     for row in rows {
-        let Some(slots) = state.computed.get_mut(&row) else {
+        let Some(slots) = computed.get_mut(&row) else {
             continue;
         };
         let mut cells = Vec::new();
@@ -79,7 +176,22 @@ pub(crate) fn write_computed(
             }
         }
         if !cells.is_empty() {
-            batch.upsert_profile(row, cells);
+            upserts.push((row, cells));
         }
+    }
+    upserts
+}
+
+/// Upserts the computed-trait columns of `rows` whose value differs from the last written.
+pub(crate) fn write_computed(
+    state: &mut State,
+    rows: impl IntoIterator<Item = u32>,
+    batch: &mut WriteBatch,
+    fitter: &mut Fitter<'_>,
+) {
+    let now = state.definitions.clock;
+    let definitions = &state.definitions.traits;
+    for (row, cells) in changed_values(&mut state.computed, definitions, now, rows, fitter) {
+        batch.upsert_profile(row, cells);
     }
 }

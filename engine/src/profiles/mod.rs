@@ -18,12 +18,15 @@ mod prepared;
 mod scratch;
 mod split;
 mod state;
+mod trait_worker;
 mod view;
 
 #[cfg(test)]
 mod ahead_tests;
 #[cfg(test)]
 mod cdnow_tests;
+#[cfg(test)]
+mod deferred_trait_tests;
 #[cfg(test)]
 mod identifier_column_tests;
 #[cfg(test)]
@@ -51,7 +54,7 @@ pub use prepared::PreparedMessages;
 pub use scratch::recompute_from_scratch;
 pub use view::{format_timestamp, IdentifierView, ProfileView, TraitView, CONSENT_PREFIX};
 
-use crate::db::{BuiltBatch, Database};
+use crate::db::{BuiltBatch, Database, WriteContext};
 use crate::identity::{IdentityConfig, IdentityGraph};
 use crate::message::{parse_message_line, Message, MessageError};
 use crate::options::Options;
@@ -165,6 +168,9 @@ pub struct Profiles {
     db: Database,
     state: Mutex<State>,
     events: Arc<event_index::EventIndex>,
+    /// Keeps computed traits beside large writes; started by the first one (taken under
+    /// the state lock).
+    trait_worker: Mutex<Option<trait_worker::TraitWorker>>,
 }
 
 impl std::fmt::Debug for Profiles {
@@ -204,6 +210,7 @@ impl Profiles {
             db,
             state: Mutex::new(state),
             events: Arc::new(event_index::EventIndex::default()),
+            trait_worker: Mutex::new(None),
         };
         profiles.sync_computed()?;
         if let Some(config) = options.identity {
@@ -397,17 +404,64 @@ impl Profiles {
         spent: &mut dyn FnMut(M),
         mut report: IngestReport,
     ) -> ProfilesResult<IngestReport> {
-        let mut state = self.state.lock();
-        let (receipt, ()) = self.db.write_with(|ctx| {
-            ingest::build(
-                ctx,
-                &mut state,
-                &self.events,
-                (messages, expected, ahead),
-                spent,
-                &mut report,
-            )
-        })?;
+        let mut guard = self.state.lock();
+        let mut worker_slot = self.trait_worker.lock();
+        // Trait upkeep runs beside the write only where a second core can take it.
+        let beside = std::thread::available_parallelism().is_ok_and(|threads| threads.get() > 1);
+        if beside && worker_slot.is_none() {
+            *worker_slot = trait_worker::TraitWorker::start().ok();
+        }
+        let report_so_far = &mut report;
+        let state: &mut State = &mut guard;
+        let worker = worker_slot.as_mut();
+        // The first build hands the state and the worker on to the follow-up.
+        let written = self.db.write_with_followup(
+            move |ctx| {
+                let mut worker = worker;
+                let mut send =
+                    |work, state: &mut State, ctx: &WriteContext<'_>| match worker.as_deref_mut() {
+                        Some(worker) => send_trait_work(worker, work, state, ctx),
+                        None => Err(work),
+                    };
+                let send_traits: Option<ingest::SendTraits<'_>> = beside.then_some(&mut send);
+                ingest::build(
+                    ctx,
+                    state,
+                    &self.events,
+                    (messages, expected, ahead),
+                    spent,
+                    report_so_far,
+                    send_traits,
+                )
+                .map(|built| BuiltBatch {
+                    batch: built.batch,
+                    identity: built.identity,
+                    deleted_events: built.deleted_events,
+                    value: (state, worker),
+                })
+            },
+            |(state, worker), _| {
+                let mut batch = crate::WriteBatch::new();
+                if let Some(worker) = worker.filter(|w| w.outstanding()) {
+                    let done = worker.finish();
+                    state.computed = done.states;
+                    for (row, cells) in done.upserts {
+                        batch.upsert_profile(row, cells);
+                    }
+                }
+                Ok(BuiltBatch {
+                    batch,
+                    identity: Vec::new(),
+                    deleted_events: Vec::new(),
+                    value: (),
+                })
+            },
+        );
+        // A write that failed before its follow-up still gets the trait states back.
+        if let Some(worker) = worker_slot.as_mut().filter(|w| w.outstanding()) {
+            guard.computed = worker.finish().states;
+        }
+        let (receipt, ()) = written?;
         report.lsn = receipt.lsn;
         Ok(report)
     }
@@ -441,4 +495,27 @@ impl Profiles {
     pub fn clock(&self) -> i64 {
         self.state.lock().definitions.clock
     }
+}
+
+/// Hands `work` to the trait thread with the trait states, which it keeps until
+/// [`TraitWorker::finish`](trait_worker::TraitWorker::finish); gives the work back (and the
+/// states to `state`) if the thread is gone.
+fn send_trait_work(
+    worker: &mut trait_worker::TraitWorker,
+    work: maintain::TraitWork,
+    state: &mut State,
+    context: &WriteContext<'_>,
+) -> Result<(), maintain::TraitWork> {
+    let job = trait_worker::TraitJob {
+        work,
+        states: std::mem::take(&mut state.computed),
+        definitions: state.definitions.traits.clone(),
+        now: state.definitions.clock,
+        profiles_schema: context.profiles_schema.clone(),
+        events_schema: context.events_schema.clone(),
+    };
+    worker.send(job).map_err(|job| {
+        state.computed = job.states;
+        job.work
+    })
 }

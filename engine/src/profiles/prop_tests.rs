@@ -59,7 +59,7 @@ fn definition(
     }
 }
 
-fn definitions() -> Vec<ComputedTrait> {
+pub(super) fn definitions() -> Vec<ComputedTrait> {
     let amount = || "amount".to_owned();
     let cat = || "cat".to_owned();
     let not_c = vec![Condition {
@@ -157,7 +157,7 @@ fn close_enough(a: &Value, b: &Value) -> bool {
     }
 }
 
-fn check(p: &Profiles) {
+pub(super) fn check(p: &Profiles) {
     let snapshot = p.snapshot();
     let now = p.clock();
     for definition in p.computed_traits() {

@@ -160,30 +160,20 @@ impl State {
     ) -> Result<()> {
         let states = recompute_all(definition, snapshot, now)?;
         let written = column_values(snapshot, &definition.name)?;
-        let count = self.definitions.traits.len();
         for (row, state) in states {
-            let slots = self.slots_mut(row, count);
+            let slots = self.slots_mut(row);
             slots[index].state = state;
         }
         for (row, value) in written {
-            let slots = self.slots_mut(row, count);
+            let slots = self.slots_mut(row);
             slots[index].written = value;
         }
         Ok(())
     }
 
     /// The slots of `row`, created empty when missing.
-    pub fn slots_mut(&mut self, row: u32, count: usize) -> &mut Vec<Slot> {
-        let definitions = &self.definitions.traits;
-        let slots = self.computed.entry(row).or_default();
-        while slots.len() < count {
-            let definition = &definitions[slots.len()];
-            slots.push(Slot {
-                state: TraitState::new(definition),
-                written: Value::Null,
-            });
-        }
-        slots
+    pub fn slots_mut(&mut self, row: u32) -> &mut Vec<Slot> {
+        super::maintain::slots_of(&mut self.computed, &self.definitions.traits, row)
     }
 
     /// The row of identity profile `p`, if it has a live one.
