@@ -168,9 +168,11 @@ pub struct Profiles {
     db: Database,
     state: Mutex<State>,
     events: Arc<event_index::EventIndex>,
-    /// Keeps computed traits beside large writes; started by the first one (taken under
-    /// the state lock).
+    /// Keeps computed traits beside large writes; started by the first write with traits
+    /// to keep (taken under the state lock).
     trait_worker: Mutex<Option<trait_worker::TraitWorker>>,
+    /// Whether a second core can take trait upkeep beside the writer.
+    traits_beside_writes: bool,
 }
 
 impl std::fmt::Debug for Profiles {
@@ -211,6 +213,8 @@ impl Profiles {
             state: Mutex::new(state),
             events: Arc::new(event_index::EventIndex::default()),
             trait_worker: Mutex::new(None),
+            traits_beside_writes: std::thread::available_parallelism()
+                .is_ok_and(|threads| threads.get() > 1),
         };
         profiles.sync_computed()?;
         if let Some(config) = options.identity {
@@ -406,8 +410,7 @@ impl Profiles {
     ) -> ProfilesResult<IngestReport> {
         let mut guard = self.state.lock();
         let mut worker_slot = self.trait_worker.lock();
-        // Trait upkeep runs beside the write only where a second core can take it.
-        let beside = std::thread::available_parallelism().is_ok_and(|threads| threads.get() > 1);
+        let beside = self.traits_beside_writes && !guard.definitions.traits.is_empty();
         if beside && worker_slot.is_none() {
             *worker_slot = trait_worker::TraitWorker::start().ok();
         }
@@ -440,22 +443,7 @@ impl Profiles {
                     value: (state, worker),
                 })
             },
-            |(state, worker), _| {
-                let mut batch = crate::WriteBatch::new();
-                if let Some(worker) = worker.filter(|w| w.outstanding()) {
-                    let done = worker.finish();
-                    state.computed = done.states;
-                    for (row, cells) in done.upserts {
-                        batch.upsert_profile(row, cells);
-                    }
-                }
-                Ok(BuiltBatch {
-                    batch,
-                    identity: Vec::new(),
-                    deleted_events: Vec::new(),
-                    value: (),
-                })
-            },
+            |(state, worker), _| Ok(finish_trait_work(state, worker)),
         );
         // A write that failed before its follow-up still gets the trait states back.
         if let Some(worker) = worker_slot.as_mut().filter(|w| w.outstanding()) {
@@ -518,4 +506,24 @@ fn send_trait_work(
         state.computed = job.states;
         job.work
     })
+}
+
+/// The follow-up batch of a write whose trait upkeep ran beside it: waits for the trait
+/// thread (if it took the work), gives the states back to `state`, and upserts the values.
+fn finish_trait_work(
+    state: &mut State,
+    worker: Option<&mut trait_worker::TraitWorker>,
+) -> BuiltBatch<()> {
+    let mut batch = crate::WriteBatch::new();
+    if let Some(worker) = worker.filter(|w| w.outstanding()) {
+        let done = worker.finish();
+        state.computed = done.states;
+        for (row, cells) in done.upserts {
+            batch.upsert_profile(row, cells);
+        }
+    }
+    BuiltBatch {
+        batch,
+        ..BuiltBatch::nothing(())
+    }
 }
