@@ -43,7 +43,8 @@ pub struct IngestReport {
     pub refused_links: usize,
     /// Identifier values dropped as malformed or blocked (the messages were kept).
     pub ignored_identifiers: usize,
-    /// WAL sequence number of the batch (0 when nothing was written).
+    /// WAL sequence number of the call's last record (0 when nothing was written): once it
+    /// is durable, the whole call is.
     pub lsn: u64,
     /// Profile rows whose attributes the call changed: written, merged into, or absorbed by
     /// a merge (and so deleted). Profiles that only gained events are listed too. Live

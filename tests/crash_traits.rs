@@ -1,0 +1,263 @@
+//! A process killed with SIGKILL while it ingests large calls with computed traits defined
+//! loses no acknowledged call, and reopens with every trait value equal to a recomputation
+//! from the stored events.
+//!
+//! Calls this large keep their computed traits on a thread beside the write and log the
+//! values as a second WAL record. Where a kill lands is left to chance here; the engine test
+//! `trait_values_lost_in_a_crash_are_rebuilt_at_open` cuts a log between the two records on
+//! purpose. `harness = false`: `main` is the parent unless `PROFILEDB_CRASH_CHILD` is set, as
+//! in `crash.rs`.
+
+use profiledb::engine::profiles::{recompute_from_scratch, Aggregate, ComputedTrait};
+use profiledb::{Options, Profiles, ProfilesOptions, RecoveryMode, SyncMode, TableKind, Value};
+use std::collections::{BTreeSet, HashMap};
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+const CHILD_ENV: &str = "PROFILEDB_CRASH_CHILD";
+const DIR_ENV: &str = "PROFILEDB_CRASH_DIR";
+const START_ENV: &str = "PROFILEDB_CRASH_START";
+const ROUNDS: u32 = 12;
+/// Events per call: with three traits taking every event, 3,000 (event, trait) pairs, which
+/// is enough for the trait thread.
+const EVENTS_PER_CALL: u32 = 1_000;
+/// Call numbers of round `r` start at `r * ROUND_STRIDE`.
+const ROUND_STRIDE: u32 = 10_000;
+
+fn options() -> Options {
+    Options {
+        sync_mode: SyncMode::EveryCommit,
+        recovery_mode: RecoveryMode::Strict,
+        create_if_missing: true,
+        flush_threshold_bytes: 4 << 20,
+        compaction_trigger_segments: 4,
+    }
+}
+
+fn definitions() -> Vec<ComputedTrait> {
+    let trait_of = |name: &str, aggregate| ComputedTrait {
+        name: name.to_owned(),
+        aggregate,
+        event_filter: Vec::new(),
+        window: None,
+    };
+    vec![
+        trait_of("events_seen", Aggregate::Count),
+        trait_of("amount_total", Aggregate::Sum("amount".to_owned())),
+        trait_of("last_item", Aggregate::Last("item".to_owned())),
+    ]
+}
+
+/// The messages of call `call`: tracks by 300 users, each message id naming its call.
+fn call_lines(call: u32) -> Vec<String> {
+    (0..EVENTS_PER_CALL)
+        .map(|i| {
+            let user = (call * 7 + i) % 300;
+            let second = (call * EVENTS_PER_CALL + i) % 86_400;
+            format!(
+                r#"{{"type":"track","messageId":"c{call}-{i}","userId":"u{user}","event":"Viewed","timestamp":"2026-01-01T{:02}:{:02}:{:02}Z","properties":{{"amount":{},"item":"i{}"}}}}"#,
+                second / 3600,
+                second / 60 % 60,
+                second % 60,
+                i % 50,
+                i % 17
+            )
+        })
+        .collect()
+}
+
+fn open(dir: &Path) -> Result<Profiles, String> {
+    Profiles::open(dir, options(), ProfilesOptions::default()).map_err(|e| format!("open: {e}"))
+}
+
+fn child() -> ExitCode {
+    let dir = std::env::var(DIR_ENV).expect("dir");
+    let start: u32 = std::env::var(START_ENV)
+        .expect("start")
+        .parse()
+        .expect("number");
+    let profiles = match open(Path::new(&dir)) {
+        Ok(profiles) => profiles,
+        Err(e) => {
+            eprintln!("child: {e}");
+            return ExitCode::from(3);
+        }
+    };
+    if profiles.computed_traits().is_empty() {
+        for definition in definitions() {
+            if let Err(e) = profiles.create_trait(definition) {
+                eprintln!("child: create trait: {e}");
+                return ExitCode::from(3);
+            }
+        }
+    }
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "ready").unwrap();
+    out.flush().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut call = start;
+    while Instant::now() < deadline {
+        match profiles.ingest_lines(&call_lines(call)) {
+            Ok(report) if report.rejected.is_empty() => {}
+            Ok(report) => {
+                eprintln!("child: call {call} rejected {:?}", report.rejected);
+                return ExitCode::from(4);
+            }
+            Err(e) => {
+                eprintln!("child: call {call} failed: {e}");
+                return ExitCode::from(4);
+            }
+        }
+        writeln!(out, "ack {call}").unwrap();
+        out.flush().unwrap();
+        call += 1;
+    }
+    ExitCode::SUCCESS
+}
+
+/// Runs one child, kills it after `delay`, and returns the calls it acknowledged.
+fn run_child(exe: &Path, dir: &Path, start: u32, delay: Duration) -> Result<Vec<u32>, String> {
+    let mut child = Command::new(exe)
+        .env(CHILD_ENV, "1")
+        .env(DIR_ENV, dir)
+        .env(START_ENV, start.to_string())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|e| format!("spawn: {e}"))?;
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut acked = Vec::new();
+        for line in BufReader::new(stdout).split(b'\n') {
+            let Ok(line) = line else { break };
+            let text = String::from_utf8_lossy(&line).into_owned();
+            if text == "ready" {
+                let _ = ready_tx.send(());
+            } else if let Some(n) = text.strip_prefix("ack ") {
+                acked.push(n.parse::<u32>().expect("ack number"));
+            }
+        }
+        acked
+    });
+    let _ = ready_rx.recv_timeout(Duration::from_secs(30));
+    std::thread::sleep(delay);
+    let exited = child.try_wait().map_err(|e| e.to_string())?;
+    child.kill().map_err(|e| format!("kill: {e}"))?;
+    child.wait().map_err(|e| e.to_string())?;
+    let acked = reader.join().map_err(|_| "reader panicked".to_owned())?;
+    match exited {
+        Some(status) => Err(format!("child exited on its own before the kill: {status}")),
+        None => Ok(acked),
+    }
+}
+
+/// Reopens the database: every acknowledged call's events are there, and every trait value
+/// equals a recomputation. Returns how many calls are stored.
+fn verify(dir: &Path, acked: &BTreeSet<u32>) -> Result<usize, String> {
+    let profiles = open(dir)?;
+    let snapshot = profiles.snapshot();
+    let events = snapshot.live_rows(TableKind::Events).clone();
+    let ids = snapshot
+        .fetch(TableKind::Events, "message_id", &events)
+        .map_err(|e| e.to_string())?;
+    let mut per_call: HashMap<u32, u32> = HashMap::new();
+    for id in &ids {
+        let Value::String(id) = id else {
+            return Err(format!("an event without a message id: {id:?}"));
+        };
+        let call = id[1..id.find('-').unwrap_or(1)]
+            .parse::<u32>()
+            .unwrap_or(u32::MAX);
+        *per_call.entry(call).or_default() += 1;
+    }
+    for (call, count) in &per_call {
+        if *count != EVENTS_PER_CALL {
+            return Err(format!("call {call} is half there: {count} events"));
+        }
+    }
+    if let Some(missing) = acked.iter().find(|call| !per_call.contains_key(call)) {
+        return Err(format!("acknowledged call {missing} is missing"));
+    }
+    let rows = snapshot.live_rows(TableKind::Profiles).clone();
+    for definition in profiles.computed_traits() {
+        let expected = recompute_from_scratch(&definition, &snapshot, profiles.clock())
+            .map_err(|e| e.to_string())?;
+        let stored = snapshot
+            .fetch(TableKind::Profiles, &definition.name, &rows)
+            .map_err(|e| e.to_string())?;
+        for (row, value) in rows.iter().zip(stored) {
+            let wanted = expected.get(&row).cloned().unwrap_or(Value::Null);
+            if value != wanted {
+                return Err(format!(
+                    "{} of row {row} is {value:?}, recomputed {wanted:?}",
+                    definition.name
+                ));
+            }
+        }
+    }
+    drop(snapshot);
+    profiles.close().map_err(|e| format!("close: {e}"))?;
+    Ok(per_call.len())
+}
+
+fn parent() -> ExitCode {
+    let exe = std::env::current_exe().expect("current exe");
+    let dir = std::env::temp_dir().join(format!("profiledb-crash-traits-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create dir");
+    let mut seed: u64 = 0x7ea1;
+    let mut random = move |n: u64| {
+        seed = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (seed >> 33) % n
+    };
+    let started = Instant::now();
+    let mut acked = BTreeSet::new();
+    let mut passed = 0;
+    for round in 0..ROUNDS {
+        let delay = Duration::from_millis(30 + random(600));
+        let outcome = run_child(&exe, &dir, round * ROUND_STRIDE, delay).and_then(|new| {
+            let count = new.len();
+            acked.extend(new);
+            verify(&dir, &acked).map(|stored| (count, stored))
+        });
+        match outcome {
+            Ok((count, stored)) => {
+                passed += 1;
+                println!("round {round}: killed after {delay:?}, {count} new acks, {stored} calls stored, ok");
+            }
+            Err(message) => {
+                println!("round {round}: FAILED: {message}");
+                let keep = std::env::temp_dir().join(format!(
+                    "profiledb-crash-traits-failed-{}-{round}",
+                    std::process::id()
+                ));
+                let _ = std::fs::rename(&dir, &keep);
+                println!("  (database kept in {})", keep.display());
+                break;
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    println!(
+        "trait crash test took {:?}; {passed} of {ROUNDS} rounds passed",
+        started.elapsed()
+    );
+    if passed == ROUNDS {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+fn main() -> ExitCode {
+    if std::env::var_os(CHILD_ENV).is_some() {
+        child()
+    } else {
+        parent()
+    }
+}
