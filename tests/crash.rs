@@ -15,18 +15,20 @@
 )]
 mod util;
 
+#[path = "crash_support.rs"]
+mod crash_support;
+
+use crash_support::{run_child, seeded_random, CHILD_ENV, DIR_ENV, START_ENV};
+
 use profiledb::{Database, Options, RecoveryMode, SyncMode, TableKind, Value, WriteBatch};
 use roaring::RoaringBitmap;
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode, Stdio};
+use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-const CHILD_ENV: &str = "PROFILEDB_CRASH_CHILD";
-const DIR_ENV: &str = "PROFILEDB_CRASH_DIR";
-const START_ENV: &str = "PROFILEDB_CRASH_START";
 /// Profile `n + TWIN` is written in the same batch as profile `n`.
 const TWIN: u32 = 1 << 30;
 const ROUNDS: u32 = 30;
@@ -127,63 +129,6 @@ fn child() -> ExitCode {
         });
     });
     ExitCode::SUCCESS
-}
-
-/// Runs one child, kills it after `delay`, and returns the numbers it acknowledged.
-fn run_child(
-    exe: &Path,
-    dir: &Path,
-    start: u32,
-    delay: Duration,
-    before_ready: bool,
-) -> Result<Vec<u32>, String> {
-    let mut child = Command::new(exe)
-        .env(CHILD_ENV, "1")
-        .env(DIR_ENV, dir)
-        .env(START_ENV, start.to_string())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .map_err(|e| format!("spawn: {e}"))?;
-    let stdout = child.stdout.take().expect("piped stdout");
-    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-    let reader = std::thread::spawn(move || {
-        let mut acked = Vec::new();
-        let mut reader = BufReader::new(stdout);
-        let mut line = Vec::new();
-        loop {
-            line.clear();
-            match reader.read_until(b'\n', &mut line) {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {}
-            }
-            // A line cut short by the kill has no newline: it acknowledges nothing.
-            if line.last() != Some(&b'\n') {
-                break;
-            }
-            let text = String::from_utf8_lossy(&line[..line.len() - 1]).into_owned();
-            if text == "ready" {
-                let _ = ready_tx.send(());
-            } else if let Some(n) = text.strip_prefix("ack ") {
-                acked.push(n.parse::<u32>().expect("ack number"));
-            }
-        }
-        acked
-    });
-    if !before_ready {
-        // Wait for the child to finish opening (recovery) before starting the clock.
-        let _ = ready_rx.recv_timeout(Duration::from_secs(20));
-    }
-    std::thread::sleep(delay);
-    let status_before = child.try_wait().map_err(|e| e.to_string())?;
-    child.kill().map_err(|e| format!("kill: {e}"))?;
-    let status = child.wait().map_err(|e| e.to_string())?;
-    let acked = reader.join().map_err(|_| "reader panicked".to_owned())?;
-    if let Some(status) = status_before {
-        return Err(format!("child exited on its own before the kill: {status}"));
-    }
-    let _ = status;
-    Ok(acked)
 }
 
 /// Reopens the database and checks every batch is whole and every acknowledged one present.
@@ -292,16 +237,12 @@ fn parent() -> ExitCode {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("create dir");
     // Deterministic per run of the binary, different across rounds.
-    let mut seed: u64 = std::env::var("PROFILEDB_CRASH_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0x5eed);
-    let mut random = move |n: u64| {
-        seed = seed
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        (seed >> 33) % n
-    };
+    let mut random = seeded_random(
+        std::env::var("PROFILEDB_CRASH_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0x5eed),
+    );
     let started = Instant::now();
     let mut acked = BTreeSet::new();
     let (mut passed, mut failed) = (0u32, 0u32);

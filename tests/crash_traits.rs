@@ -8,17 +8,18 @@
 //! purpose. `harness = false`: `main` is the parent unless `PROFILEDB_CRASH_CHILD` is set, as
 //! in `crash.rs`.
 
+#[path = "crash_support.rs"]
+mod crash_support;
+
+use crash_support::{run_child, seeded_random, CHILD_ENV, DIR_ENV, START_ENV};
 use profiledb::engine::profiles::{recompute_from_scratch, Aggregate, ComputedTrait};
 use profiledb::{Options, Profiles, ProfilesOptions, RecoveryMode, SyncMode, TableKind, Value};
 use std::collections::{BTreeSet, HashMap};
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::Path;
-use std::process::{Command, ExitCode, Stdio};
+use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-const CHILD_ENV: &str = "PROFILEDB_CRASH_CHILD";
-const DIR_ENV: &str = "PROFILEDB_CRASH_DIR";
-const START_ENV: &str = "PROFILEDB_CRASH_START";
 const ROUNDS: u32 = 12;
 /// Events per call: with three traits taking every event, 3,000 (event, trait) pairs, which
 /// is enough for the trait thread.
@@ -117,43 +118,6 @@ fn child() -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// Runs one child, kills it after `delay`, and returns the calls it acknowledged.
-fn run_child(exe: &Path, dir: &Path, start: u32, delay: Duration) -> Result<Vec<u32>, String> {
-    let mut child = Command::new(exe)
-        .env(CHILD_ENV, "1")
-        .env(DIR_ENV, dir)
-        .env(START_ENV, start.to_string())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .map_err(|e| format!("spawn: {e}"))?;
-    let stdout = child.stdout.take().expect("piped stdout");
-    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-    let reader = std::thread::spawn(move || {
-        let mut acked = Vec::new();
-        for line in BufReader::new(stdout).split(b'\n') {
-            let Ok(line) = line else { break };
-            let text = String::from_utf8_lossy(&line).into_owned();
-            if text == "ready" {
-                let _ = ready_tx.send(());
-            } else if let Some(n) = text.strip_prefix("ack ") {
-                acked.push(n.parse::<u32>().expect("ack number"));
-            }
-        }
-        acked
-    });
-    let _ = ready_rx.recv_timeout(Duration::from_secs(30));
-    std::thread::sleep(delay);
-    let exited = child.try_wait().map_err(|e| e.to_string())?;
-    child.kill().map_err(|e| format!("kill: {e}"))?;
-    child.wait().map_err(|e| e.to_string())?;
-    let acked = reader.join().map_err(|_| "reader panicked".to_owned())?;
-    match exited {
-        Some(status) => Err(format!("child exited on its own before the kill: {status}")),
-        None => Ok(acked),
-    }
-}
-
 /// Reopens the database: every acknowledged call's events are there, and every trait value
 /// equals a recomputation. Returns how many calls are stored.
 fn verify(dir: &Path, acked: &BTreeSet<u32>) -> Result<usize, String> {
@@ -208,19 +172,13 @@ fn parent() -> ExitCode {
     let dir = std::env::temp_dir().join(format!("profiledb-crash-traits-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("create dir");
-    let mut seed: u64 = 0x7ea1;
-    let mut random = move |n: u64| {
-        seed = seed
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        (seed >> 33) % n
-    };
+    let mut random = seeded_random(0x7ea1);
     let started = Instant::now();
     let mut acked = BTreeSet::new();
     let mut passed = 0;
     for round in 0..ROUNDS {
         let delay = Duration::from_millis(30 + random(600));
-        let outcome = run_child(&exe, &dir, round * ROUND_STRIDE, delay).and_then(|new| {
+        let outcome = run_child(&exe, &dir, round * ROUND_STRIDE, delay, false).and_then(|new| {
             let count = new.len();
             acked.extend(new);
             verify(&dir, &acked).map(|stored| (count, stored))
