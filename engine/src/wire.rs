@@ -28,14 +28,6 @@ impl ByteWriter {
         ByteWriter::default()
     }
 
-    /// An empty writer with room for `capacity` bytes (saves regrowing large records).
-    #[must_use]
-    pub fn with_capacity(capacity: usize) -> Self {
-        ByteWriter {
-            bytes: Vec::with_capacity(capacity),
-        }
-    }
-
     /// A writer that appends to `bytes` (reuses its allocation).
     #[must_use]
     pub fn from_vec(bytes: Vec<u8>) -> Self {

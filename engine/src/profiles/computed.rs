@@ -462,26 +462,13 @@ impl TraitState {
             return false;
         }
         match event_stamp(event) {
-            Some(stamp) => self.add_matching(definition, event, stamp, now),
+            Some(stamp) => self.add_value(definition, definition.input_of(event), stamp, now),
             None => false,
         }
     }
 
-    /// [`TraitState::add`] for an event already known to match `definition`, stamped
-    /// `(ts, msg)` (see [`event_stamp`]).
-    pub fn add_matching<N: AsRef<str>>(
-        &mut self,
-        definition: &ComputedTrait,
-        event: &[(N, Value)],
-        (ts, msg): (i64, &str),
-        now: i64,
-    ) -> bool {
-        let value = definition.input_of(event);
-        self.add_value(definition, value, (ts, msg), now)
-    }
-
-    /// [`TraitState::add_matching`] given the event's property value alone
-    /// ([`ComputedTrait::input_of`]).
+    /// Adds an event already known to match `definition`, stamped `(ts, msg)` (see
+    /// [`event_stamp`]), given only the value it brings ([`ComputedTrait::input_of`]).
     pub fn add_value(
         &mut self,
         definition: &ComputedTrait,
