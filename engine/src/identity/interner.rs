@@ -27,7 +27,7 @@ const EMPTY: u64 = 0;
 const MIN_SLOT_BITS: u32 = 6;
 
 /// The identifier intern table.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub(crate) struct Interner {
     /// Type name per code; codes 0-4 are the built-ins in [`IdentifierType::BUILTIN`] order.
     types: Vec<IdentifierType>,
@@ -46,6 +46,25 @@ pub(crate) struct Interner {
     slot_bits: u32,
     /// Keys the hashes of this graph.
     hasher: RandomState,
+}
+
+impl Clone for Interner {
+    fn clone(&self) -> Self {
+        let mut copy = Interner::default();
+        copy.clone_from(self);
+        copy
+    }
+
+    /// Reuses this table's buffers (see [`IdentityGraph::clone_from`](super::IdentityGraph)).
+    fn clone_from(&mut self, source: &Self) {
+        self.types.clone_from(&source.types);
+        self.text.clone_from(&source.text);
+        self.value_end.clone_from(&source.value_end);
+        self.node_code.clone_from(&source.node_code);
+        self.slots.clone_from(&source.slots);
+        self.slot_bits = source.slot_bits;
+        self.hasher = source.hasher.clone();
+    }
 }
 
 /// The slot contents for `node` whose hash has top 32 bits `tag` (node + 1, so that no

@@ -8,7 +8,7 @@ use super::types::{MergeEvent, RefusedLink};
 use super::union_find::UnionFind;
 
 /// Profiles and the identifiers attached to them.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub(crate) struct State {
     /// Profile ids; roots are live profiles.
     pub(crate) uf: UnionFind,
@@ -35,6 +35,30 @@ pub(crate) struct State {
     pub(crate) merges: Vec<MergeEvent>,
     /// Refused links, in log order.
     pub(crate) refused: Vec<RefusedLink>,
+}
+
+impl Clone for State {
+    fn clone(&self) -> Self {
+        let mut copy = State::default();
+        copy.clone_from(self);
+        copy
+    }
+
+    /// Reuses this state's buffers (see [`IdentityGraph::clone_from`](super::IdentityGraph)).
+    fn clone_from(&mut self, source: &Self) {
+        self.uf.clone_from(&source.uf);
+        self.stride = source.stride;
+        self.counts.clone_from(&source.counts);
+        self.head.clone_from(&source.head);
+        self.tail.clone_from(&source.tail);
+        self.origin.clone_from(&source.origin);
+        self.next.clone_from(&source.next);
+        self.first_seen.clone_from(&source.first_seen);
+        self.last_seen.clone_from(&source.last_seen);
+        self.live = source.live;
+        self.merges.clone_from(&source.merges);
+        self.refused.clone_from(&source.refused);
+    }
 }
 
 impl State {
