@@ -300,7 +300,8 @@ impl Profiles {
         std::thread::scope(|scope| {
             let (sender, receiver) =
                 std::sync::mpsc::sync_channel(parse_worker::PARSE_CHUNKS_AHEAD);
-            let (spent_sender, spent_receiver) = std::sync::mpsc::channel::<Vec<Message>>();
+            let (spent_sender, spent_receiver) =
+                std::sync::mpsc::channel::<parse_worker::SpentChunk>();
             scope.spawn(move || {
                 let text = lines.iter().map(AsRef::as_ref);
                 parse_worker::parse_in_chunks(text, ahead, &sender);
@@ -320,7 +321,7 @@ impl Profiles {
             usize,
             &IdentityConfig,
         ),
-        spent: std::sync::mpsc::Sender<Vec<Message>>,
+        spent: std::sync::mpsc::Sender<parse_worker::SpentChunk>,
         unparsed: &mut Vec<RejectedMessage>,
     ) -> ProfilesResult<IngestReport> {
         let parsed = parse_worker::all_parsed(receiver, expected);
