@@ -50,18 +50,24 @@ pub(crate) struct Interner {
 
 impl Clone for Interner {
     fn clone(&self) -> Self {
-        let mut copy = Interner::default();
-        copy.clone_from(self);
-        copy
+        Interner {
+            types: self.types.clone(),
+            text: self.text.clone(),
+            value_end: self.value_end.clone(),
+            node_code: self.node_code.clone(),
+            slots: self.slots.clone(),
+            slot_bits: self.slot_bits,
+            hasher: self.hasher.clone(),
+        }
     }
 
     /// Reuses this table's buffers (see [`IdentityGraph::clone_from`](super::IdentityGraph)).
     fn clone_from(&mut self, source: &Self) {
         self.types.clone_from(&source.types);
-        self.text.clone_from(&source.text);
-        self.value_end.clone_from(&source.value_end);
-        self.node_code.clone_from(&source.node_code);
-        self.slots.clone_from(&source.slots);
+        super::buffers::copy_str(&mut self.text, &source.text);
+        super::buffers::copy_slice(&mut self.value_end, &source.value_end);
+        super::buffers::copy_slice(&mut self.node_code, &source.node_code);
+        super::buffers::copy_slice(&mut self.slots, &source.slots);
         self.slot_bits = source.slot_bits;
         self.hasher = source.hasher.clone();
     }

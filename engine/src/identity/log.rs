@@ -208,9 +208,9 @@ impl Clone for LinkLog {
 
     /// Reuses this log's buffers (see [`IdentityGraph::clone_from`](super::IdentityGraph)).
     fn clone_from(&mut self, source: &Self) {
-        self.msg_ids.clone_from(&source.msg_ids);
-        self.refs.clone_from(&source.refs);
-        self.entries.clone_from(&source.entries);
+        super::buffers::copy_str(&mut self.msg_ids, &source.msg_ids);
+        super::buffers::copy_slice(&mut self.refs, &source.refs);
+        super::buffers::copy_slice(&mut self.entries, &source.entries);
     }
 }
 

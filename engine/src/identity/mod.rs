@@ -4,6 +4,7 @@
 //!
 //! Rules and byte layouts: `docs/profiles.md` and `storage-format.md`.
 
+mod buffers;
 mod config;
 mod error;
 mod explain;

@@ -43,8 +43,7 @@ impl IdentityGraph {
     pub fn encode_snapshot_into(&self, out: &mut Vec<u8>) {
         // Sized up front: the snapshot is as large as the graph, and growing or copying a
         // buffer that size costs more than writing it.
-        out.clear();
-        out.reserve(HEADER_LEN + self.encoded_size_hint() + CRC_LEN);
+        super::buffers::clear_with_room(out, HEADER_LEN + self.encoded_size_hint() + CRC_LEN);
         out.extend_from_slice(&SNAPSHOT_MAGIC);
         out.put_u16(SNAPSHOT_VERSION);
         out.put_u16(0);

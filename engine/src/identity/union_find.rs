@@ -22,7 +22,7 @@ impl Clone for UnionFind {
 
     /// Reuses this forest's buffer (see [`IdentityGraph::clone_from`](super::IdentityGraph)).
     fn clone_from(&mut self, source: &Self) {
-        self.parent.clone_from(&source.parent);
+        super::buffers::copy_slice(&mut self.parent, &source.parent);
     }
 }
 

@@ -64,6 +64,10 @@ pub(crate) fn message_key(message_id: &str) -> u128 {
     (u128::from(mix(a)) << 64) | u128::from(mix(b ^ a.rotate_left(17)))
 }
 
+/// The most ids a deduplication window is sized for when made; a larger window grows as it
+/// fills, so that a huge setting does not reserve its memory before it is needed.
+pub(crate) const DEDUP_PRESIZE_LIMIT: usize = super::DEFAULT_DEDUP_WINDOW;
+
 /// The last `capacity` accepted message ids, as 128-bit keys.
 #[derive(Debug, Default)]
 pub(crate) struct Dedup {
@@ -74,10 +78,19 @@ pub(crate) struct Dedup {
 
 impl Dedup {
     /// An empty window of `capacity` ids.
+    ///
+    /// Sized up front for the whole window (up to [`DEDUP_PRESIZE_LIMIT`] ids): growing by
+    /// doubling re-hashes every id into a fresh table each time, and the first million
+    /// messages after opening spent a tenth of the writer's time faulting in those tables.
+    /// Only the table's control bytes (one per slot) are written now; the rest of its memory
+    /// is touched as ids arrive.
     pub fn new(capacity: usize) -> Dedup {
+        // One more than the window: an id is added before the oldest is evicted.
+        let presized = capacity.min(DEDUP_PRESIZE_LIMIT) + 1;
         Dedup {
             capacity,
-            ..Dedup::default()
+            set: KeySet::with_capacity_and_hasher(presized, BuildHasherDefault::default()),
+            order: VecDeque::with_capacity(presized),
         }
     }
 
