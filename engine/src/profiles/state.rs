@@ -237,3 +237,28 @@ pub(crate) fn column_values(snapshot: &Snapshot, column: &str) -> Result<Vec<(u3
         .filter(|(_, v)| !v.is_null())
         .collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The window remembers exactly the last `capacity` ids, whether or not it was sized for
+    /// all of them when made.
+    #[test]
+    fn the_dedup_window_keeps_the_last_ids_and_forgets_older_ones() {
+        for capacity in [0, 1, 3, DEDUP_PRESIZE_LIMIT + 2] {
+            let mut window = Dedup::new(capacity);
+            let ids = capacity.min(10) + 3;
+            for id in 0..ids {
+                window.insert(message_key(&format!("m{id}")));
+                // A repeat is no new entry: it must not push an older id out.
+                window.insert(message_key(&format!("m{id}")));
+            }
+            for id in 0..ids {
+                let kept = id + capacity >= ids;
+                let key = message_key(&format!("m{id}"));
+                assert_eq!(window.contains(key), kept, "capacity {capacity}, id {id}");
+            }
+        }
+    }
+}
