@@ -26,22 +26,9 @@ use std::sync::Arc;
 /// The value of positions a column does not set.
 static NULL: Value = Value::Null;
 
-/// Memory one flush leaves for the next, so that copying and encoding the identity graph
-/// write into pages already mapped: into fresh memory, the kernel zeroing each page cost more
-/// than the copy or the encoding itself. It holds about twice the graph's size between
-/// flushes.
-#[derive(Default)]
-pub(super) struct FlushScratch {
-    /// The last flush's copy of the graph, overwritten by the next.
-    graph: Option<Box<IdentityGraph>>,
-    /// The last graph snapshot's bytes.
-    snapshot: Vec<u8>,
-}
-
 pub(super) fn flush(inner: &Inner) -> Result<()> {
     let mut manifest = inner.maintenance.lock();
-    let mut scratch = inner.flush_scratch.lock();
-    let Some(mut frozen) = freeze(inner, scratch.graph.take())? else {
+    let Some(frozen) = freeze(inner)? else {
         return Ok(());
     };
     let mut written = Vec::new();
@@ -62,10 +49,8 @@ pub(super) fn flush(inner: &Inner) -> Result<()> {
         written.push(Arc::new(Segment::open(inner.storage.as_ref(), &path)?));
     }
     let mut next_manifest = manifest.clone();
-    if let Some(graph) = frozen.graph.take() {
-        graph.encode_snapshot_into(&mut scratch.snapshot);
-        scratch.graph = Some(graph);
-        write_identity_snapshot(inner, frozen.lsn, &scratch.snapshot)?;
+    if let Some(graph) = &frozen.graph {
+        write_identity_snapshot(inner, frozen.lsn, &graph.encode_snapshot())?;
         next_manifest.identity_snapshot = frozen.lsn;
     }
     let previous_snapshot = manifest.identity_snapshot;
@@ -108,9 +93,8 @@ struct Frozen {
     graph: Option<Box<IdentityGraph>>,
 }
 
-/// Moves every sealed memory layer into the version's `flushing` list and rotates the WAL;
-/// copies the identity graph into `graph_copy` (a previous flush's copy) when given.
-fn freeze(inner: &Inner, graph_copy: Option<Box<IdentityGraph>>) -> Result<Option<Frozen>> {
+/// Moves every sealed memory layer into the version's `flushing` list and rotates the WAL.
+fn freeze(inner: &Inner) -> Result<Option<Frozen>> {
     let mut writer = inner.writer.lock();
     inner.check_no_failed_write()?;
     inner.publish_locked(&mut writer);
@@ -134,13 +118,7 @@ fn freeze(inner: &Inner, graph_copy: Option<Box<IdentityGraph>>) -> Result<Optio
         // encoding them, and the writer waits for whatever happens here.
         graph: (writer.graph.log_len() > 0
             || *writer.graph.config() != crate::identity::IdentityConfig::default())
-        .then(|| match graph_copy {
-            Some(mut copy) => {
-                copy.as_mut().clone_from(&writer.graph);
-                copy
-            }
-            None => Box::new(writer.graph.clone()),
-        }),
+        .then(|| Box::new(writer.graph.clone())),
     }))
 }
 

@@ -59,8 +59,6 @@ pub(crate) struct Inner {
     current: RwLock<Arc<Version>>,
     unpublished: AtomicBool,
     maintenance: Mutex<Manifest>,
-    /// Buffers flushes reuse; taken after `maintenance`.
-    flush_scratch: Mutex<flush::FlushScratch>,
     background_error: Mutex<Option<Error>>,
     /// Set when a write failed after changing the identity graph in memory: memory then
     /// holds what the log does not, so no later write may build on it (reopening recovers

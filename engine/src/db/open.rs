@@ -86,7 +86,6 @@ pub(super) fn open(storage: Arc<dyn Storage>, dir: &Path, options: Options) -> R
         current: RwLock::new(Arc::new(version)),
         unpublished: AtomicBool::new(true),
         maintenance: Mutex::new(manifest),
-        flush_scratch: Mutex::default(),
         background_error: Mutex::new(None),
         write_failure: Mutex::new(None),
         doorbell: Arc::default(),

@@ -26,7 +26,7 @@ pub(crate) struct ShownNode {
 /// The graph owns its link log; the state (profiles, merges, refusals) is a deterministic
 /// function of the configuration and the log, so replaying the same log into an empty graph
 /// gives the same profile ids, merges and refusals.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct IdentityGraph {
     pub(crate) config: IdentityConfig,
     pub(crate) interner: Interner,
@@ -37,33 +37,6 @@ pub struct IdentityGraph {
     /// Counts the calls that changed the graph in memory since it was made or loaded; the
     /// database compares it around a failed write to know whether memory and log differ.
     pub(crate) changes: u64,
-}
-
-impl Clone for IdentityGraph {
-    fn clone(&self) -> Self {
-        IdentityGraph {
-            config: self.config.clone(),
-            interner: self.interner.clone(),
-            rules: self.rules.clone(),
-            log: self.log.clone(),
-            state: self.state.clone(),
-            scratch: self.scratch.clone(),
-            changes: self.changes,
-        }
-    }
-
-    /// Copies `source` into this graph's buffers. A flush copies the whole graph under the
-    /// writer lock; into fresh memory, every 4 KiB of it costs a page fault (the kernel
-    /// zeroing the page), which made the copy several times slower than the copying.
-    fn clone_from(&mut self, source: &Self) {
-        self.config.clone_from(&source.config);
-        self.interner.clone_from(&source.interner);
-        self.rules.clone_from(&source.rules);
-        self.log.clone_from(&source.log);
-        self.state.clone_from(&source.state);
-        self.scratch.clone_from(&source.scratch);
-        self.changes = source.changes;
-    }
 }
 
 impl Default for IdentityGraph {

@@ -27,7 +27,7 @@ const EMPTY: u64 = 0;
 const MIN_SLOT_BITS: u32 = 6;
 
 /// The identifier intern table.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct Interner {
     /// Type name per code; codes 0-4 are the built-ins in [`IdentifierType::BUILTIN`] order.
     types: Vec<IdentifierType>,
@@ -46,31 +46,6 @@ pub(crate) struct Interner {
     slot_bits: u32,
     /// Keys the hashes of this graph.
     hasher: RandomState,
-}
-
-impl Clone for Interner {
-    fn clone(&self) -> Self {
-        Interner {
-            types: self.types.clone(),
-            text: self.text.clone(),
-            value_end: self.value_end.clone(),
-            node_code: self.node_code.clone(),
-            slots: self.slots.clone(),
-            slot_bits: self.slot_bits,
-            hasher: self.hasher.clone(),
-        }
-    }
-
-    /// Reuses this table's buffers (see [`IdentityGraph::clone_from`](super::IdentityGraph)).
-    fn clone_from(&mut self, source: &Self) {
-        self.types.clone_from(&source.types);
-        super::buffers::copy_str(&mut self.text, &source.text);
-        super::buffers::copy_slice(&mut self.value_end, &source.value_end);
-        super::buffers::copy_slice(&mut self.node_code, &source.node_code);
-        super::buffers::copy_slice(&mut self.slots, &source.slots);
-        self.slot_bits = source.slot_bits;
-        self.hasher = source.hasher.clone();
-    }
 }
 
 /// The slot contents for `node` whose hash has top 32 bits `tag` (node + 1, so that no

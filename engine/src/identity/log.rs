@@ -175,7 +175,7 @@ fn read_type(r: &mut Reader<'_>) -> Result<IdentifierType, IdentityError> {
 }
 
 /// One entry of the in-memory log.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Entry {
     /// End of the message id in the arena.
     pub(crate) msg_end: usize,
@@ -190,28 +190,11 @@ pub(crate) struct Entry {
 }
 
 /// The compact in-memory log.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct LinkLog {
     msg_ids: String,
     refs: Vec<u32>,
     entries: Vec<Entry>,
-}
-
-impl Clone for LinkLog {
-    fn clone(&self) -> Self {
-        LinkLog {
-            msg_ids: self.msg_ids.clone(),
-            refs: self.refs.clone(),
-            entries: self.entries.clone(),
-        }
-    }
-
-    /// Reuses this log's buffers (see [`IdentityGraph::clone_from`](super::IdentityGraph)).
-    fn clone_from(&mut self, source: &Self) {
-        super::buffers::copy_str(&mut self.msg_ids, &source.msg_ids);
-        super::buffers::copy_slice(&mut self.refs, &source.refs);
-        super::buffers::copy_slice(&mut self.entries, &source.entries);
-    }
 }
 
 impl LinkLog {

@@ -4,7 +4,6 @@
 //!
 //! Rules and byte layouts: `docs/profiles.md` and `storage-format.md`.
 
-mod buffers;
 mod config;
 mod error;
 mod explain;

@@ -33,34 +33,27 @@ impl IdentityGraph {
     /// Encodes the whole graph.
     #[must_use]
     pub fn encode_snapshot(&self) -> Vec<u8> {
-        let mut out = Vec::new();
-        self.encode_snapshot_into(&mut out);
-        out
-    }
-
-    /// Encodes the whole graph into `out`, replacing what it held; a caller that encodes
-    /// again and again passes the same buffer, so its memory is not faulted in anew.
-    pub fn encode_snapshot_into(&self, out: &mut Vec<u8>) {
-        // Sized up front: the snapshot is as large as the graph, and growing or copying a
-        // buffer that size costs more than writing it.
-        super::buffers::clear_with_room(out, HEADER_LEN + self.encoded_size_hint() + CRC_LEN);
+        // One buffer, sized up front: the snapshot is as large as the graph, and growing or
+        // copying a buffer that size costs more than writing it.
+        let mut out = Vec::with_capacity(HEADER_LEN + self.encoded_size_hint() + CRC_LEN);
         out.extend_from_slice(&SNAPSHOT_MAGIC);
         out.put_u16(SNAPSHOT_VERSION);
         out.put_u16(0);
         let body_len_at = out.len();
         out.put_u64(0);
-        put_config(out, &self.config);
-        self.put_nodes(out);
+        put_config(&mut out, &self.config);
+        self.put_nodes(&mut out);
         out.put_len(self.state.uf.parent.len());
         for &p in &self.state.uf.parent {
             out.put_u32(p);
         }
-        self.put_log(out);
-        self.put_history(out);
+        self.put_log(&mut out);
+        self.put_history(&mut out);
         let body_len = (out.len() - HEADER_LEN) as u64;
         out[body_len_at..body_len_at + 8].copy_from_slice(&body_len.to_le_bytes());
-        let crc = crc32fast::hash(out);
+        let crc = crc32fast::hash(&out);
         out.put_u32(crc);
+        out
     }
 
     /// About how many bytes the snapshot body takes: exact for nodes, parents and the log,

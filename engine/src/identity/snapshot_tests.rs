@@ -69,45 +69,6 @@ fn snapshot_round_trips() {
     assert_eq!(restored.encode_snapshot(), original.encode_snapshot());
 }
 
-/// A flush copies the graph into its previous copy (`clone_from`), which may be larger or
-/// smaller and hold other identifiers; the copy must be the graph, not a blend of the two.
-#[test]
-fn a_graph_copied_over_an_older_copy_is_the_graph() {
-    let small = sample();
-    let mut large = sample();
-    for i in 0..500 {
-        let ids = [
-            Identifier::user_id(format!("bulk-{i}")),
-            Identifier::email(format!("bulk-{i}@example.com")),
-        ];
-        large.resolve(&ids, &format!("bulk-m{i}"), 10 + i);
-    }
-    for (source, stale) in [(&small, large.clone()), (&large, small.clone())] {
-        let mut copy = stale;
-        copy.clone_from(source);
-        assert_eq!(copy.encode_snapshot(), source.encode_snapshot());
-        assert_eq!(partition(&copy), partition(source));
-        // The derived state (counts, identifier lists, seen times, the identifier index)
-        // behaves as the source's, rebuilt without copying.
-        let mut original = decode_snapshot(&source.encode_snapshot()).unwrap();
-        let ids = [
-            Identifier::user_id("u9"),
-            Identifier::anonymous_id("a1"),
-            Identifier::email("bulk-7@example.com"),
-        ];
-        assert_eq!(
-            copy.resolve(&ids, "after", 9_999),
-            original.resolve(&ids, "after", 9_999)
-        );
-        assert_eq!(copy.encode_snapshot(), original.encode_snapshot());
-        let profile = copy.lookup(&Identifier::user_id("u9")).unwrap();
-        assert_eq!(
-            copy.shown_identifiers(profile),
-            original.shown_identifiers(profile)
-        );
-    }
-}
-
 #[test]
 fn empty_graph_round_trips() {
     let g = IdentityGraph::default();

@@ -3,13 +3,12 @@
 //! Everything here can be rebuilt from the link log; it is kept as flat vectors indexed by
 //! profile id or node id so that resolving a message touches a handful of cache lines.
 
-use super::buffers::copy_slice;
 use super::log::NONE;
 use super::types::{MergeEvent, RefusedLink};
 use super::union_find::UnionFind;
 
 /// Profiles and the identifiers attached to them.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct State {
     /// Profile ids; roots are live profiles.
     pub(crate) uf: UnionFind,
@@ -36,41 +35,6 @@ pub(crate) struct State {
     pub(crate) merges: Vec<MergeEvent>,
     /// Refused links, in log order.
     pub(crate) refused: Vec<RefusedLink>,
-}
-
-impl Clone for State {
-    fn clone(&self) -> Self {
-        State {
-            uf: self.uf.clone(),
-            stride: self.stride,
-            counts: self.counts.clone(),
-            head: self.head.clone(),
-            tail: self.tail.clone(),
-            origin: self.origin.clone(),
-            next: self.next.clone(),
-            first_seen: self.first_seen.clone(),
-            last_seen: self.last_seen.clone(),
-            live: self.live,
-            merges: self.merges.clone(),
-            refused: self.refused.clone(),
-        }
-    }
-
-    /// Reuses this state's buffers (see [`IdentityGraph::clone_from`](super::IdentityGraph)).
-    fn clone_from(&mut self, source: &Self) {
-        self.uf.clone_from(&source.uf);
-        self.stride = source.stride;
-        copy_slice(&mut self.counts, &source.counts);
-        copy_slice(&mut self.head, &source.head);
-        copy_slice(&mut self.tail, &source.tail);
-        copy_slice(&mut self.origin, &source.origin);
-        copy_slice(&mut self.next, &source.next);
-        copy_slice(&mut self.first_seen, &source.first_seen);
-        copy_slice(&mut self.last_seen, &source.last_seen);
-        self.live = source.live;
-        self.merges.clone_from(&source.merges);
-        self.refused.clone_from(&source.refused);
-    }
 }
 
 impl State {

@@ -8,22 +8,9 @@
 pub(crate) const RETIRED: u32 = u32::MAX;
 
 /// The forest: `parent[p] == p` for a live profile.
-#[derive(Debug, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct UnionFind {
     pub(crate) parent: Vec<u32>,
-}
-
-impl Clone for UnionFind {
-    fn clone(&self) -> Self {
-        UnionFind {
-            parent: self.parent.clone(),
-        }
-    }
-
-    /// Reuses this forest's buffer (see [`IdentityGraph::clone_from`](super::IdentityGraph)).
-    fn clone_from(&mut self, source: &Self) {
-        super::buffers::copy_slice(&mut self.parent, &source.parent);
-    }
 }
 
 impl UnionFind {

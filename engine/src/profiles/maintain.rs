@@ -54,8 +54,7 @@ impl TraitWork {
         if definitions.is_empty() {
             return TraitWork::default();
         }
-        // Most events feed one trait or more: sized for one each, it seldom grows.
-        let mut inputs = Vec::with_capacity(events.len());
+        let mut inputs = Vec::new();
         for (row, event) in events {
             // The type, timestamp and message id are looked up once per event, not per trait.
             if !is_behavioural(event) {

@@ -14,7 +14,6 @@ mod identities;
 mod index_builder;
 mod ingest;
 mod maintain;
-mod parse_worker;
 mod prepared;
 mod scratch;
 mod split;
@@ -31,7 +30,7 @@ mod deferred_trait_tests;
 #[cfg(test)]
 mod identifier_column_tests;
 #[cfg(test)]
-mod parse_worker_tests;
+mod parse_beside_tests;
 #[cfg(test)]
 mod prop_tests;
 #[cfg(test)]
@@ -59,17 +58,76 @@ pub use view::{format_timestamp, IdentifierView, ProfileView, TraitView, CONSENT
 
 use crate::db::{BuiltBatch, Database, WriteContext};
 use crate::identity::{IdentityConfig, IdentityGraph};
-use crate::message::Message;
+use crate::message::{parse_message_line, Message, MessageError};
 use crate::options::Options;
 use crate::snapshot::Snapshot;
 use parking_lot::Mutex;
 use state::State;
 use std::borrow::Borrow;
 use std::path::Path;
+use std::sync::mpsc::SyncSender;
 use std::sync::Arc;
 
 /// Below this many items, working on one thread is cheaper than starting others.
 const PARALLEL_MIN_ITEMS: usize = 512;
+
+/// Lines parsed per message sent from the parsing thread to the writer.
+const PARSE_CHUNK_LINES: usize = 256;
+
+/// Parsed chunks that may wait for the writer; enough to ride out its pauses.
+const PARSE_CHUNKS_AHEAD: usize = 8;
+
+/// A parsed message with its unfitted event row and, when extracted ahead, its identifiers.
+type ParsedLine = (Message, columns::EventRow, Option<ingest::Extracted>);
+
+/// Parses one line and makes its event row (while the message is still in cache), and its
+/// identifiers under `ahead` when given.
+fn parse_line(line: &str, ahead: ingest::Ahead<'_>) -> Result<ParsedLine, MessageError> {
+    parse_message_line(line).map(|mut message| {
+        let extracted = ahead.and_then(|config| config.identifiers_without_graph(&message));
+        let event = columns::take_event_values(&mut message);
+        (message, event, extracted)
+    })
+}
+
+/// Parses `lines` in chunks (extracting identifiers under `ahead`), sending each with the
+/// lines' indices, until done or until the writer hangs up (it failed; its error is
+/// reported by the call).
+fn parse_in_chunks<S: AsRef<str>>(
+    lines: &[S],
+    ahead: &IdentityConfig,
+    sender: &SyncSender<Vec<(usize, Result<ParsedLine, MessageError>)>>,
+) {
+    for (chunk_index, chunk) in lines.chunks(PARSE_CHUNK_LINES).enumerate() {
+        let first = chunk_index * PARSE_CHUNK_LINES;
+        let parsed = chunk
+            .iter()
+            .enumerate()
+            .map(|(offset, line)| (first + offset, parse_line(line.as_ref(), Some(ahead))))
+            .collect();
+        if sender.send(parsed).is_err() {
+            return;
+        }
+    }
+}
+
+/// The messages of a stream of parse results; lines that did not parse go to `unparsed`.
+fn accept_parsed<'a>(
+    parsed: impl Iterator<Item = (usize, Result<ParsedLine, MessageError>)> + 'a,
+    unparsed: &'a mut Vec<RejectedMessage>,
+) -> impl Iterator<Item = ingest::Incoming<Message>> + 'a {
+    parsed.filter_map(move |(index, result)| match result {
+        Ok((message, event, extracted)) => Some((index, message, event, extracted)),
+        Err(error) => {
+            unparsed.push(RejectedMessage {
+                index,
+                message_id: None,
+                reason: error.into(),
+            });
+            None
+        }
+    })
+}
 
 /// The unfitted event row of each message, made before the writer lock is taken.
 ///
@@ -115,10 +173,8 @@ pub struct Profiles {
     /// Keeps computed traits beside large writes; started by the first write with traits
     /// to keep (taken under the state lock).
     trait_worker: Mutex<Option<trait_worker::TraitWorker>>,
-    /// Parses large calls' lines beside the writer; started by the first such call.
-    parse_worker: Mutex<Option<parse_worker::ParseWorker>>,
-    /// Whether a second core can work beside the writer (parsing, trait upkeep).
-    second_core: bool,
+    /// Whether a second core can take trait upkeep beside the writer.
+    traits_beside_writes: bool,
 }
 
 impl std::fmt::Debug for Profiles {
@@ -159,8 +215,7 @@ impl Profiles {
             state: Mutex::new(state),
             events: Arc::new(event_index::EventIndex::default()),
             trait_worker: Mutex::new(None),
-            parse_worker: Mutex::new(None),
-            second_core: std::thread::available_parallelism()
+            traits_beside_writes: std::thread::available_parallelism()
                 .is_ok_and(|threads| threads.get() > 1),
         };
         profiles.sync_computed()?;
@@ -231,13 +286,14 @@ impl Profiles {
     /// # Errors
     /// As [`Profiles::ingest`].
     pub fn ingest_lines<S: AsRef<str> + Sync>(&self, lines: &[S]) -> ProfilesResult<IngestReport> {
+        let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
         let mut unparsed = Vec::new();
-        let mut report = if !self.second_core || lines.len() < PARALLEL_MIN_ITEMS {
+        let mut report = if threads < 2 || lines.len() < PARALLEL_MIN_ITEMS {
             let parsed = lines
                 .iter()
                 .enumerate()
-                .map(|(index, line)| (index, parse_worker::parse_line(line.as_ref(), None)));
-            let messages = parse_worker::accept_parsed(parsed, &mut unparsed);
+                .map(|(index, line)| (index, parse_line(line.as_ref(), None)));
+            let messages = accept_parsed(parsed, &mut unparsed);
             let stream = (messages, lines.len(), None);
             self.ingest_stream(stream, &mut drop, IngestReport::default())?
         } else {
@@ -248,13 +304,10 @@ impl Profiles {
         Ok(report)
     }
 
-    /// The large-call path of [`Profiles::ingest_lines`]: the parsing thread parses `lines`
-    /// and streams them to the writer, then frees the messages the writer hands back
-    /// (freeing on the allocating thread is cheap, and the writer is the bottleneck). Lines
-    /// that do not parse go to `unparsed`.
-    ///
-    /// While another call holds the long-lived parsing thread, this one parses on a thread
-    /// of its own rather than wait.
+    /// The large-call path of [`Profiles::ingest_lines`]: a second thread parses `lines` and
+    /// streams them to the writer, then frees the messages the writer hands back (freeing
+    /// on the allocating thread is cheap, and the writer is the bottleneck). Lines that do
+    /// not parse go to `unparsed`.
     fn ingest_lines_parsed_beside<S: AsRef<str> + Sync>(
         &self,
         lines: &[S],
@@ -263,73 +316,31 @@ impl Profiles {
         // The parsing thread also extracts identifiers, under the configuration of now; the
         // writer checks it is still in force before it uses them.
         let ahead = self.identity_config();
-        let (sender, receiver) = std::sync::mpsc::sync_channel(parse_worker::PARSE_CHUNKS_AHEAD);
-        let (spent_sender, spent_receiver) = std::sync::mpsc::channel();
-        if let Some(mut held) = self.parse_worker.try_lock() {
-            if held.is_none() {
-                *held = parse_worker::ParseWorker::start().ok();
-            }
-            if let Some(worker) = held.as_ref() {
-                let job = parse_worker::ParseJob {
-                    lines: parse_worker::LineCopy::of(lines),
-                    ahead: ahead.clone(),
-                    parsed: sender,
-                    spent: spent_receiver,
-                };
-                match worker.send(job) {
-                    Ok(()) => {
-                        let parsed = (receiver, lines.len(), &ahead);
-                        return self.ingest_parsed(parsed, spent_sender, unparsed);
-                    }
-                    Err(_) => *held = None,
-                }
-            }
-            // The thread is gone; this call parses on a thread of its own.
-            return self.ingest_lines_on_own_thread(lines, &ahead, unparsed);
-        }
-        self.ingest_lines_on_own_thread(lines, &ahead, unparsed)
-    }
-
-    /// [`Profiles::ingest_lines_parsed_beside`] with a parsing thread started for this call.
-    fn ingest_lines_on_own_thread<S: AsRef<str> + Sync>(
-        &self,
-        lines: &[S],
-        ahead: &IdentityConfig,
-        unparsed: &mut Vec<RejectedMessage>,
-    ) -> ProfilesResult<IngestReport> {
         std::thread::scope(|scope| {
-            let (sender, receiver) =
-                std::sync::mpsc::sync_channel(parse_worker::PARSE_CHUNKS_AHEAD);
-            let (spent_sender, spent_receiver) =
-                std::sync::mpsc::channel::<parse_worker::SpentChunk>();
+            let (sender, receiver) = std::sync::mpsc::sync_channel(PARSE_CHUNKS_AHEAD);
+            let (spent_sender, spent_receiver) = std::sync::mpsc::channel::<Vec<Message>>();
+            let parse_ahead = &ahead;
             scope.spawn(move || {
-                let text = lines.iter().map(AsRef::as_ref);
-                parse_worker::parse_in_chunks(text, ahead, &sender);
+                parse_in_chunks(lines, parse_ahead, &sender);
                 drop(sender);
                 spent_receiver.into_iter().for_each(drop);
             });
-            self.ingest_parsed((receiver, lines.len(), ahead), spent_sender, unparsed)
+            let messages = accept_parsed(receiver.into_iter().flatten(), unparsed);
+            let mut spent = Vec::with_capacity(PARSE_CHUNK_LINES);
+            let mut give_back = |message: Message| {
+                spent.push(message);
+                if spent.len() == PARSE_CHUNK_LINES {
+                    let full = std::mem::replace(&mut spent, Vec::with_capacity(PARSE_CHUNK_LINES));
+                    // Only fails if the parsing thread panicked; the messages are then
+                    // freed here.
+                    let _ = spent_sender.send(full);
+                }
+            };
+            let stream = (messages, lines.len(), Some(&ahead));
+            let report = self.ingest_stream(stream, &mut give_back, IngestReport::default());
+            let _ = spent_sender.send(spent);
+            report
         })
-    }
-
-    /// Ingests the `expected` parse results arriving on `receiver` (identifiers extracted
-    /// under `ahead`) as one batch, sending spent messages back on `spent`.
-    fn ingest_parsed(
-        &self,
-        (receiver, expected, ahead): (
-            std::sync::mpsc::Receiver<parse_worker::ParsedChunk>,
-            usize,
-            &IdentityConfig,
-        ),
-        spent: std::sync::mpsc::Sender<parse_worker::SpentChunk>,
-        unparsed: &mut Vec<RejectedMessage>,
-    ) -> ProfilesResult<IngestReport> {
-        let parsed = parse_worker::all_parsed(receiver, expected);
-        let messages = parse_worker::accept_parsed(parsed, unparsed);
-        let mut spent = parse_worker::SpentMessages::new(spent);
-        let mut give_back = |message| spent.give_back(message);
-        let stream = (messages, expected, Some(ahead));
-        self.ingest_stream(stream, &mut give_back, IngestReport::default())
     }
 
     /// Ingests messages made ready by [`PreparedMessages::new`] (on another thread, so the
@@ -401,7 +412,7 @@ impl Profiles {
     ) -> ProfilesResult<IngestReport> {
         let mut guard = self.state.lock();
         let mut worker_slot = self.trait_worker.lock();
-        let beside = self.second_core && !guard.definitions.traits.is_empty();
+        let beside = self.traits_beside_writes && !guard.definitions.traits.is_empty();
         if beside && worker_slot.is_none() {
             *worker_slot = trait_worker::TraitWorker::start().ok();
         }

@@ -74,11 +74,6 @@ pub(crate) struct Dedup {
 
 impl Dedup {
     /// An empty window of `capacity` ids.
-    ///
-    /// It grows as ids arrive rather than being sized for the whole window: a table that
-    /// size spreads even the first ids over more memory than the cache holds, and ingesting
-    /// a million messages into a new database measured slower that way, though it saved
-    /// every re-hash.
     pub fn new(capacity: usize) -> Dedup {
         Dedup {
             capacity,

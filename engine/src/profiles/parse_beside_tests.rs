@@ -1,9 +1,8 @@
-//! Large `ingest_lines` calls, parsed beside the writer: on the long-lived parsing thread, on
-//! a thread of the call's own while another call holds it, and from several callers at once.
+//! Large `ingest_lines` calls, parsed on a second thread beside the writer: every line
+//! reported or written, from one caller and from several at once.
 
-use super::parse_worker::{LineCopy, PARSE_CHUNK_LINES};
 use super::test_support::{at, open, track, TempDir};
-use super::{IngestReport, Profiles, PARALLEL_MIN_ITEMS};
+use super::{IngestReport, Profiles, PARALLEL_MIN_ITEMS, PARSE_CHUNK_LINES};
 use crate::identity::Identifier;
 use crate::schema::TableKind;
 use serde_json::json;
@@ -46,33 +45,16 @@ fn assert_whole(profiles: &Profiles, call: &str, n: usize, report: &IngestReport
 }
 
 #[test]
-fn the_parsing_thread_serves_call_after_call() {
-    let dir = TempDir::new("parse-worker");
+fn every_line_of_large_calls_is_written_or_reported() {
+    let dir = TempDir::new("parse-beside");
     let profiles = open(&dir);
     let n = 3 * PARALLEL_MIN_ITEMS + 5;
     for call in ["a", "b", "c"] {
         let report = profiles.ingest_lines(&call_lines(call, n)).unwrap();
         assert_whole(&profiles, call, n, &report);
     }
-    assert!(
-        profiles.parse_worker.lock().is_some(),
-        "the thread was started"
-    );
     let events = profiles.snapshot().live_rows(TableKind::Events).len();
     assert_eq!(events, 3 * (n - BROKEN.len()) as u64);
-}
-
-#[test]
-fn a_call_finding_the_parsing_thread_taken_parses_on_its_own() {
-    let dir = TempDir::new("parse-own");
-    let profiles = open(&dir);
-    let n = 2 * PARALLEL_MIN_ITEMS + 7;
-    let held = profiles.parse_worker.lock();
-    let report = profiles.ingest_lines(&call_lines("own", n)).unwrap();
-    assert_whole(&profiles, "own", n, &report);
-    drop(held);
-    let report = profiles.ingest_lines(&call_lines("shared", n)).unwrap();
-    assert_whole(&profiles, "shared", n, &report);
 }
 
 #[test]
@@ -94,12 +76,4 @@ fn concurrent_large_calls_all_land() {
     });
     let events = profiles.snapshot().live_rows(TableKind::Events).len();
     assert_eq!(events, 12 * (n - BROKEN.len()) as u64);
-}
-
-#[test]
-fn a_line_copy_gives_back_every_line_as_it_was() {
-    let lines = ["", "one", "", "two words", "ünïcode ✓", ""];
-    let copy = LineCopy::of(&lines);
-    assert_eq!(copy.lines().collect::<Vec<_>>(), lines);
-    assert_eq!(LineCopy::of::<&str>(&[]).lines().count(), 0);
 }
