@@ -133,3 +133,67 @@ fn trait_values_lost_in_a_crash_are_rebuilt_at_open() {
         .collect();
     assert_eq!(rebuilt, expected);
 }
+
+/// The storage starts failing at every point of a call whose trait upkeep runs beside it,
+/// under a syncing mode: the call fails or succeeds whole, the database handle is dropped
+/// without panic or hang, and the reopened database holds the call entirely or not at all
+/// (entirely when it was acknowledged), with trait values equal to a recomputation.
+#[test]
+fn a_storage_failure_during_a_call_with_traits_beside_it_keeps_the_call_whole() {
+    use crate::io::{FaultPlan, FaultyStorage, FsStorage};
+    use std::sync::Arc;
+    let lines = call(0);
+    // Every accepted message is an event row, logins included.
+    let messages = lines.len() as u64;
+    let mut failed_calls = 0;
+    let mut whole_calls = 0;
+    for steps in 0..400 {
+        let dir = TempDir::new("deferred-traits-fault");
+        let storage = Arc::new(FaultyStorage::new(FsStorage, FaultPlan::FailAfter(steps)));
+        let opened = crate::Database::open_with_storage(
+            Arc::clone(&storage) as Arc<dyn crate::io::Storage>,
+            dir.path(),
+            crate::Options {
+                sync_mode: crate::SyncMode::EveryCommit,
+                ..crate::Options::default()
+            },
+        )
+        .map_err(super::ProfilesError::from)
+        .and_then(|db| super::Profiles::from_database(db, super::ProfilesOptions::default()));
+        let Ok(profiles) = opened else { continue };
+        let set_up = definitions()
+            .into_iter()
+            .try_for_each(|definition| profiles.create_trait(definition))
+            .and_then(|()| profiles.advance_clock((19_723 + 31) * DAY_MICROS));
+        if set_up.is_err() || storage.has_failed() {
+            continue;
+        }
+        let result = profiles.ingest_lines(&lines);
+        let failed_during_call = storage.has_failed();
+        // Closing may fail on the dead storage; the handle must still go away cleanly.
+        let _ = profiles.close();
+        let reopened = open(&dir);
+        let events = reopened.snapshot().live_rows(TableKind::Events).len();
+        match result {
+            Ok(report) => {
+                assert!(report.rejected.is_empty(), "steps {steps}");
+                assert_eq!(
+                    events, messages,
+                    "steps {steps}: an acknowledged call is whole"
+                );
+            }
+            Err(_) => assert!(
+                events == 0 || events == messages,
+                "steps {steps}: a failed call is all there or not at all ({events} events)"
+            ),
+        }
+        check(&reopened);
+        if !failed_during_call {
+            whole_calls += 1;
+            break;
+        }
+        failed_calls += 1;
+    }
+    assert!(failed_calls > 0, "some step failed inside the call");
+    assert_eq!(whole_calls, 1, "the sweep reached a call with no failure");
+}
