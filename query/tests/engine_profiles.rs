@@ -91,6 +91,68 @@ fn live_rows(
     }
 }
 
+/// A dropped trait's column stays, all NULL; a new trait may take its name when its values
+/// fit the column's type. A column that holds data is never taken.
+#[test]
+fn a_dropped_traits_name_can_be_given_to_a_new_trait_of_its_type() {
+    let dir = ScratchDir::new("trait-name-reuse");
+    let db = profiledb_query::LiveDatabase::open_profiles(
+        dir.path(),
+        scratch::unsynced(),
+        ProfilesOptions::default(),
+    )
+    .expect("open");
+    let order = |id: &str, user: &str, revenue: f64| {
+        format!(
+            r#"{{"type":"track","userId":"{user}","event":"Order Completed","properties":{{"revenue":{revenue}}},"messageId":"{id}","timestamp":"2026-05-01T10:00:00Z"}}"#
+        )
+    };
+    db.profiles()
+        .expect("opened on profiles")
+        .ingest_lines(&[
+            order("m1", "ann", 10.0),
+            order("m2", "ann", 30.0),
+            order("m3", "bob", 7.0),
+            r#"{"type":"identify","userId":"bob","traits":{"plan":"pro"},"messageId":"m4","timestamp":"2026-05-01T11:00:00Z"}"#.to_owned(),
+        ])
+        .expect("ingest");
+    let mut session = db.session();
+    let run = |session: &mut Session, sql: &str| db.execute(session, sql).expect(sql);
+    run(&mut session, "CREATE TRAIT orders AS count(*) FROM events");
+    run(&mut session, "DROP TRAIT orders");
+    let retyped = db
+        .execute(
+            &mut session,
+            "CREATE TRAIT orders AS sum(revenue) FROM events",
+        )
+        .expect_err("a sum does not fit the int64 column left by the dropped count");
+    assert!(retyped.to_string().contains("int64"), "{retyped}");
+    assert_eq!(
+        run(
+            &mut session,
+            "CREATE TRAIT orders AS count(*) FROM events WHERE revenue >= 8"
+        ),
+        StatementOutcome::TraitCreated {
+            name: "orders".into(),
+            replaced: false
+        }
+    );
+    assert_eq!(
+        live_rows(
+            &db,
+            &mut session,
+            "SELECT orders FROM profiles WHERE orders IS NOT NULL ORDER BY orders"
+        ),
+        vec![vec![Value::Int64(2)]]
+    );
+    let taken = db
+        .execute(&mut session, "CREATE TRAIT plan AS count(*) FROM events")
+        .expect_err("plan holds profile data");
+    assert!(taken.to_string().contains("exists"), "{taken}");
+    drop(session);
+    db.close().expect("close");
+}
+
 #[test]
 fn computed_traits_are_defined_in_sql_and_queried_at_once() {
     let dir = ScratchDir::new("traits");

@@ -19,10 +19,13 @@ impl Profiles {
     ///
     /// # Errors
     /// [`ProfilesError::InvalidTrait`] (bad or taken name, empty property, non-positive
-    /// window), or I/O errors.
+    /// window, or a name whose column, left by a dropped trait, holds another type), or I/O
+    /// errors.
     pub fn create_trait(&self, definition: ComputedTrait) -> ProfilesResult<()> {
         let mut state = self.state.lock();
         self.check_definition(&definition, &state.definitions.traits)?;
+        // The name's column may be left from a dropped trait.
+        self.check_column_type(&definition)?;
         let mut definitions = state.definitions.clone();
         definitions.traits.push(definition.clone());
         definitions.store(self.db.storage().as_ref(), self.db.dir())?;
@@ -48,7 +51,7 @@ impl Profiles {
         let mut others = state.definitions.traits.clone();
         others.remove(index);
         self.check_definition_for(&definition, &others, true)?;
-        self.check_replacement_type(&definition)?;
+        self.check_column_type(&definition)?;
         let mut definitions = state.definitions.clone();
         definitions.traits[index] = definition.clone();
         definitions.store(self.db.storage().as_ref(), self.db.dir())?;
@@ -81,8 +84,9 @@ impl Profiles {
         Ok(())
     }
 
-    /// Refuses a replacement whose values would not fit the trait's existing column.
-    fn check_replacement_type(&self, definition: &ComputedTrait) -> ProfilesResult<()> {
+    /// Refuses a definition whose values would not fit the column already named after it: a
+    /// replaced trait's, or a dropped trait's (whose column stays, all NULL).
+    fn check_column_type(&self, definition: &ComputedTrait) -> ProfilesResult<()> {
         let snapshot = self.db.snapshot();
         let Some(column_type) = snapshot
             .schema(TableKind::Profiles)
@@ -127,13 +131,7 @@ impl Profiles {
         own_column: bool,
     ) -> ProfilesResult<()> {
         let name = &definition.name;
-        let taken_by_data = !own_column
-            && self
-                .db
-                .snapshot()
-                .schema(TableKind::Profiles)
-                .column(name)
-                .is_some();
+        let taken_by_data = !own_column && self.column_holds_values(name)?;
         let identifiers = self.db.with_graph(|g| identifier_columns(g.config()));
         let reason = if name.is_empty() || name.len() > MAX_COLUMN_NAME_BYTES {
             "names must have 1 to 1024 bytes"
@@ -154,6 +152,17 @@ impl Profiles {
             name: name.clone(),
             reason: reason.to_owned(),
         })
+    }
+
+    /// Whether profiles column `name` exists and a live profile holds a value in it. A column
+    /// that holds none (a dropped trait's, which stays all NULL) may be taken by a new trait;
+    /// finding out reads the column over every profile, once per `CREATE TRAIT`.
+    fn column_holds_values(&self, name: &str) -> ProfilesResult<bool> {
+        let snapshot = self.db.snapshot();
+        if snapshot.schema(TableKind::Profiles).column(name).is_none() {
+            return Ok(false);
+        }
+        Ok(!super::state::column_values(&snapshot, name)?.is_empty())
     }
 
     /// Forgets a computed trait and clears its column.
