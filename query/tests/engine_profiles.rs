@@ -91,17 +91,22 @@ fn live_rows(
     }
 }
 
+/// A live database over profiles in `dir`, unsynced.
+fn open_live_profiles(dir: &ScratchDir) -> profiledb_query::LiveDatabase {
+    profiledb_query::LiveDatabase::open_profiles(
+        dir.path(),
+        scratch::unsynced(),
+        ProfilesOptions::default(),
+    )
+    .expect("open")
+}
+
 /// A dropped trait's column stays, all NULL; a new trait may take its name when its values
 /// fit the column's type. A column that holds data is never taken.
 #[test]
 fn a_dropped_traits_name_can_be_given_to_a_new_trait_of_its_type() {
     let dir = ScratchDir::new("trait-name-reuse");
-    let db = profiledb_query::LiveDatabase::open_profiles(
-        dir.path(),
-        scratch::unsynced(),
-        ProfilesOptions::default(),
-    )
-    .expect("open");
+    let db = open_live_profiles(&dir);
     let order = |id: &str, user: &str, revenue: f64| {
         format!(
             r#"{{"type":"track","userId":"{user}","event":"Order Completed","properties":{{"revenue":{revenue}}},"messageId":"{id}","timestamp":"2026-05-01T10:00:00Z"}}"#
@@ -156,12 +161,7 @@ fn a_dropped_traits_name_can_be_given_to_a_new_trait_of_its_type() {
 #[test]
 fn computed_traits_are_defined_in_sql_and_queried_at_once() {
     let dir = ScratchDir::new("traits");
-    let db = profiledb_query::LiveDatabase::open_profiles(
-        dir.path(),
-        scratch::unsynced(),
-        ProfilesOptions::default(),
-    )
-    .expect("open");
+    let db = open_live_profiles(&dir);
     let orders = |id: &str, user: &str, revenue: f64, day: u32, category: &str| {
         format!(
             r#"{{"type":"track","userId":"{user}","event":"Order Completed","properties":{{"revenue":{revenue},"category":"{category}"}},"messageId":"{id}","timestamp":"2026-05-{day:02}T10:00:00Z"}}"#
@@ -323,12 +323,7 @@ fn members_and_query(
 #[test]
 fn ingested_messages_keep_segments_current() {
     let dir = ScratchDir::new("live-ingest");
-    let db = profiledb_query::LiveDatabase::open_profiles(
-        dir.path(),
-        scratch::unsynced(),
-        ProfilesOptions::default(),
-    )
-    .expect("open");
+    let db = open_live_profiles(&dir);
     // Columns get their types from data, so a first customer comes before the definitions.
     db.ingest_lines(&[
         r#"{"type":"identify","userId":"bob","traits":{"plan":"free"},"messageId":"m0","timestamp":"2026-04-01T10:00:00Z"}"#,
