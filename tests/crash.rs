@@ -18,9 +18,9 @@ mod util;
 #[path = "crash_support.rs"]
 mod crash_support;
 
-use crash_support::{run_child, seeded_random, CHILD_ENV, DIR_ENV, START_ENV};
+use crash_support::{crash_options, run_child, seeded_random, CHILD_ENV, DIR_ENV, START_ENV};
 
-use profiledb::{Database, Options, RecoveryMode, SyncMode, TableKind, Value, WriteBatch};
+use profiledb::{Database, Options, TableKind, Value, WriteBatch};
 use roaring::RoaringBitmap;
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -37,13 +37,7 @@ const WRITERS: usize = 4;
 const ROUND_STRIDE: u32 = 1_000_000;
 
 fn child_options() -> Options {
-    Options {
-        sync_mode: SyncMode::EveryCommit,
-        recovery_mode: RecoveryMode::Strict,
-        create_if_missing: true,
-        flush_threshold_bytes: 128 << 10,
-        compaction_trigger_segments: 3,
-    }
+    crash_options(128 << 10, 3)
 }
 
 fn batch_for(n: u32) -> WriteBatch {

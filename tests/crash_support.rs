@@ -1,6 +1,8 @@
 //! What the crash tests share: running this same executable as a child that acknowledges
-//! numbered writes on its standard output, killing it, and a seeded random delay.
+//! numbered writes on its standard output, killing it, a seeded random delay, and the
+//! options the child writes under.
 
+use profiledb::{Options, RecoveryMode, SyncMode};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -81,5 +83,18 @@ pub fn seeded_random(mut seed: u64) -> impl FnMut(u64) -> u64 {
             .wrapping_mul(6_364_136_223_846_793_005)
             .wrapping_add(1_442_695_040_888_963_407);
         (seed >> 33) % n
+    }
+}
+
+/// Options of a crash child: every write synced before it is acknowledged, damage refused
+/// at reopen rather than salvaged, and flushes and compactions small enough to happen
+/// during the rounds (`flush_threshold_bytes`, `compaction_trigger_segments`).
+pub fn crash_options(flush_threshold_bytes: usize, compaction_trigger_segments: usize) -> Options {
+    Options {
+        sync_mode: SyncMode::EveryCommit,
+        recovery_mode: RecoveryMode::Strict,
+        create_if_missing: true,
+        flush_threshold_bytes,
+        compaction_trigger_segments,
     }
 }

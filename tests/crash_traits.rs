@@ -11,9 +11,9 @@
 #[path = "crash_support.rs"]
 mod crash_support;
 
-use crash_support::{run_child, seeded_random, CHILD_ENV, DIR_ENV, START_ENV};
+use crash_support::{crash_options, run_child, seeded_random, CHILD_ENV, DIR_ENV, START_ENV};
 use profiledb::engine::profiles::{recompute_from_scratch, Aggregate, ComputedTrait};
-use profiledb::{Options, Profiles, ProfilesOptions, RecoveryMode, SyncMode, TableKind, Value};
+use profiledb::{Options, Profiles, ProfilesOptions, TableKind, Value};
 use std::collections::{BTreeSet, HashMap};
 use std::io::Write;
 use std::path::Path;
@@ -28,13 +28,7 @@ const EVENTS_PER_CALL: u32 = 1_000;
 const ROUND_STRIDE: u32 = 10_000;
 
 fn options() -> Options {
-    Options {
-        sync_mode: SyncMode::EveryCommit,
-        recovery_mode: RecoveryMode::Strict,
-        create_if_missing: true,
-        flush_threshold_bytes: 4 << 20,
-        compaction_trigger_segments: 4,
-    }
+    crash_options(4 << 20, 4)
 }
 
 fn definitions() -> Vec<ComputedTrait> {
