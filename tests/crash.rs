@@ -18,7 +18,9 @@ mod util;
 #[path = "crash_support.rs"]
 mod crash_support;
 
-use crash_support::{crash_options, run_child, seeded_random, CHILD_ENV, DIR_ENV, START_ENV};
+use crash_support::{
+    crash_options, keep_failed_database, run_child, seeded_random, CHILD_ENV, DIR_ENV, START_ENV,
+};
 
 use profiledb::{Database, Options, TableKind, Value, WriteBatch};
 use roaring::RoaringBitmap;
@@ -264,12 +266,7 @@ fn parent() -> ExitCode {
             Err(message) => {
                 failed += 1;
                 println!("round {round}: FAILED: {message}");
-                let keep = std::env::temp_dir().join(format!(
-                    "profiledb-crash-failed-{}-{round}",
-                    std::process::id()
-                ));
-                let _ = std::fs::rename(&dir, &keep);
-                println!("  (database kept in {})", keep.display());
+                keep_failed_database(&dir, "profiledb-crash", round);
                 break;
             }
         }

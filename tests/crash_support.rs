@@ -98,3 +98,11 @@ pub fn crash_options(flush_threshold_bytes: usize, compaction_trigger_segments: 
         compaction_trigger_segments,
     }
 }
+
+/// Keeps the database of a failed round for inspection, under `<temp>/<test>-failed-<pid>-<round>`,
+/// and says where.
+pub fn keep_failed_database(dir: &Path, test: &str, round: u32) {
+    let keep = std::env::temp_dir().join(format!("{test}-failed-{}-{round}", std::process::id()));
+    let _ = std::fs::rename(dir, &keep);
+    println!("  (database kept in {})", keep.display());
+}

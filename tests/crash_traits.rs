@@ -11,7 +11,9 @@
 #[path = "crash_support.rs"]
 mod crash_support;
 
-use crash_support::{crash_options, run_child, seeded_random, CHILD_ENV, DIR_ENV, START_ENV};
+use crash_support::{
+    crash_options, keep_failed_database, run_child, seeded_random, CHILD_ENV, DIR_ENV, START_ENV,
+};
 use profiledb::engine::profiles::{recompute_from_scratch, Aggregate, ComputedTrait};
 use profiledb::{Options, Profiles, ProfilesOptions, TableKind, Value};
 use std::collections::{BTreeSet, HashMap};
@@ -184,12 +186,7 @@ fn parent() -> ExitCode {
             }
             Err(message) => {
                 println!("round {round}: FAILED: {message}");
-                let keep = std::env::temp_dir().join(format!(
-                    "profiledb-crash-traits-failed-{}-{round}",
-                    std::process::id()
-                ));
-                let _ = std::fs::rename(&dir, &keep);
-                println!("  (database kept in {})", keep.display());
+                keep_failed_database(&dir, "profiledb-crash-traits", round);
                 break;
             }
         }
