@@ -188,7 +188,7 @@ fn decode_manifest(bytes: &[u8]) -> ManifestView {
     assert_eq!(&bytes[..8], MANIFEST_MAGIC);
     assert_eq!(
         u16::from_le_bytes(bytes[MANIFEST_VERSION_OFFSET..][..2].try_into().unwrap()),
-        1
+        2
     );
     assert_eq!(
         &bytes[MANIFEST_RESERVED_OFFSET..MANIFEST_BODY_LEN_OFFSET],
@@ -213,7 +213,9 @@ fn decode_manifest(bytes: &[u8]) -> ManifestView {
         (0..n).map(|_| (c.str(), c.u8())).collect::<Vec<_>>()
     };
     let schemas = [schema(), schema()];
-    let _identity_snapshot = c.u64();
+    let identity_snapshot = c.u64();
+    let identity_lsn = c.u64();
+    assert!(identity_snapshot <= identity_lsn && identity_lsn <= flushed_lsn);
     assert!(c.done(), "manifest body fully consumed");
     ManifestView {
         flushed_lsn,

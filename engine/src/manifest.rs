@@ -22,8 +22,8 @@ pub const VERSION_OFFSET: usize = 8;
 pub const BODY_LEN_OFFSET: usize = 12;
 /// Offset of the body.
 pub const BODY_OFFSET: usize = 16;
-/// Format version this build writes.
-pub const FORMAT_VERSION: u16 = 1;
+/// Format version this build writes: 2 added `identity_lsn`.
+pub const FORMAT_VERSION: u16 = 2;
 /// Oldest format version this build reads.
 pub const OLDEST_SUPPORTED_VERSION: u16 = 1;
 
@@ -51,9 +51,14 @@ pub struct Manifest {
     pub profiles_schema: TableSchema,
     /// Column lists of the events table.
     pub events_schema: TableSchema,
-    /// Name part of the live identity-graph snapshot file (`identity-<n:020>.snap`, written at
-    /// the flush that reached `flushed_lsn = n`); 0 = no snapshot (empty graph).
+    /// Name part of the live identity-graph snapshot file (`identity-<n:020>.snap`, the graph
+    /// as of WAL record `n`); 0 = no snapshot (the empty graph).
     pub identity_snapshot: u64,
+    /// The snapshot's graph is the graph as of this record: records from `identity_snapshot`
+    /// to here changed nothing in it. Opening replays the identity changes of every later
+    /// record, so the WAL is kept from here on even where `flushed_lsn` is past it. Never
+    /// below `identity_snapshot` nor above `flushed_lsn`.
+    pub identity_lsn: u64,
 }
 
 /// File name of the identity-graph snapshot numbered `n` (see [`Manifest::identity_snapshot`]).
@@ -99,6 +104,7 @@ impl Manifest {
             encode_schema(&mut body, self.schema(table));
         }
         body.u64(self.identity_snapshot);
+        body.u64(self.identity_lsn);
         let body = body.into_bytes();
         let mut w = ByteWriter::new();
         w.raw(&MAGIC);
@@ -153,7 +159,7 @@ impl Manifest {
                 "manifest body length disagrees with the file size",
             ));
         }
-        decode_body(&bytes[BODY_OFFSET..crc_offset])
+        decode_body(&bytes[BODY_OFFSET..crc_offset], version)
             .map_err(|e| corrupt(BODY_OFFSET + e.offset, e.reason))
     }
 
@@ -202,7 +208,7 @@ fn encode_schema(w: &mut ByteWriter, schema: &TableSchema) {
     }
 }
 
-fn decode_body(body: &[u8]) -> Result<Manifest, WireError> {
+fn decode_body(body: &[u8], version: u16) -> Result<Manifest, WireError> {
     let mut r = ByteReader::new(body);
     let flushed_lsn = r.u64()?;
     let next_segment_id = r.u64()?;
@@ -220,6 +226,11 @@ fn decode_body(body: &[u8]) -> Result<Manifest, WireError> {
     let profiles_schema = decode_schema(&mut r)?;
     let events_schema = decode_schema(&mut r)?;
     let identity_snapshot = r.u64()?;
+    // Version 1 wrote a snapshot at every flush, so its graph was always as of `flushed_lsn`.
+    let identity_lsn = if version >= 2 { r.u64()? } else { flushed_lsn };
+    if identity_lsn < identity_snapshot || identity_lsn > flushed_lsn {
+        return Err(r.error("identity_lsn outside identity_snapshot..=flushed_lsn"));
+    }
     if r.remaining() != 0 {
         return Err(r.error("trailing bytes in the manifest body"));
     }
@@ -231,6 +242,7 @@ fn decode_body(body: &[u8]) -> Result<Manifest, WireError> {
         profiles_schema,
         events_schema,
         identity_snapshot,
+        identity_lsn,
     })
 }
 
@@ -268,7 +280,8 @@ mod tests {
                     table: TableKind::Events,
                 },
             ],
-            identity_snapshot: 41,
+            identity_snapshot: 40,
+            identity_lsn: 41,
             ..Manifest::default()
         };
         manifest
@@ -299,6 +312,40 @@ mod tests {
         }
         for len in 0..bytes.len() {
             assert!(Manifest::decode(Path::new("M"), &bytes[..len]).is_err());
+        }
+    }
+
+    /// `manifest` encoded in format version 1, which ended the body at `identity_snapshot`.
+    fn encode_version_1(manifest: &Manifest) -> Vec<u8> {
+        let bytes = manifest.encode();
+        let body_end = bytes.len() - 4 - 8;
+        let mut old = bytes[..body_end].to_vec();
+        old[VERSION_OFFSET..VERSION_OFFSET + 2].copy_from_slice(&1u16.to_le_bytes());
+        let body_len = u32::try_from(body_end - BODY_OFFSET).unwrap();
+        old[BODY_LEN_OFFSET..BODY_OFFSET].copy_from_slice(&body_len.to_le_bytes());
+        let crc = crc32fast::hash(&old);
+        old.extend_from_slice(&crc.to_le_bytes());
+        old
+    }
+
+    #[test]
+    fn a_version_1_manifest_reads_with_its_graph_as_of_the_flushed_lsn() {
+        let mut written = sample();
+        written.identity_snapshot = 42;
+        let read = Manifest::decode(Path::new("M"), &encode_version_1(&written)).unwrap();
+        assert_eq!(read.identity_lsn, 42);
+        assert_eq!(read.identity_snapshot, 42);
+        assert_eq!(read.segments, written.segments);
+    }
+
+    #[test]
+    fn an_identity_lsn_outside_the_snapshot_and_the_flushed_lsn_is_corrupt() {
+        for (snapshot, identity_lsn) in [(40, 39), (40, 43)] {
+            let mut manifest = sample();
+            manifest.identity_snapshot = snapshot;
+            manifest.identity_lsn = identity_lsn;
+            let error = Manifest::decode(Path::new("M"), &manifest.encode()).unwrap_err();
+            assert!(error.to_string().contains("identity_lsn"), "{error}");
         }
     }
 }

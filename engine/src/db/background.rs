@@ -2,7 +2,7 @@
 //! segments, so writers never do that work on their own time.
 
 use super::compaction::{compact_table, segment_count};
-use super::flush::flush;
+use super::flush::{flush, GraphSnapshot};
 use super::Inner;
 use crate::error::Result;
 use crate::schema::TableKind;
@@ -88,7 +88,7 @@ fn run(inner: &Weak<Inner>, doorbell: &Doorbell) {
 
 fn maintain(inner: &Inner) -> Result<()> {
     if inner.memory_bytes() >= inner.options.flush_threshold_bytes {
-        flush(inner)?;
+        flush(inner, GraphSnapshot::WhenDue)?;
     }
     let trigger = inner.options.compaction_trigger_segments;
     if trigger > 0 {

@@ -4,6 +4,7 @@
 //! so a deleted profile's values (and dictionary entries) appear in no file once the old
 //! segments are unlinked. The deleted-row ids are carried forward so deletions stay final.
 
+use super::flush::GraphSnapshot;
 use super::Inner;
 use crate::error::{Error, Result};
 use crate::manifest::SegmentEntry;
@@ -13,7 +14,7 @@ use crate::snapshot::{Snapshot, Version};
 use std::sync::Arc;
 
 pub(super) fn compact(inner: &Inner) -> Result<()> {
-    super::flush::flush(inner)?;
+    super::flush::flush(inner, GraphSnapshot::Now)?;
     for table in TableKind::ALL {
         compact_table(inner, table)?;
     }

@@ -3,32 +3,47 @@
 //! Steps and what a crash at each leaves (see `storage-format.md`, "Commit protocol"):
 //! 1. freeze the sealed memory layers and rotate the WAL (under the writer lock, so every
 //!    record up to the frozen LSN is in older WAL files);
-//! 2. write one segment per table, each under a temporary name, synced, then renamed, and
-//!    the identity graph as of the frozen LSN to `identity-<lsn>.snap` the same way;
-//! 3. store a new manifest listing them with `flushed_lsn` = the frozen LSN (the previous
-//!    graph snapshot file is deleted after that);
+//! 2. write one segment per table, each under a temporary name, synced, then renamed, and,
+//!    when one is due (see `identity_checkpoint`), the identity graph as of the frozen LSN to
+//!    `identity-<lsn>.snap` the same way;
+//! 3. store a new manifest listing them with `flushed_lsn` = the frozen LSN and the graph's
+//!    anchor (the previous graph snapshot file is deleted after that);
 //! 4. publish a version with the segments in place of the frozen layers;
-//! 5. delete WAL files whose records are all at or below the frozen LSN.
+//! 5. delete WAL files whose records are all at or below the graph's anchor.
 //!
 //! A crash before 3 leaves orphan segments (removed at open) and a WAL that still holds
-//! everything; after 3, replay skips the flushed records and step 5 is redone by a later flush.
+//! everything; after 3, replay applies only the graph changes of the flushed records past the
+//! anchor, and step 5 is redone by a later flush.
 
+use super::identity_checkpoint::{CheckpointMark, SnapshotPlan};
 use super::Inner;
 use crate::error::{Error, Result};
 use crate::identity::IdentityGraph;
+use crate::io::Storage;
 use crate::manifest::identity_snapshot_file;
 use crate::memtable::{MemLayer, MergedTable};
 use crate::schema::{TableKind, TableSchema};
 use crate::segment::{Segment, SegmentWriter};
 use crate::value::Value;
+use std::path::Path;
 use std::sync::Arc;
 
 /// The value of positions a column does not set.
 static NULL: Value = Value::Null;
 
-pub(super) fn flush(inner: &Inner) -> Result<()> {
+/// When a flush writes the identity graph's snapshot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum GraphSnapshot {
+    /// Once the WAL kept for the graph outweighs its snapshot (see `identity_checkpoint`).
+    WhenDue,
+    /// Now, if anything is kept for it, so that no WAL file outlives the flush: what erasure
+    /// needs, since kept WAL files hold rows as well as graph changes.
+    Now,
+}
+
+pub(super) fn flush(inner: &Inner, graph_snapshot: GraphSnapshot) -> Result<()> {
     let mut manifest = inner.maintenance.lock();
-    let Some(frozen) = freeze(inner)? else {
+    let Some(frozen) = freeze(inner, graph_snapshot, manifest.identity_lsn)? else {
         return Ok(());
     };
     let mut written = Vec::new();
@@ -49,9 +64,17 @@ pub(super) fn flush(inner: &Inner) -> Result<()> {
         written.push(Arc::new(Segment::open(inner.storage.as_ref(), &path)?));
     }
     let mut next_manifest = manifest.clone();
-    if let Some(graph) = &frozen.graph {
-        write_identity_snapshot(inner, frozen.lsn, &graph.encode_snapshot())?;
-        next_manifest.identity_snapshot = frozen.lsn;
+    let mut snapshot_len = None;
+    match (frozen.identity_plan, &frozen.graph) {
+        (SnapshotPlan::Write, Some(graph)) => {
+            let bytes = graph.encode_snapshot();
+            write_identity_snapshot(inner.storage.as_ref(), &inner.dir, frozen.lsn, &bytes)?;
+            snapshot_len = Some(bytes.len() as u64);
+            next_manifest.identity_snapshot = frozen.lsn;
+            next_manifest.identity_lsn = frozen.lsn;
+        }
+        (SnapshotPlan::Unchanged, _) => next_manifest.identity_lsn = frozen.lsn,
+        (SnapshotPlan::Keep | SnapshotPlan::Write, _) => {}
     }
     let previous_snapshot = manifest.identity_snapshot;
     next_manifest.flushed_lsn = frozen.lsn;
@@ -72,13 +95,19 @@ pub(super) fn flush(inner: &Inner) -> Result<()> {
         let _ = inner.storage.remove(&old);
     }
     {
-        let _writer = inner.writer.lock();
+        let mut writer = inner.writer.lock();
         inner.swap_version(|version| {
             version.flushing.clear();
             version.segments.extend(written);
         });
+        if frozen.identity_plan != SnapshotPlan::Keep {
+            writer
+                .identity_checkpoint
+                .anchored(frozen.identity_mark, snapshot_len);
+        }
     }
-    inner.wal.remove_through(frozen.lsn)?;
+    // Records past the graph's anchor stay: opening replays their identity changes.
+    inner.wal.remove_through(manifest.identity_lsn)?;
     Ok(())
 }
 
@@ -88,13 +117,22 @@ struct Frozen {
     next_event_row: u32,
     profiles_schema: TableSchema,
     events_schema: TableSchema,
-    /// A copy of the identity graph as of `lsn`, encoded after the writer lock is released;
-    /// `None` while the graph is empty.
+    /// What to do about the identity graph's snapshot.
+    identity_plan: SnapshotPlan,
+    /// The writer's identity counters as of `lsn`.
+    identity_mark: CheckpointMark,
+    /// A copy of the identity graph as of `lsn` when a snapshot is to be written, encoded
+    /// after the writer lock is released.
     graph: Option<Box<IdentityGraph>>,
 }
 
-/// Moves every sealed memory layer into the version's `flushing` list and rotates the WAL.
-fn freeze(inner: &Inner) -> Result<Option<Frozen>> {
+/// Moves every sealed memory layer into the version's `flushing` list and rotates the WAL;
+/// `None` when there is nothing to write (no layer, and no graph snapshot wanted now).
+fn freeze(
+    inner: &Inner,
+    graph_snapshot: GraphSnapshot,
+    identity_lsn: u64,
+) -> Result<Option<Frozen>> {
     let mut writer = inner.writer.lock();
     inner.check_no_failed_write()?;
     inner.publish_locked(&mut writer);
@@ -104,7 +142,12 @@ fn freeze(inner: &Inner) -> Result<Option<Frozen>> {
         version.flushing.extend(sealed);
         layers.clone_from(&version.flushing);
     });
-    if layers.is_empty() {
+    let identity_plan = match graph_snapshot {
+        GraphSnapshot::WhenDue => writer.identity_checkpoint.plan(),
+        GraphSnapshot::Now => writer.identity_checkpoint.plan_now(),
+    };
+    let graph_waits = identity_lsn < writer.last_applied_lsn;
+    if layers.is_empty() && !(graph_snapshot == GraphSnapshot::Now && graph_waits) {
         return Ok(None);
     }
     inner.wal.rotate()?;
@@ -114,22 +157,24 @@ fn freeze(inner: &Inner) -> Result<Option<Frozen>> {
         next_event_row: writer.next_event_row,
         profiles_schema: writer.profiles_schema.clone(),
         events_schema: writer.events_schema.clone(),
+        identity_plan,
+        identity_mark: writer.identity_checkpoint.mark(),
         // Copying the graph's flat arrays under the lock is several times cheaper than
         // encoding them, and the writer waits for whatever happens here.
-        graph: (writer.graph.log_len() > 0
-            || *writer.graph.config() != crate::identity::IdentityConfig::default())
-        .then(|| Box::new(writer.graph.clone())),
+        graph: (identity_plan == SnapshotPlan::Write).then(|| Box::new(writer.graph.clone())),
     }))
 }
 
 /// Writes the graph snapshot of `lsn` under a temporary name, syncs it, renames it in place.
-fn write_identity_snapshot(inner: &Inner, lsn: u64, bytes: &[u8]) -> Result<()> {
-    let path = inner.dir.join(identity_snapshot_file(lsn));
-    let temp = inner
-        .dir
-        .join(format!("{}.tmp", identity_snapshot_file(lsn)));
-    let mut file = inner
-        .storage
+pub(super) fn write_identity_snapshot(
+    storage: &dyn Storage,
+    dir: &Path,
+    lsn: u64,
+    bytes: &[u8],
+) -> Result<()> {
+    let path = dir.join(identity_snapshot_file(lsn));
+    let temp = dir.join(format!("{}.tmp", identity_snapshot_file(lsn)));
+    let mut file = storage
         .create(&temp)
         .map_err(Error::io("create identity snapshot", &temp))?;
     file.append(bytes)
@@ -137,14 +182,12 @@ fn write_identity_snapshot(inner: &Inner, lsn: u64, bytes: &[u8]) -> Result<()> 
     file.sync_data()
         .map_err(Error::io("sync identity snapshot", &temp))?;
     drop(file);
-    inner
-        .storage
+    storage
         .rename(&temp, &path)
         .map_err(Error::io("rename identity snapshot", &temp))?;
-    inner
-        .storage
-        .sync_dir(&inner.dir)
-        .map_err(Error::io("sync directory", &inner.dir))
+    storage
+        .sync_dir(dir)
+        .map_err(Error::io("sync directory", dir))
 }
 
 fn write_memory_segment(

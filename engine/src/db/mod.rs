@@ -11,6 +11,7 @@ mod bulk;
 mod bulk_tests;
 mod compaction;
 mod flush;
+mod identity_checkpoint;
 mod open;
 mod writer;
 
@@ -204,15 +205,18 @@ impl Database {
         self.inner.writer.lock().next_profile_row
     }
 
-    /// Writes the in-memory head to segment files and drops WAL files it covers.
+    /// Writes the in-memory head to segment files and drops WAL files it covers, except
+    /// those kept for the identity graph until its next snapshot is due.
     ///
     /// # Errors
     /// I/O errors; the data stays in memory and in the WAL.
     pub fn flush(&self) -> Result<()> {
-        flush::flush(&self.inner)
+        flush::flush(&self.inner, flush::GraphSnapshot::WhenDue)
     }
 
-    /// Flushes, then rewrites each table's segments into one, dropping deleted rows' bytes.
+    /// Flushes (writing the identity graph's snapshot if WAL is kept for it, so no WAL file
+    /// outlives the call), then rewrites each table's segments into one, dropping deleted
+    /// rows' bytes.
     ///
     /// # Errors
     /// I/O errors or corruption found in an input segment; the old segments stay in force.

@@ -1,5 +1,7 @@
 //! Opening a database: lock, manifest, segments, orphan clean-up, WAL replay.
 
+use super::flush::write_identity_snapshot;
+use super::identity_checkpoint::IdentityCheckpoint;
 use super::writer::WriterState;
 use super::Inner;
 use crate::error::{Error, Result};
@@ -47,7 +49,9 @@ pub(super) fn open(storage: Arc<dyn Storage>, dir: &Path, options: Options) -> R
     remove_orphans(storage.as_ref(), dir, &manifest)?;
     let segments = open_segments(storage.as_ref(), dir, &manifest)?;
     let mut writer = writer_from_segments(&manifest, &segments);
-    writer.graph = load_identity_snapshot(storage.as_ref(), dir, &manifest)?;
+    let (graph, snapshot_len) = load_identity_snapshot(storage.as_ref(), dir, &manifest)?;
+    writer.graph = graph;
+    writer.identity_checkpoint = IdentityCheckpoint::new(snapshot_len);
     let wal_dir = dir.join(WAL_DIR);
     storage
         .create_dir_all(&wal_dir)
@@ -57,19 +61,40 @@ pub(super) fn open(storage: Arc<dyn Storage>, dir: &Path, options: Options) -> R
         recovery_mode: options.recovery_mode,
         ..WalOptions::default()
     };
+    // Records up to `flushed_lsn` are in segments; those past the graph's anchor still
+    // carry graph changes the snapshot lacks.
+    let mut replayed_through = manifest.identity_lsn;
     let (wal, recovery) = Wal::open(
         Arc::clone(&storage),
         &wal_dir,
         wal_options,
+        manifest.identity_lsn,
         manifest.flushed_lsn,
         |lsn, payload| {
             let batch = Batch::decode(payload).map_err(ReplayError::Wire)?;
-            writer.replay(lsn, batch).map_err(ReplayError::Identity)
+            replayed_through = lsn;
+            let changes_identity = !batch.identity.is_empty();
+            writer
+                .identity_checkpoint
+                .note_record(payload.len(), changes_identity);
+            if lsn <= manifest.flushed_lsn {
+                writer.replay_identity(&batch)
+            } else {
+                writer.replay(lsn, batch)
+            }
+            .map_err(ReplayError::Identity)
         },
     )?;
     writer.last_applied_lsn = writer.last_applied_lsn.max(manifest.flushed_lsn);
+    let manifest = anchor_graph_past_a_lost_log(
+        storage.as_ref(),
+        dir,
+        manifest,
+        replayed_through,
+        &mut writer,
+    )?;
     // A crash between a manifest update and the WAL clean-up leaves covered files behind.
-    wal.remove_through(manifest.flushed_lsn)?;
+    wal.remove_through(manifest.identity_lsn)?;
     let version = Version {
         segments,
         profiles_schema: Arc::new(writer.profiles_schema.clone()),
@@ -146,20 +171,51 @@ fn remove_orphans(storage: &dyn Storage, dir: &Path, manifest: &Manifest) -> Res
     Ok(())
 }
 
-/// The identity graph as of `flushed_lsn`: the manifest's snapshot, or empty.
+/// The identity graph as of `identity_lsn`: the manifest's snapshot, or empty; and the
+/// snapshot file's size (0 without one).
 fn load_identity_snapshot(
     storage: &dyn Storage,
     dir: &Path,
     manifest: &Manifest,
-) -> Result<IdentityGraph> {
+) -> Result<(IdentityGraph, u64)> {
     if manifest.identity_snapshot == 0 {
-        return Ok(IdentityGraph::default());
+        return Ok((IdentityGraph::default(), 0));
     }
     let path = dir.join(identity_snapshot_file(manifest.identity_snapshot));
     let bytes = storage
         .read(&path)
         .map_err(Error::io("read identity snapshot", &path))?;
-    decode_snapshot(&bytes).map_err(|e| Error::corrupt(&path, 0, e.to_string()))
+    let graph = decode_snapshot(&bytes).map_err(|e| Error::corrupt(&path, 0, e.to_string()))?;
+    Ok((graph, bytes.len() as u64))
+}
+
+/// Writes a snapshot at `flushed_lsn` when the log ended before it while the graph was
+/// anchored below it: only salvage (or lost WAL files) does that. The WAL would otherwise
+/// resume numbering past a gap that the next open reports as missing records; the graph,
+/// having replayed all that survives, is as of `flushed_lsn` in every sense left.
+fn anchor_graph_past_a_lost_log(
+    storage: &dyn Storage,
+    dir: &Path,
+    manifest: Manifest,
+    replayed_through: u64,
+    writer: &mut WriterState,
+) -> Result<Manifest> {
+    if replayed_through >= manifest.flushed_lsn {
+        return Ok(manifest);
+    }
+    let bytes = writer.graph.encode_snapshot();
+    write_identity_snapshot(storage, dir, manifest.flushed_lsn, &bytes)?;
+    let previous = manifest.identity_snapshot;
+    let mut anchored = manifest;
+    anchored.identity_snapshot = anchored.flushed_lsn;
+    anchored.identity_lsn = anchored.flushed_lsn;
+    anchored.store(storage, dir)?;
+    if previous != 0 {
+        // Best effort: an old snapshot left behind is removed as an orphan at the next open.
+        let _ = storage.remove(&dir.join(identity_snapshot_file(previous)));
+    }
+    writer.identity_checkpoint = IdentityCheckpoint::new(bytes.len() as u64);
+    Ok(anchored)
 }
 
 fn open_segments(

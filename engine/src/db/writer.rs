@@ -4,6 +4,7 @@
 //! rebuilt from its log is the database that wrote it.
 
 use super::batch::{WriteBatch, WriteOp};
+use super::identity_checkpoint::IdentityCheckpoint;
 use crate::error::{Error, Result};
 use crate::identity::{IdentityError, IdentityGraph};
 use crate::memtable::MemLayerBuilder;
@@ -34,6 +35,8 @@ pub(crate) struct WriterState {
     /// The buffer each batch is encoded into for the WAL, kept between writes (see
     /// [`WriterState::encode_for_log`]).
     pub wal_payload: Vec<u8>,
+    /// What was logged since the graph's snapshot anchor (decides when a flush writes one).
+    pub identity_checkpoint: IdentityCheckpoint,
 }
 
 /// Largest WAL payload buffer kept for the next write; a rare huge batch (a bulk load) does
@@ -82,6 +85,8 @@ impl WriterState {
     pub fn encode_for_log<T>(&mut self, batch: &Batch, log: impl FnOnce(&[u8]) -> T) -> T {
         batch.encode_into(&mut self.wal_payload);
         let logged = log(&self.wal_payload);
+        self.identity_checkpoint
+            .note_record(self.wal_payload.len(), !batch.identity.is_empty());
         if self.wal_payload.capacity() > MAX_KEPT_PAYLOAD {
             self.wal_payload = Vec::new();
         }
@@ -319,6 +324,14 @@ impl WriterState {
     /// Applies a batch read back from the WAL: its identity changes first (the live path
     /// made them before logging), then its rows.
     pub fn replay(&mut self, lsn: u64, batch: Batch) -> Result<(), IdentityError> {
+        self.replay_identity(&batch)?;
+        self.apply(lsn, batch);
+        Ok(())
+    }
+
+    /// Applies only the identity changes of a batch read back from the WAL: those of records
+    /// whose rows are already in segments, but whose graph changes are past the snapshot.
+    pub fn replay_identity(&mut self, batch: &Batch) -> Result<(), IdentityError> {
         for change in &batch.identity {
             match change {
                 IdentityChange::Link(record) => {
@@ -329,7 +342,6 @@ impl WriterState {
                 }
             }
         }
-        self.apply(lsn, batch);
         Ok(())
     }
 

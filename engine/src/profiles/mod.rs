@@ -28,6 +28,8 @@ mod cdnow_tests;
 #[cfg(test)]
 mod deferred_trait_tests;
 #[cfg(test)]
+mod graph_anchor_tests;
+#[cfg(test)]
 mod identifier_column_tests;
 #[cfg(test)]
 mod parse_beside_tests;

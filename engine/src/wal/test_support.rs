@@ -138,10 +138,17 @@ pub(crate) fn open_collect(
     replay_after: Lsn,
 ) -> Result<(Wal, RecoveryReport, Replayed), WalError> {
     let mut seen = Vec::new();
-    let (wal, report) = Wal::open(storage, dir, options, replay_after, |lsn, payload| {
-        seen.push((lsn, payload.to_vec()));
-        Ok::<(), Infallible>(())
-    })?;
+    let (wal, report) = Wal::open(
+        storage,
+        dir,
+        options,
+        replay_after,
+        replay_after,
+        |lsn, payload| {
+            seen.push((lsn, payload.to_vec()));
+            Ok::<(), Infallible>(())
+        },
+    )?;
     Ok((wal, report, seen))
 }
 

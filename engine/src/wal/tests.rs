@@ -240,13 +240,32 @@ fn replay_after_beyond_the_log_continues_numbering() {
 }
 
 #[test]
+fn replaying_below_the_held_point_never_numbers_a_held_record_again() {
+    let dir = TempDir::new("held");
+    let opts = options(SyncMode::EveryCommit, 64 << 20);
+    let (wal, _, _) = open_collect(fs(), dir.path(), opts, 0).unwrap();
+    commit_range(&wal, 1..=10);
+    drop(wal);
+    // Records 6..=10 are replayed (for the identity graph), and segments hold through 30.
+    let mut seen = Vec::new();
+    let (wal, report) = Wal::open(fs(), dir.path(), opts, 5, 30, |lsn, _| {
+        seen.push(lsn);
+        Ok::<(), std::convert::Infallible>(())
+    })
+    .unwrap();
+    assert_eq!(seen, (6..=10).collect::<Vec<_>>());
+    assert_eq!(report.records_replayed, 5);
+    assert_eq!(wal.commit(b"x").unwrap(), 31);
+}
+
+#[test]
 fn apply_error_fails_open() {
     let dir = TempDir::new("apply");
     let opts = options(SyncMode::EveryCommit, 64 << 20);
     let (wal, _, _) = open_collect(fs(), dir.path(), opts, 0).unwrap();
     commit_range(&wal, 1..=3);
     drop(wal);
-    let result = Wal::open(fs(), dir.path(), opts, 0, |lsn, _| {
+    let result = Wal::open(fs(), dir.path(), opts, 0, 0, |lsn, _| {
         if lsn == 2 {
             Err(std::io::Error::other("boom"))
         } else {

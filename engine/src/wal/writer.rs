@@ -35,6 +35,9 @@ impl std::fmt::Debug for Wal {
 impl Wal {
     /// Opens (creating if needed) the log in `dir`, replays records with LSN > `replay_after` into `apply` in order, and positions the writer after the last good record.
     ///
+    /// Records up to `held_through` are kept elsewhere (flushed to segments), so the writer
+    /// never numbers a new record at or below it, even when the log ends before it.
+    ///
     /// # Errors
     /// I/O errors, [`WalError::Corrupt`] (Strict mode), [`WalError::UnsupportedVersion`], and
     /// [`WalError::Apply`] wrapping the callback's error.
@@ -43,6 +46,7 @@ impl Wal {
         dir: &Path,
         options: WalOptions,
         replay_after: Lsn,
+        held_through: Lsn,
         mut apply: impl FnMut(Lsn, &[u8]) -> Result<(), E>,
     ) -> Result<(Wal, RecoveryReport), WalError> {
         let recovered = recover(
@@ -53,7 +57,7 @@ impl Wal {
             &mut apply,
         )?;
         let mut report = recovered.report;
-        let last_lsn = report.last_lsn.max(replay_after);
+        let last_lsn = report.last_lsn.max(replay_after).max(held_through);
         report.last_lsn = last_lsn;
         let file = position_writer(storage.as_ref(), dir, recovered.tail, last_lsn)?;
         let core = Arc::new(Core::new(

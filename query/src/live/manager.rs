@@ -204,6 +204,7 @@ impl LiveSegments {
             &db_dir.join(SEGMENT_LOG_DIR),
             options,
             0,
+            0,
             |lsn, bytes| replay.apply(lsn, bytes),
         )?;
         let mut live = LiveSegments {

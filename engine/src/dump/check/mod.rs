@@ -136,7 +136,7 @@ pub fn check_database_with_storage(
         wal::check_wal(
             storage,
             &wal_dir,
-            manifest.as_ref().map(|m| m.flushed_lsn),
+            manifest.as_ref().map(|m| m.identity_lsn),
             &mut report,
         );
     } else {

@@ -17,12 +17,12 @@ struct WalFile {
     path: PathBuf,
 }
 
-/// Checks every WAL file in `dir`; `flushed_lsn` (from the manifest) bounds where the log
-/// may start.
+/// Checks every WAL file in `dir`; `kept_from` (the manifest's `identity_lsn`: opening
+/// replays every record after it) bounds where the log may start.
 pub(super) fn check_wal(
     storage: &dyn Storage,
     dir: &Path,
-    flushed_lsn: Option<u64>,
+    kept_from: Option<u64>,
     report: &mut CheckReport,
 ) {
     let names = match storage.list(dir) {
@@ -47,14 +47,14 @@ pub(super) fn check_wal(
     let mut expected = None;
     for (index, file) in files.iter().enumerate() {
         let is_last = index + 1 == files.len();
-        if let (None, Some(flushed)) = (expected, flushed_lsn) {
-            if file.first_lsn > flushed + 1 {
+        if let (None, Some(kept)) = (expected, kept_from) {
+            if file.first_lsn > kept + 1 {
                 report.problem(
                     &file.path,
                     Some(0),
                     format!(
                         "records {}..{} are missing before this file",
-                        flushed + 1,
+                        kept + 1,
                         file.first_lsn - 1
                     ),
                 );
