@@ -13,7 +13,8 @@ pub struct Options {
     pub create_if_missing: bool,
     /// Flush the in-memory head to a segment once it holds about this many bytes.
     pub flush_threshold_bytes: usize,
-    /// Compact a table in the background once it has more segments than this (0: never).
+    /// Compact a table in the background once it has more segments than this (0: never),
+    /// merging its newest run of segments of comparable total size.
     pub compaction_trigger_segments: usize,
 }
 

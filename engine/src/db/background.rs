@@ -1,7 +1,7 @@
 //! The background worker: flushes a full in-memory head and compacts tables with many
 //! segments, so writers never do that work on their own time.
 
-use super::compaction::{compact_table, segment_count};
+use super::compaction::{compact_table, segment_count, Inputs};
 use super::flush::{flush, GraphSnapshot};
 use super::Inner;
 use crate::error::Result;
@@ -94,7 +94,7 @@ fn maintain(inner: &Inner) -> Result<()> {
     if trigger > 0 {
         for table in TableKind::ALL {
             if segment_count(inner, table) > trigger {
-                compact_table(inner, table)?;
+                compact_table(inner, table, Inputs::NewestRun)?;
             }
         }
     }

@@ -16,9 +16,41 @@ use std::sync::Arc;
 pub(super) fn compact(inner: &Inner) -> Result<()> {
     super::flush::flush(inner, GraphSnapshot::Now)?;
     for table in TableKind::ALL {
-        compact_table(inner, table)?;
+        compact_table(inner, table, Inputs::All)?;
     }
     Ok(())
+}
+
+/// Which of a table's segments a compaction rewrites.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Inputs {
+    /// Every segment, into one that holds only live rows: what erasure needs.
+    All,
+    /// The newest run of segments of about equal total size (see [`newest_run`]): what the
+    /// background does to bound the segment count.
+    NewestRun,
+}
+
+/// How many of the newest segments (sizes given oldest first) to merge so that each byte
+/// is rewritten only a few times over the life of a table: the two newest, then each older
+/// one no larger than those taken so far. Merging every segment whenever there are too many
+/// would instead rewrite the whole table every few flushes, a cost growing with its size.
+/// The sizes taken grow at least geometrically, so each byte is rewritten about log2(table
+/// size / segment size) times, and the count stays near the trigger.
+pub(super) fn newest_run(sizes: &[u64]) -> usize {
+    if sizes.len() < 2 {
+        return sizes.len();
+    }
+    let mut taken = 2;
+    let mut total = sizes[sizes.len() - 1] + sizes[sizes.len() - 2];
+    for &older in sizes[..sizes.len() - 2].iter().rev() {
+        if older > total {
+            break;
+        }
+        taken += 1;
+        total += older;
+    }
+    taken
 }
 
 /// Number of segments `table` has in the published version.
@@ -32,15 +64,19 @@ pub(super) fn segment_count(inner: &Inner, table: TableKind) -> usize {
         .count()
 }
 
-pub(super) fn compact_table(inner: &Inner, table: TableKind) -> Result<()> {
+pub(super) fn compact_table(inner: &Inner, table: TableKind, which: Inputs) -> Result<()> {
     let mut manifest = inner.maintenance.lock();
     let version = inner.current.read().clone();
-    let inputs: Vec<Arc<Segment>> = version
+    let mut inputs: Vec<Arc<Segment>> = version
         .segments
         .iter()
         .filter(|s| s.table() == table)
         .cloned()
         .collect();
+    if which == Inputs::NewestRun {
+        let sizes: Vec<u64> = inputs.iter().map(|s| s.file_len()).collect();
+        inputs.drain(..inputs.len() - newest_run(&sizes));
+    }
     if inputs.len() < 2 && inputs.iter().all(|s| s.deleted().is_empty()) {
         return Ok(());
     }
@@ -55,17 +91,20 @@ pub(super) fn compact_table(inner: &Inner, table: TableKind) -> Result<()> {
     let output = write_compacted(inner, &merged, table, id, &inputs)?;
     let input_ids: Vec<u64> = inputs.iter().map(|s| s.id()).collect();
     let mut next_manifest = manifest.clone();
+    // The output takes the place of its oldest input: the inputs are consecutive among the
+    // table's segments, so it is then older than every later segment and newer than every
+    // earlier one, as they were.
+    let at = replace_run(&mut next_manifest.segments, &input_ids, |s| s.id);
     next_manifest
         .segments
-        .retain(|s| !input_ids.contains(&s.id));
-    next_manifest.segments.insert(0, SegmentEntry { id, table });
+        .insert(at, SegmentEntry { id, table });
     next_manifest.store(inner.storage.as_ref(), &inner.dir)?;
     *manifest = next_manifest;
     {
         let _writer = inner.writer.lock();
         inner.swap_version(|version| {
-            version.segments.retain(|s| !input_ids.contains(&s.id()));
-            version.segments.insert(0, output);
+            let at = replace_run(&mut version.segments, &input_ids, |s| s.id());
+            version.segments.insert(at, output);
         });
     }
     for input in &inputs {
@@ -80,6 +119,16 @@ pub(super) fn compact_table(inner: &Inner, table: TableKind) -> Result<()> {
         .sync_dir(&inner.dir)
         .map_err(Error::io("sync directory", &inner.dir))?;
     Ok(())
+}
+
+/// Removes the items whose id is in `ids` and returns the index the first of them had.
+fn replace_run<T>(items: &mut Vec<T>, ids: &[u64], id_of: impl Fn(&T) -> u64) -> usize {
+    let at = items
+        .iter()
+        .position(|item| ids.contains(&id_of(item)))
+        .unwrap_or(0);
+    items.retain(|item| !ids.contains(&id_of(item)));
+    at
 }
 
 fn write_compacted(

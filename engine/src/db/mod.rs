@@ -10,6 +10,8 @@ mod bulk;
 #[cfg(test)]
 mod bulk_tests;
 mod compaction;
+#[cfg(test)]
+mod compaction_tests;
 mod flush;
 mod identity_checkpoint;
 mod open;

@@ -40,7 +40,7 @@ mod scenario_tests;
 #[cfg(test)]
 mod split_tests;
 #[cfg(test)]
-mod test_support;
+pub(crate) mod test_support;
 #[cfg(test)]
 mod write_failure_tests;
 
