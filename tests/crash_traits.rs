@@ -14,6 +14,7 @@ mod crash_support;
 use crash_support::{
     crash_options, keep_failed_database, run_child, seeded_random, CHILD_ENV, DIR_ENV, START_ENV,
 };
+use profiledb::engine::identity::{Identifier, IdentifierType};
 use profiledb::engine::profiles::{recompute_from_scratch, Aggregate, ComputedTrait};
 use profiledb::{Options, Profiles, ProfilesOptions, TableKind, Value};
 use std::collections::{BTreeSet, HashMap};
@@ -47,11 +48,16 @@ fn definitions() -> Vec<ComputedTrait> {
     ]
 }
 
-/// The messages of call `call`: tracks by 300 users, each message id naming its call.
+/// The messages of call `call`: tracks by 300 returning users and, every tenth, a user
+/// new to the graph (so the graph grows at every call), each message id naming its call.
 fn call_lines(call: u32) -> Vec<String> {
     (0..EVENTS_PER_CALL)
         .map(|i| {
-            let user = (call * 7 + i) % 300;
+            let user = if i % 10 == 0 {
+                format!("new-{call}-{i}")
+            } else {
+                ((call * 7 + i) % 300).to_string()
+            };
             let second = (call * EVENTS_PER_CALL + i) % 86_400;
             format!(
                 r#"{{"type":"track","messageId":"c{call}-{i}","userId":"u{user}","event":"Viewed","timestamp":"2026-01-01T{:02}:{:02}:{:02}Z","properties":{{"amount":{},"item":"i{}"}}}}"#,
@@ -141,6 +147,7 @@ fn verify(dir: &Path, acked: &BTreeSet<u32>) -> Result<usize, String> {
     if let Some(missing) = acked.iter().find(|call| !per_call.contains_key(call)) {
         return Err(format!("acknowledged call {missing} is missing"));
     }
+    check_graph_places_every_user(&profiles, &snapshot, &events)?;
     let rows = snapshot.live_rows(TableKind::Profiles).clone();
     for definition in profiles.computed_traits() {
         let expected = recompute_from_scratch(&definition, &snapshot, profiles.clock())
@@ -161,6 +168,38 @@ fn verify(dir: &Path, acked: &BTreeSet<u32>) -> Result<usize, String> {
     drop(snapshot);
     profiles.close().map_err(|e| format!("close: {e}"))?;
     Ok(per_call.len())
+}
+
+/// The identity graph, rebuilt from its snapshot and the WAL kept after the snapshot's
+/// anchor, resolves each event's user to the profile that holds the event.
+fn check_graph_places_every_user(
+    profiles: &Profiles,
+    snapshot: &profiledb::Snapshot,
+    events: &roaring::RoaringBitmap,
+) -> Result<(), String> {
+    let fetch = |column: &str| {
+        snapshot
+            .fetch(TableKind::Events, column, events)
+            .map_err(|e| e.to_string())
+    };
+    let (users, owners) = (fetch("user_id")?, fetch("profile_id")?);
+    profiles.with_graph(|graph| {
+        for (user, owner) in users.iter().zip(&owners) {
+            let Value::String(user) = user else {
+                return Err(format!("an event without a user id: {user:?}"));
+            };
+            let identifier = Identifier::new(IdentifierType::UserId, user.as_str());
+            let found = graph
+                .lookup(&identifier)
+                .map(|p| Value::Int64(i64::from(p.0)));
+            if found.as_ref() != Some(owner) {
+                return Err(format!(
+                    "user {user} resolves to {found:?}, its events are on {owner:?}"
+                ));
+            }
+        }
+        Ok(())
+    })
 }
 
 fn parent() -> ExitCode {
