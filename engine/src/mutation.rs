@@ -167,6 +167,20 @@ impl Batch {
     /// # Errors
     /// On an unknown version, kind or table, or truncated data.
     pub fn decode(bytes: &[u8]) -> Result<Batch, WireError> {
+        Batch::decode_parts(bytes, true)
+    }
+
+    /// Decodes only the identity changes at the head of a WAL payload, for a record whose
+    /// rows are already in segments: the rest of the payload, often most of it, is skipped.
+    ///
+    /// # Errors
+    /// As [`Batch::decode`], for the part read.
+    pub fn decode_identity(bytes: &[u8]) -> Result<Vec<IdentityChange>, WireError> {
+        Ok(Batch::decode_parts(bytes, false)?.identity)
+    }
+
+    /// Decodes the identity changes, then the row mutations when `rows` is set.
+    fn decode_parts(bytes: &[u8], rows: bool) -> Result<Batch, WireError> {
         let mut r = ByteReader::new(bytes);
         if r.u8()? != BATCH_FORMAT_VERSION {
             return Err(WireError {
@@ -191,6 +205,7 @@ impl Batch {
                     }
                     batch.identity.push(decode_identity(&mut r, kind)?);
                 }
+                _ if !rows => return Ok(batch),
                 kind => batch.mutations.push(decode_mutation(&mut r, kind)?),
             }
         }
@@ -411,6 +426,29 @@ mod tests {
             Batch::decode(&Batch::default().encode()).unwrap(),
             Batch::default()
         );
+    }
+
+    #[test]
+    fn the_identity_head_decodes_without_the_rows() {
+        let bytes = sample().encode();
+        assert_eq!(Batch::decode_identity(&bytes).unwrap(), sample().identity);
+        // The rows are not read: damage past the identity changes goes unseen.
+        let rows_at = Batch {
+            identity: sample().identity,
+            mutations: Vec::new(),
+        }
+        .encode()
+        .len();
+        let mut damaged = bytes.clone();
+        damaged[rows_at + 1] ^= 0xFF;
+        assert_eq!(Batch::decode_identity(&damaged).unwrap(), sample().identity);
+        assert!(Batch::decode(&damaged).is_err());
+        for len in 0..rows_at {
+            assert!(
+                Batch::decode_identity(&bytes[..len]).is_err(),
+                "cut at {len}"
+            );
+        }
     }
 
     #[test]

@@ -71,18 +71,21 @@ pub(super) fn open(storage: Arc<dyn Storage>, dir: &Path, options: Options) -> R
         manifest.identity_lsn,
         manifest.flushed_lsn,
         |lsn, payload| {
-            let batch = Batch::decode(payload).map_err(ReplayError::Wire)?;
             replayed_through = lsn;
-            let changes_identity = !batch.identity.is_empty();
+            if lsn <= manifest.flushed_lsn {
+                let changes = Batch::decode_identity(payload).map_err(ReplayError::Wire)?;
+                writer
+                    .identity_checkpoint
+                    .note_record(payload.len(), !changes.is_empty());
+                return writer
+                    .replay_identity(&changes)
+                    .map_err(ReplayError::Identity);
+            }
+            let batch = Batch::decode(payload).map_err(ReplayError::Wire)?;
             writer
                 .identity_checkpoint
-                .note_record(payload.len(), changes_identity);
-            if lsn <= manifest.flushed_lsn {
-                writer.replay_identity(&batch)
-            } else {
-                writer.replay(lsn, batch)
-            }
-            .map_err(ReplayError::Identity)
+                .note_record(payload.len(), !batch.identity.is_empty());
+            writer.replay(lsn, batch).map_err(ReplayError::Identity)
         },
     )?;
     writer.last_applied_lsn = writer.last_applied_lsn.max(manifest.flushed_lsn);

@@ -324,15 +324,15 @@ impl WriterState {
     /// Applies a batch read back from the WAL: its identity changes first (the live path
     /// made them before logging), then its rows.
     pub fn replay(&mut self, lsn: u64, batch: Batch) -> Result<(), IdentityError> {
-        self.replay_identity(&batch)?;
+        self.replay_identity(&batch.identity)?;
         self.apply(lsn, batch);
         Ok(())
     }
 
-    /// Applies only the identity changes of a batch read back from the WAL: those of records
-    /// whose rows are already in segments, but whose graph changes are past the snapshot.
-    pub fn replay_identity(&mut self, batch: &Batch) -> Result<(), IdentityError> {
-        for change in &batch.identity {
+    /// Applies identity changes read back from the WAL in order; alone, for records whose
+    /// rows are already in segments but whose graph changes are past the snapshot.
+    pub fn replay_identity(&mut self, changes: &[IdentityChange]) -> Result<(), IdentityError> {
+        for change in changes {
             match change {
                 IdentityChange::Link(record) => {
                     self.graph.replay(record)?;
