@@ -6,8 +6,9 @@
 //! Instead the WAL is kept from the graph's anchor (`Manifest::identity_lsn`) and opening
 //! replays the identity changes of the records after it. A flush writes a new snapshot only
 //! once the WAL kept for the graph is [`WAL_PER_SNAPSHOT_BYTE`] times the snapshot's size, so
-//! snapshots cost at most that fraction of the WAL's own writes, and an open replays at most
-//! that many times the snapshot's bytes (plus one flush) of WAL.
+//! snapshot writes come to at most 1 / `WAL_PER_SNAPSHOT_BYTE` of the bytes written to the
+//! WAL, and an open replays at most that many times the snapshot's size (plus one flush) of
+//! WAL.
 
 /// How many bytes of WAL may be kept for the graph per byte of its snapshot before a flush
 /// writes a new snapshot.
