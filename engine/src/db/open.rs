@@ -72,20 +72,24 @@ pub(super) fn open(storage: Arc<dyn Storage>, dir: &Path, options: Options) -> R
         manifest.flushed_lsn,
         |lsn, payload| {
             replayed_through = lsn;
-            if lsn <= manifest.flushed_lsn {
-                let changes = Batch::decode_identity(payload).map_err(ReplayError::Wire)?;
-                writer
-                    .identity_checkpoint
-                    .note_record(payload.len(), !changes.is_empty());
-                return writer
-                    .replay_identity(&changes)
-                    .map_err(ReplayError::Identity);
-            }
-            let batch = Batch::decode(payload).map_err(ReplayError::Wire)?;
+            let rows_in_segments = lsn <= manifest.flushed_lsn;
+            let batch = if rows_in_segments {
+                Batch {
+                    identity: Batch::decode_identity(payload).map_err(ReplayError::Wire)?,
+                    mutations: Vec::new(),
+                }
+            } else {
+                Batch::decode(payload).map_err(ReplayError::Wire)?
+            };
             writer
                 .identity_checkpoint
                 .note_record(payload.len(), !batch.identity.is_empty());
-            writer.replay(lsn, batch).map_err(ReplayError::Identity)
+            if rows_in_segments {
+                writer.replay_identity(&batch.identity)
+            } else {
+                writer.replay(lsn, batch)
+            }
+            .map_err(ReplayError::Identity)
         },
     )?;
     writer.last_applied_lsn = writer.last_applied_lsn.max(manifest.flushed_lsn);
