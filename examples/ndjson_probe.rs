@@ -41,6 +41,7 @@ fn main() {
     let (first, rest) = all.split_at(all.len().min(CALL_MESSAGES));
     let bare = args.iter().any(|a| a == "--bare");
     let start_cpu = thread_cpu_seconds();
+    let start_waits = thread_waits();
     let start_process_cpu = process_cpu_seconds();
     let (took, cpu_after, process_cpu_after) = if bare {
         let profiles = Profiles::open(&dir, options, ProfilesOptions::default()).expect("open");
@@ -71,6 +72,13 @@ fn main() {
             changes += upkeep.entered + upkeep.exited;
         }
         let timed = (start.elapsed(), thread_cpu_seconds(), process_cpu_seconds());
+        if let (Some(before), Some(after)) = (start_waits, thread_waits()) {
+            println!(
+                "calling thread: {:.2} s ready but waiting for a CPU, {} times switched out",
+                (after.0 - before.0) as f64 / 1e9,
+                after.1 - before.1
+            );
+        }
         let sizes: Vec<String> = SEGMENT_NAMES
             .iter()
             .map(|name| format!("{name} {}", db.members(name).map_or(0, |m| m.len())))
@@ -131,6 +139,17 @@ const SEGMENT_NAMES: [&str; 4] = [
 /// only): the writer's own cost, apart from the threads that parse and flush.
 fn thread_cpu_seconds() -> Option<f64> {
     cpu_seconds("/proc/thread-self/stat")
+}
+
+/// Nanoseconds the calling thread spent runnable but not running, and how many times it was
+/// switched out, from `/proc/thread-self/schedstat` (Linux only).
+fn thread_waits() -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let fields: Vec<u64> = stat
+        .split_whitespace()
+        .map(|f| f.parse().ok())
+        .collect::<Option<_>>()?;
+    Some((*fields.get(1)?, *fields.get(2)?))
 }
 
 /// CPU time (user + system) of the whole process, all threads, from `/proc/self/stat`.

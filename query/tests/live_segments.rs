@@ -279,6 +279,60 @@ proptest! {
     }
 }
 
+/// Profiles in one large write, past the size at which upkeep splits them across two threads.
+const LARGE_WRITE_PROFILES: u32 = 9_000;
+
+/// A write touching thousands of profiles is evaluated in two halves on two threads: the
+/// halves must add up to what one evaluation finds, time edges included.
+#[test]
+fn large_writes_split_across_threads_keep_membership_exact() {
+    let dir = ScratchDir::new("split");
+    let db = open(dir.path());
+    db.advance_clock(t0()).expect("clock");
+    let mut seed = LiveBatch::new();
+    seed.upsert_profile(0, profile("FR", 40));
+    seed.append_event(0, event("order", t0()));
+    db.write(&seed).expect("seed");
+    define_all(&db);
+    let country = |p: u32| COUNTRIES[usize::try_from(p).expect("small") % COUNTRIES.len()];
+    let mut batch = LiveBatch::new();
+    for p in 1..LARGE_WRITE_PROFILES {
+        let n = i64::from(p);
+        batch.upsert_profile(p, profile(country(p), 18 + n % 50));
+        if p % 4 != 0 {
+            batch.append_event(p, event("order", t0() - (n % 40) * DAY));
+            batch.append_event(p, event("order", t0() - (n % 37) * DAY - DAY / 2));
+        }
+        if p % 5 == 0 {
+            batch.append_event(p, event("view", t0() - (n % 9) * DAY));
+        }
+    }
+    let (_, report) = db.write(&batch).expect("first large write");
+    assert!(report.entered > 0);
+    check_consistent(&db);
+    // Half the profiles change country and age, some view; others are deleted.
+    let mut batch = LiveBatch::new();
+    for p in (1..LARGE_WRITE_PROFILES).step_by(2) {
+        batch.upsert_profile(p, profile(country(p + 1), 60 - i64::from(p % 40)));
+        if p % 3 == 0 {
+            batch.append_event(p, event("view", t0()));
+        }
+    }
+    for p in (8..LARGE_WRITE_PROFILES).step_by(202) {
+        batch.delete_profile(p);
+    }
+    let (_, report) = db.write(&batch).expect("second large write");
+    assert!(report.entered > 0 && report.exited > 0);
+    check_consistent(&db);
+    // Orders age out of the windows: the edges both halves scheduled fire on time.
+    for days in [3, 20, 45] {
+        let report = db.advance_clock(t0() + days * DAY).expect("advance");
+        assert!(report.exited > 0, "orders aged out by day {days}");
+        check_consistent(&db);
+    }
+    db.close().expect("close");
+}
+
 /// Three orders; the segment needs two within the window, so the profile leaves exactly when
 /// its second-newest order ages out.
 fn window_case(days: i64) {

@@ -17,6 +17,7 @@ use super::feed::{Change, Feed};
 use super::record::{Op, Record};
 use super::restrict::{EventIndex, RestrictedCatalog};
 use super::schedule::{next_edges, Schedule};
+use super::split::{evaluate_split, worth_splitting, Evaluated};
 use crate::catalog::Catalog;
 use crate::engine_catalog::SnapshotCatalog;
 use crate::error::QueryError;
@@ -537,6 +538,7 @@ impl LiveSegments {
         let full = SnapshotCatalog::new(snapshot).with_now(round.at);
         let mut shared: Option<RestrictedCatalog<'_>> = None;
         let mut changed: HashMap<String, RoaringBitmap> = HashMap::new();
+        let mut ahead = self.evaluate_ahead(snapshot, round)?;
         for name in self.order.clone() {
             let Some(state) = self.segments.get(&name) else {
                 continue;
@@ -568,7 +570,9 @@ impl LiveSegments {
                     continue;
                 }
                 report.profiles_evaluated += set.len();
-                if set.is_subset(&round.base) {
+                if let Some(evaluated) = ahead.remove(&name) {
+                    apply_evaluation(&mut self.segments, &name, evaluated, &set, round.at, ops)
+                } else if set.is_subset(&round.base) {
                     if shared.is_none() {
                         shared = Some(RestrictedCatalog::new(
                             &full,
@@ -591,6 +595,43 @@ impl LiveSegments {
             changed.insert(name, moved);
         }
         Ok(())
+    }
+
+    /// In a write round over many profiles, evaluates the segments that read no other segment
+    /// with the profiles split across two threads (see [`super::split`]); [`Self::round`]
+    /// takes these findings instead of evaluating those segments itself.
+    fn evaluate_ahead(
+        &self,
+        snapshot: &Snapshot,
+        round: &Round,
+    ) -> Result<HashMap<String, Evaluated>, LiveError> {
+        if !round.write || !worth_splitting(&round.base) {
+            return Ok(HashMap::new());
+        }
+        let no_upstream = RoaringBitmap::new();
+        let independent: Vec<&str> = self
+            .order
+            .iter()
+            .filter(|name| {
+                self.segments.get(name.as_str()).is_some_and(|state| {
+                    state.depends_on.is_empty()
+                        && !needs_full(state, round, &no_upstream)
+                        && !round.due.contains_key(name.as_str())
+                })
+            })
+            .map(String::as_str)
+            .collect();
+        if independent.is_empty() {
+            return Ok(HashMap::new());
+        }
+        evaluate_split(
+            &self.segments,
+            &independent,
+            snapshot,
+            &self.index,
+            &round.base,
+            round.at,
+        )
     }
 
     /// Logs `ops` as one record, then publishes their changes to the feed.
@@ -793,20 +834,46 @@ fn refresh_partial(
     let Some(state) = segments.get(name) else {
         return Ok(RoaringBitmap::new());
     };
+    let evaluated = evaluate_restricted(segments, state, catalog, set, at)?;
+    Ok(apply_evaluation(segments, name, evaluated, set, at, ops))
+}
+
+/// Which of `set` (all covered by `catalog`) belong to the segment of `state`, and their
+/// next time edges when it schedules them.
+pub(crate) fn evaluate_restricted(
+    segments: &BTreeMap<String, SegmentState>,
+    state: &SegmentState,
+    catalog: &RestrictedCatalog<'_>,
+    set: &RoaringBitmap,
+    at: i64,
+) -> Result<Evaluated, LiveError> {
     let selected = evaluate(catalog, segments, &state.query, at)? & set;
     let edges = match &state.clock {
         ClockUse::Edges(leaves) => Some(next_edges(leaves, catalog, set, at)?),
         _ => None,
     };
-    let moved = record_changes(segments, name, &selected, Some(set), at, ops);
-    if let (Some(edges), Some(state)) = (edges, segments.get_mut(name)) {
+    Ok(Evaluated { selected, edges })
+}
+
+/// Makes what a restricted evaluation of `set` found the membership and schedule of `name`
+/// within `set`; returns the profiles that moved.
+fn apply_evaluation(
+    segments: &mut BTreeMap<String, SegmentState>,
+    name: &str,
+    evaluated: Evaluated,
+    set: &RoaringBitmap,
+    at: i64,
+    ops: &mut Vec<Op>,
+) -> RoaringBitmap {
+    let moved = record_changes(segments, name, &evaluated.selected, Some(set), at, ops);
+    if let (Some(edges), Some(state)) = (evaluated.edges, segments.get_mut(name)) {
         for profile in set {
             state
                 .schedule
                 .set(profile, edges.get(&profile).copied().flatten());
         }
     }
-    Ok(moved)
+    moved
 }
 
 /// Makes `selected` the membership of `name` within `scope` (everywhere when `None`), and

@@ -12,6 +12,7 @@ mod manager;
 mod record;
 mod restrict;
 mod schedule;
+mod split;
 mod traits;
 
 pub use database::{LiveBatch, LiveDatabase, LiveSegmentStore};

@@ -8,6 +8,7 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use profiledb_engine::{ColumnType, Snapshot, TableKind, Value, EVENT_PROFILE_COLUMN};
 use roaring::RoaringBitmap;
@@ -42,10 +43,13 @@ const MAX_REMEMBERED_LEAVES: usize = 64;
 /// for as long as the row exists. A round then tests only the events it has not seen: the new
 /// ones. Without this, a segment reading events re-tests every event of every touched profile
 /// at every write, a cost that grows with each profile's history.
+///
+/// Shared by the threads of a split round (see `super::split`): the lock is held only to read
+/// and to record verdicts, never while testing rows.
 #[derive(Debug, Default)]
 struct EventVerdicts {
     /// Per (column, predicate as written out): rows tested, rows matched.
-    by_leaf: RefCell<HashMap<(String, String), (RoaringBitmap, RoaringBitmap)>>,
+    by_leaf: Mutex<HashMap<(String, String), (RoaringBitmap, RoaringBitmap)>>,
 }
 
 impl EventVerdicts {
@@ -59,17 +63,30 @@ impl EventVerdicts {
         test: impl FnOnce(&RoaringBitmap) -> Result<RoaringBitmap, QueryError>,
     ) -> Result<RoaringBitmap, QueryError> {
         let key = (column.to_owned(), format!("{predicate:?}"));
-        let mut by_leaf = self.by_leaf.borrow_mut();
+        // What is known is taken out under the lock: another thread may start the memory
+        // over while this one tests, and the answer must not depend on it.
+        let (known, untested) = match self.lock().get(&key) {
+            Some((tested, matched)) => (matched & rows, rows - tested),
+            None => (RoaringBitmap::new(), rows.clone()),
+        };
+        if untested.is_empty() {
+            return Ok(known);
+        }
+        let newly = test(&untested)?;
+        let mut by_leaf = self.lock();
         if by_leaf.len() >= MAX_REMEMBERED_LEAVES && !by_leaf.contains_key(&key) {
             by_leaf.clear();
         }
         let (tested, matched) = by_leaf.entry(key).or_default();
-        let untested = rows - &*tested;
-        if !untested.is_empty() {
-            *matched |= test(&untested)?;
-            *tested |= untested;
-        }
-        Ok(&*matched & rows)
+        *matched |= &newly;
+        *tested |= untested;
+        Ok(known | newly)
+    }
+
+    /// The remembered verdicts. They are only a cache of what rows say, so a thread that
+    /// panicked while holding the lock left nothing wrong in them, only something unfinished.
+    fn lock(&self) -> MutexGuard<'_, HashMap<(String, String), (RoaringBitmap, RoaringBitmap)>> {
+        self.by_leaf.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
