@@ -521,7 +521,11 @@ impl TraitState {
             TraitState::Daily(days) => {
                 let first = definition.first_day(now).unwrap_or(i64::MIN);
                 let mut total = Agg::empty(&definition.aggregate);
-                let in_window = days.partition_point(|(day, _)| *day < first);
+                // Most profiles have no day old enough to leave the window: no search then.
+                let in_window = match days.first() {
+                    Some((oldest, _)) if *oldest >= first => 0,
+                    _ => days.partition_point(|(day, _)| *day < first),
+                };
                 for (_, agg) in &days[in_window..] {
                     total.merge(agg);
                 }

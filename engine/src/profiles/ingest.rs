@@ -152,9 +152,12 @@ pub(crate) fn build<M: Borrow<Message>>(
     let absorbed = plan.absorb(state, ctx.graph, &merges);
     let absorbed_rows: RoaringBitmap = absorbed.iter().map(|(row, _)| *row).collect();
     let mut absorbed_traits = stored_traits_of_rows(ctx.snapshot, &absorbed_rows)?;
+    // Rows whose trait states take in an absorbed profile's.
+    let mut survivor_rows = Vec::with_capacity(absorbed.len());
     for (absorbed_row, survivor) in &absorbed {
         let row = plan.row_of(state, ctx.graph.canonical(*survivor));
         touched.push((row, ctx.graph.canonical(*survivor)));
+        survivor_rows.push(row);
         for (key, candidate) in absorbed_traits.remove(absorbed_row).unwrap_or_default() {
             offer(&mut candidates, row, key, candidate);
         }
@@ -191,11 +194,7 @@ pub(crate) fn build<M: Borrow<Message>>(
     report.touched.extend(touched.iter().map(|(row, _)| *row));
     report.touched |= &absorbed_rows;
     // Trait upkeep needs only each event's row: it can start now, beside the rest.
-    let work = TraitWork::collect(
-        &state.definitions.traits,
-        &events,
-        touched.iter().map(|(row, _)| *row),
-    );
+    let work = TraitWork::collect(&state.definitions.traits, &events, survivor_rows);
     let work_here = match send_traits {
         Some(send) if work.len() >= MIN_DEFERRED_TRAIT_INPUTS => send(work, state, ctx).err(),
         _ => Some(work),

@@ -18,9 +18,9 @@ pub(crate) type TraitUpserts = Vec<(u32, Vec<(String, Value)>)>;
 pub(crate) struct TraitWork {
     /// One entry per (event, trait whose filter it passes), in event order.
     inputs: Vec<TraitInput>,
-    /// Rows whose trait values are written afterwards: those the events reach and the
-    /// call's touched rows, ascending.
-    rows: Vec<u32>,
+    /// Rows whose every trait value is checked afterwards, whether or not an event reached
+    /// it: profiles that absorbed another in the call, whose states were folded together.
+    recheck: Vec<u32>,
 }
 
 /// What one event brings to the computed traits of one row.
@@ -44,12 +44,12 @@ struct AddedEvent {
 }
 
 impl TraitWork {
-    /// What `events` (row, values) bring to the traits of `definitions`; `touched` rows get
-    /// their values written too (a merge or a clock move may have changed them).
+    /// What `events` (row, values) bring to the traits of `definitions`; every trait value
+    /// of the `recheck` rows is checked too (a merge changed their states).
     pub fn collect(
         definitions: &[ComputedTrait],
         events: &[(u32, super::columns::EventRow)],
-        touched: impl IntoIterator<Item = u32>,
+        recheck: impl IntoIterator<Item = u32>,
     ) -> TraitWork {
         if definitions.is_empty() {
             return TraitWork::default();
@@ -90,11 +90,10 @@ impl TraitWork {
                 });
             }
         }
-        let mut rows: Vec<u32> = inputs.iter().map(|input| input.row).collect();
-        rows.extend(touched);
-        rows.sort_unstable();
-        rows.dedup();
-        TraitWork { inputs, rows }
+        TraitWork {
+            inputs,
+            recheck: recheck.into_iter().collect(),
+        }
     }
 
     /// How many (event, trait) pairs there are to add.
@@ -104,6 +103,9 @@ impl TraitWork {
 
     /// Adds the events to the trait states in `computed`, then returns, per row whose
     /// values changed, the upsert of those values (fitted by `fitter`).
+    ///
+    /// Only the traits an event reached, and those of the `recheck` rows, are evaluated: the
+    /// clock does not move during a call, so no other value can differ from the one written.
     pub fn run(
         self,
         computed: &mut FxHashMap<u32, Vec<Slot>>,
@@ -111,18 +113,55 @@ impl TraitWork {
         now: i64,
         fitter: &mut Fitter<'_>,
     ) -> TraitUpserts {
+        let mut reached: Vec<(u32, TraitMask)> =
+            Vec::with_capacity(self.inputs.len() + self.recheck.len());
         for input in self.inputs {
             let slots = slots_of(computed, definitions, input.row);
             if let Some(added) = input.added {
-                slots[added.definition].state.add_value(
+                let taken = slots[added.definition].state.add_value(
                     &definitions[added.definition],
                     added.value.as_ref(),
                     (added.timestamp, &added.message_id),
                     now,
                 );
+                if taken {
+                    reached.push((input.row, TraitMask::of(added.definition)));
+                }
             }
         }
-        changed_values(computed, definitions, now, self.rows, fitter)
+        reached.extend(self.recheck.into_iter().map(|row| (row, TraitMask::ALL)));
+        reached.sort_unstable_by_key(|(row, _)| *row);
+        reached.dedup_by(|(row, mask), (kept_row, kept_mask)| {
+            let same = row == kept_row;
+            if same {
+                *kept_mask = kept_mask.union(*mask);
+            }
+            same
+        });
+        changed_values(computed, definitions, now, reached, fitter)
+    }
+}
+
+/// Which of a row's computed traits to evaluate, one bit per definition. Definitions past
+/// the 63rd share the last bit: they are evaluated together, which is only more work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TraitMask(u64);
+
+impl TraitMask {
+    /// Every trait.
+    pub const ALL: TraitMask = TraitMask(u64::MAX);
+
+    /// The trait of index `definition`.
+    fn of(definition: usize) -> TraitMask {
+        TraitMask(1 << definition.min(63))
+    }
+
+    fn union(self, other: TraitMask) -> TraitMask {
+        TraitMask(self.0 | other.0)
+    }
+
+    fn contains(self, definition: usize) -> bool {
+        self.0 & TraitMask::of(definition).0 != 0
     }
 }
 
@@ -143,25 +182,28 @@ pub(crate) fn slots_of<'c>(
     slots
 }
 
-/// Per row of `rows` whose trait values differ from the last written, the upsert of those
-/// values; each is then taken as written.
+/// Per row of `rows` whose trait values (those its mask names) differ from the last
+/// written, the upsert of those values; each is then taken as written.
 fn changed_values(
     computed: &mut FxHashMap<u32, Vec<Slot>>,
     definitions: &[ComputedTrait],
     now: i64,
-    rows: impl IntoIterator<Item = u32>,
+    rows: impl IntoIterator<Item = (u32, TraitMask)>,
     fitter: &mut Fitter<'_>,
 ) -> TraitUpserts {
     let mut upserts = Vec::new();
     if definitions.is_empty() {
         return upserts;
     }
-    for row in rows {
+    for (row, mask) in rows {
         let Some(slots) = computed.get_mut(&row) else {
             continue;
         };
         let mut cells = Vec::new();
-        for (slot, definition) in slots.iter_mut().zip(definitions) {
+        for (index, (slot, definition)) in slots.iter_mut().zip(definitions).enumerate() {
+            if !mask.contains(index) {
+                continue;
+            }
             let value = slot.state.value(definition, now);
             if value == slot.written {
                 continue;
@@ -191,7 +233,24 @@ pub(crate) fn write_computed(
 ) {
     let now = state.definitions.clock;
     let definitions = &state.definitions.traits;
+    let rows = rows.into_iter().map(|row| (row, TraitMask::ALL));
     for (row, cells) in changed_values(&mut state.computed, definitions, now, rows, fitter) {
         batch.upsert_profile(row, cells);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TraitMask;
+
+    #[test]
+    fn a_mask_names_its_traits_and_the_last_bit_covers_the_rest() {
+        let mask = TraitMask::of(2).union(TraitMask::of(5));
+        assert!(mask.contains(2) && mask.contains(5));
+        assert!(!mask.contains(0) && !mask.contains(3) && !mask.contains(63));
+        let far = TraitMask::of(70);
+        assert!(far.contains(63) && far.contains(64) && far.contains(200));
+        assert!(!far.contains(62));
+        assert!((0..100).all(|index| TraitMask::ALL.contains(index)));
     }
 }
