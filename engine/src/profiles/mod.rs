@@ -16,6 +16,7 @@ mod ingest;
 mod maintain;
 mod prepared;
 mod scratch;
+mod shared_parse;
 mod split;
 mod state;
 mod trait_worker;
@@ -67,16 +68,15 @@ use parking_lot::Mutex;
 use state::State;
 use std::borrow::Borrow;
 use std::path::Path;
-use std::sync::mpsc::SyncSender;
 use std::sync::Arc;
 
 /// Below this many items, working on one thread is cheaper than starting others.
 const PARALLEL_MIN_ITEMS: usize = 512;
 
-/// Lines parsed per message sent from the parsing thread to the writer.
+/// Lines parsed as one unit of work, by the parsing thread or the writer.
 const PARSE_CHUNK_LINES: usize = 256;
 
-/// Parsed chunks that may wait for the writer; enough to ride out its pauses.
+/// Chunks the parsing thread may finish ahead of the writer; enough to ride out its pauses.
 const PARSE_CHUNKS_AHEAD: usize = 8;
 
 /// A parsed message with its unfitted event row and, when extracted ahead, its identifiers.
@@ -90,27 +90,6 @@ fn parse_line(line: &str, ahead: ingest::Ahead<'_>) -> Result<ParsedLine, Messag
         let event = columns::take_event_values(&mut message);
         (message, event, extracted)
     })
-}
-
-/// Parses `lines` in chunks (extracting identifiers under `ahead`), sending each with the
-/// lines' indices, until done or until the writer hangs up (it failed; its error is
-/// reported by the call).
-fn parse_in_chunks<S: AsRef<str>>(
-    lines: &[S],
-    ahead: &IdentityConfig,
-    sender: &SyncSender<Vec<(usize, Result<ParsedLine, MessageError>)>>,
-) {
-    for (chunk_index, chunk) in lines.chunks(PARSE_CHUNK_LINES).enumerate() {
-        let first = chunk_index * PARSE_CHUNK_LINES;
-        let parsed = chunk
-            .iter()
-            .enumerate()
-            .map(|(offset, line)| (first + offset, parse_line(line.as_ref(), Some(ahead))))
-            .collect();
-        if sender.send(parsed).is_err() {
-            return;
-        }
-    }
 }
 
 /// The messages of a stream of parse results; lines that did not parse go to `unparsed`.
@@ -318,16 +297,15 @@ impl Profiles {
         // The parsing thread also extracts identifiers, under the configuration of now; the
         // writer checks it is still in force before it uses them.
         let ahead = self.identity_config();
+        let shared = shared_parse::SharedParse::new(lines, &ahead);
         std::thread::scope(|scope| {
-            let (sender, receiver) = std::sync::mpsc::sync_channel(PARSE_CHUNKS_AHEAD);
             let (spent_sender, spent_receiver) = std::sync::mpsc::channel::<Vec<Message>>();
-            let parse_ahead = &ahead;
+            let parser = &shared;
             scope.spawn(move || {
-                parse_in_chunks(lines, parse_ahead, &sender);
-                drop(sender);
+                parser.parse_ahead();
                 spent_receiver.into_iter().for_each(drop);
             });
-            let messages = accept_parsed(receiver.into_iter().flatten(), unparsed);
+            let messages = accept_parsed(shared.in_order(), unparsed);
             let mut spent = Vec::with_capacity(PARSE_CHUNK_LINES);
             let mut give_back = |message: Message| {
                 spent.push(message);
