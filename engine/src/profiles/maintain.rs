@@ -106,39 +106,73 @@ impl TraitWork {
     ///
     /// Only the traits an event reached, and those of the `recheck` rows, are evaluated: the
     /// clock does not move during a call, so no other value can differ from the one written.
+    /// Rows are taken one at a time, their events added and their values read while the
+    /// row's states are still in cache.
     pub fn run(
-        self,
+        mut self,
         computed: &mut FxHashMap<u32, Vec<Slot>>,
         definitions: &[ComputedTrait],
         now: i64,
         fitter: &mut Fitter<'_>,
     ) -> TraitUpserts {
-        let mut reached: Vec<(u32, TraitMask)> =
-            Vec::with_capacity(self.inputs.len() + self.recheck.len());
-        for input in self.inputs {
-            let slots = slots_of(computed, definitions, input.row);
-            if let Some(added) = input.added {
-                let taken = slots[added.definition].state.add_value(
-                    &definitions[added.definition],
-                    added.value.as_ref(),
-                    (added.timestamp, &added.message_id),
-                    now,
-                );
-                if taken {
-                    reached.push((input.row, TraitMask::of(added.definition)));
+        // Stable: a row's events keep their order.
+        self.inputs.sort_by_key(|input| input.row);
+        self.recheck.sort_unstable();
+        self.recheck.dedup();
+        let mut inputs = self.inputs.into_iter().peekable();
+        let mut recheck = self.recheck.into_iter().peekable();
+        let mut upserts = Vec::new();
+        loop {
+            let row = match (inputs.peek(), recheck.peek()) {
+                (Some(input), Some(&checked)) => input.row.min(checked),
+                (Some(input), None) => input.row,
+                (None, Some(&checked)) => checked,
+                (None, None) => break,
+            };
+            let mut mask = match recheck.next_if_eq(&row) {
+                Some(_) => TraitMask::ALL,
+                None => TraitMask::NONE,
+            };
+            let slots = if inputs.peek().is_some_and(|input| input.row == row) {
+                let slots = slots_of(computed, definitions, row);
+                while let Some(input) = inputs.next_if(|input| input.row == row) {
+                    mask = mask.union(add_input(slots, definitions, input, now));
                 }
+                slots
+            } else if let Some(slots) = computed.get_mut(&row) {
+                slots
+            } else {
+                continue;
+            };
+            let cells = changed_cells(slots, definitions, now, mask, fitter);
+            if !cells.is_empty() {
+                upserts.push((row, cells));
             }
         }
-        reached.extend(self.recheck.into_iter().map(|row| (row, TraitMask::ALL)));
-        reached.sort_unstable_by_key(|(row, _)| *row);
-        reached.dedup_by(|(row, mask), (kept_row, kept_mask)| {
-            let same = row == kept_row;
-            if same {
-                *kept_mask = kept_mask.union(*mask);
-            }
-            same
-        });
-        changed_values(computed, definitions, now, reached, fitter)
+        upserts
+    }
+}
+
+/// Adds one event to the states of a row; the trait it reached, if it took the event in.
+fn add_input(
+    slots: &mut [Slot],
+    definitions: &[ComputedTrait],
+    input: TraitInput,
+    now: i64,
+) -> TraitMask {
+    let Some(added) = input.added else {
+        return TraitMask::NONE;
+    };
+    let taken = slots[added.definition].state.add_value(
+        &definitions[added.definition],
+        added.value.as_ref(),
+        (added.timestamp, &added.message_id),
+        now,
+    );
+    if taken {
+        TraitMask::of(added.definition)
+    } else {
+        TraitMask::NONE
     }
 }
 
@@ -150,6 +184,9 @@ pub(crate) struct TraitMask(u64);
 impl TraitMask {
     /// Every trait.
     pub const ALL: TraitMask = TraitMask(u64::MAX);
+
+    /// No trait.
+    pub const NONE: TraitMask = TraitMask(0);
 
     /// The trait of index `definition`.
     fn of(definition: usize) -> TraitMask {
@@ -188,40 +225,53 @@ fn changed_values(
     computed: &mut FxHashMap<u32, Vec<Slot>>,
     definitions: &[ComputedTrait],
     now: i64,
-    rows: impl IntoIterator<Item = (u32, TraitMask)>,
+    rows: impl IntoIterator<Item = u32>,
     fitter: &mut Fitter<'_>,
 ) -> TraitUpserts {
     let mut upserts = Vec::new();
     if definitions.is_empty() {
         return upserts;
     }
-    for (row, mask) in rows {
+    for row in rows {
         let Some(slots) = computed.get_mut(&row) else {
             continue;
         };
-        let mut cells = Vec::new();
-        for (index, (slot, definition)) in slots.iter_mut().zip(definitions).enumerate() {
-            if !mask.contains(index) {
-                continue;
-            }
-            let value = slot.state.value(definition, now);
-            if value == slot.written {
-                continue;
-            }
-            // A value of another type than the column's is left out (the column keeps the
-            // last value that fitted); definitions are checked at creation to avoid this.
-            if let Some(fitted) =
-                fitter.fit_derived(TableKind::Profiles, &definition.name, value.clone())
-            {
-                cells.push((definition.name.clone(), fitted));
-                slot.written = value;
-            }
-        }
+        let cells = changed_cells(slots, definitions, now, TraitMask::ALL, fitter);
         if !cells.is_empty() {
             upserts.push((row, cells));
         }
     }
     upserts
+}
+
+/// The (column, value) pairs of one row's traits named by `mask` whose value differs from
+/// the last written; each is then taken as written.
+fn changed_cells(
+    slots: &mut [Slot],
+    definitions: &[ComputedTrait],
+    now: i64,
+    mask: TraitMask,
+    fitter: &mut Fitter<'_>,
+) -> Vec<(String, Value)> {
+    let mut cells = Vec::new();
+    for (index, (slot, definition)) in slots.iter_mut().zip(definitions).enumerate() {
+        if !mask.contains(index) {
+            continue;
+        }
+        let value = slot.state.value(definition, now);
+        if value == slot.written {
+            continue;
+        }
+        // A value of another type than the column's is left out (the column keeps the
+        // last value that fitted); definitions are checked at creation to avoid this.
+        if let Some(fitted) =
+            fitter.fit_derived(TableKind::Profiles, &definition.name, value.clone())
+        {
+            cells.push((definition.name.clone(), fitted));
+            slot.written = value;
+        }
+    }
+    cells
 }
 
 /// Upserts the computed-trait columns of `rows` whose value differs from the last written.
@@ -233,7 +283,6 @@ pub(crate) fn write_computed(
 ) {
     let now = state.definitions.clock;
     let definitions = &state.definitions.traits;
-    let rows = rows.into_iter().map(|row| (row, TraitMask::ALL));
     for (row, cells) in changed_values(&mut state.computed, definitions, now, rows, fitter) {
         batch.upsert_profile(row, cells);
     }
