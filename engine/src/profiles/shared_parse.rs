@@ -39,7 +39,16 @@ struct Handover {
     writer_done: bool,
     /// The parsing thread stopped; a chunk it claimed and did not finish never will be.
     parser_gone: bool,
+    /// The parsing thread waits for the writer to catch up.
+    parser_waiting: bool,
+    /// The writer waits for a chunk the parsing thread is parsing.
+    writer_waiting: bool,
 }
+
+/// Chunks a waiting parsing thread lets the writer take before it resumes. Each wakeup can
+/// take the writer's core for a moment, so the parsing thread resumes once per half window,
+/// not once per chunk.
+const RESUME_AFTER_CHUNKS: usize = PARSE_CHUNKS_AHEAD / 2;
 
 impl<'a, S: AsRef<str>> SharedParse<'a, S> {
     /// `lines` to parse, extracting identifiers under `ahead`.
@@ -64,22 +73,32 @@ impl<'a, S: AsRef<str>> SharedParse<'a, S> {
                 return;
             }
             let parsed = self.parse(chunk);
-            self.handover.lock().ready.insert(chunk, parsed);
-            self.changed.notify_all();
+            let mut handover = self.handover.lock();
+            handover.ready.insert(chunk, parsed);
+            if handover.writer_waiting {
+                self.changed.notify_all();
+            }
         }
     }
 
     /// Waits while the parsing thread is far enough ahead; false once it should stop.
     fn wait_for_room(&self) -> bool {
         let mut handover = self.handover.lock();
+        let claimed = self.unclaimed.load(Ordering::Acquire);
+        if claimed < handover.taken + PARSE_CHUNKS_AHEAD {
+            return !handover.writer_done;
+        }
         loop {
             let claimed = self.unclaimed.load(Ordering::Acquire);
             if handover.writer_done || claimed >= self.chunks {
+                handover.parser_waiting = false;
                 return !handover.writer_done;
             }
-            if claimed < handover.taken + PARSE_CHUNKS_AHEAD {
+            if claimed <= handover.taken + RESUME_AFTER_CHUNKS {
+                handover.parser_waiting = false;
                 return true;
             }
+            handover.parser_waiting = true;
             self.changed.wait(&mut handover);
         }
     }
@@ -106,17 +125,24 @@ impl<'a, S: AsRef<str>> SharedParse<'a, S> {
             let mut handover = self.handover.lock();
             loop {
                 if let Some(parsed) = handover.ready.remove(&chunk) {
+                    handover.writer_waiting = false;
                     break parsed;
                 }
                 if handover.parser_gone {
+                    handover.writer_waiting = false;
                     drop(handover);
                     break self.parse(chunk);
                 }
+                handover.writer_waiting = true;
                 self.changed.wait(&mut handover);
             }
         };
-        self.handover.lock().taken = chunk + 1;
-        self.changed.notify_all();
+        let mut handover = self.handover.lock();
+        handover.taken = chunk + 1;
+        let claimed = self.unclaimed.load(Ordering::Acquire);
+        if handover.parser_waiting && claimed <= handover.taken + RESUME_AFTER_CHUNKS {
+            self.changed.notify_all();
+        }
         parsed
     }
 
