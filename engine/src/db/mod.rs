@@ -13,6 +13,8 @@ mod compaction;
 #[cfg(test)]
 mod compaction_tests;
 mod flush;
+#[cfg(test)]
+mod followup_tests;
 mod identity_checkpoint;
 mod open;
 mod writer;
@@ -300,8 +302,11 @@ impl Database {
         &self,
         build: impl FnOnce(&mut WriteContext<'_>) -> Result<BuiltBatch<T>>,
     ) -> Result<(WriteReceipt, T)> {
-        self.inner
-            .write_with(build, |out, _| Ok(BuiltBatch::nothing(out)))
+        self.inner.write_with(
+            build,
+            |out, _| Ok(BuiltBatch::nothing(out)),
+            SealBetween::No,
+        )
     }
 
     /// [`Database::write_with`], then `followup` under the same writer lock: it receives what
@@ -316,7 +321,7 @@ impl Database {
         build: impl FnOnce(&mut WriteContext<'_>) -> Result<BuiltBatch<T>>,
         followup: impl FnOnce(T, &mut WriteContext<'_>) -> Result<BuiltBatch<U>>,
     ) -> Result<(WriteReceipt, U)> {
-        self.inner.write_with(build, followup)
+        self.inner.write_with(build, followup, SealBetween::Yes)
     }
 
     /// Runs `f` on the identity graph under the writer lock.
@@ -395,6 +400,7 @@ impl Inner {
         &self,
         build: impl FnOnce(&mut WriteContext<'_>) -> Result<BuiltBatch<T>>,
         followup: impl FnOnce(T, &mut WriteContext<'_>) -> Result<BuiltBatch<U>>,
+        seal_between: SealBetween,
     ) -> Result<(WriteReceipt, U)> {
         self.check_writable()?;
         let (receipt, out) = {
@@ -404,8 +410,17 @@ impl Inner {
             let logged = self
                 .build_and_log(&mut guard, build)
                 .and_then(|(first, out)| {
-                    let (second, out) =
-                        self.build_and_log(&mut guard, |context| followup(out, context))?;
+                    let ahead = (seal_between == SealBetween::Yes).then(|| {
+                        let published = self.current.read().mem_layers.clone();
+                        layers_with_builder(&mut guard, published)
+                    });
+                    let second = self.build_and_log(&mut guard, |context| followup(out, context));
+                    if let Some(ahead) = ahead {
+                        // Published whether the follow-up worked or not: the first batch is
+                        // logged and applied, and its rows are no longer in the builder.
+                        self.publish_with(&mut guard, Some(ahead));
+                    }
+                    let (second, out) = second?;
                     Ok((WriteReceipt::combine(first, second), out))
                 });
             if let Err(error) = &logged {
@@ -544,15 +559,20 @@ impl Inner {
     /// Seals the writer's head into a memory layer and publishes a new version.
     /// Called with the writer lock held, so versions are swapped by one thread at a time.
     fn publish_locked(&self, writer: &mut WriterState) {
+        self.publish_with(writer, None);
+    }
+
+    /// [`Self::publish_locked`], starting from `ahead` (the memory layers as
+    /// [`layers_with_builder`] made them earlier under the same lock) when given, else from
+    /// the published ones.
+    fn publish_with(&self, writer: &mut WriterState, ahead: Option<Vec<Arc<MemLayer>>>) {
         if !self.unpublished.load(Ordering::Acquire) {
             return;
         }
         let current = self.current.read().clone();
         let mut next = (*current).clone();
-        if !writer.builder.is_empty() {
-            next.mem_layers.push(Arc::new(writer.builder.seal()));
-            merge_full_levels(&mut next.mem_layers);
-        }
+        let base = ahead.unwrap_or_else(|| std::mem::take(&mut next.mem_layers));
+        next.mem_layers = layers_with_builder(writer, base);
         if next.profiles_schema.columns().len() != writer.profiles_schema.columns().len() {
             next.profiles_schema = Arc::new(writer.profiles_schema.clone());
         }
@@ -615,6 +635,29 @@ impl Inner {
             memory_bytes: self.memory_bytes(),
         })
     }
+}
+
+/// `layers` with the builder's rows sealed into one more layer (when it has any), merged
+/// as the levels require.
+fn layers_with_builder(
+    writer: &mut WriterState,
+    mut layers: Vec<Arc<MemLayer>>,
+) -> Vec<Arc<MemLayer>> {
+    if !writer.builder.is_empty() {
+        layers.push(Arc::new(writer.builder.seal()));
+        merge_full_levels(&mut layers);
+    }
+    layers
+}
+
+/// Whether a write with a follow-up seals its first batch's rows into a memory layer before
+/// running the follow-up. The follow-up often waits for work on another thread (computed
+/// traits); sealing then uses that wait for work the next publish would otherwise do. Both
+/// batches are published together at the end of the write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SealBetween {
+    Yes,
+    No,
 }
 
 fn merge_full_levels(layers: &mut Vec<Arc<MemLayer>>) {
