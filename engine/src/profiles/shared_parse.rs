@@ -10,56 +10,61 @@ use super::{parse_line, ParsedLine, PARSE_CHUNKS_AHEAD, PARSE_CHUNK_LINES};
 use crate::identity::IdentityConfig;
 use crate::message::MessageError;
 use parking_lot::{Condvar, Mutex};
-use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering::SeqCst};
 
 /// One chunk's parse results, each with its line's index in the call.
 type ParsedChunk = Vec<(usize, Result<ParsedLine, MessageError>)>;
 
 /// The lines of one call, shared by the parsing thread and the writer.
+///
+/// The threads hand chunks over through per-chunk slots and counters, without a common
+/// lock: waking a thread that waits for a lock can take the waker's core for a moment, and
+/// the writer would pay it at every chunk. A thread sleeps only when it must wait for the
+/// other, and raises its flag first so the other knows to wake it.
 pub(crate) struct SharedParse<'a, S> {
     lines: &'a [S],
     ahead: &'a IdentityConfig,
     chunks: usize,
     /// The first chunk neither thread has claimed.
     unclaimed: AtomicUsize,
-    handover: Mutex<Handover>,
-    /// Signalled whenever `handover` changes.
-    changed: Condvar,
-}
-
-/// What the two threads hand each other.
-#[derive(Default)]
-struct Handover {
-    /// Chunks the parsing thread finished and the writer has not taken yet.
-    ready: BTreeMap<usize, ParsedChunk>,
     /// Every chunk below this one has been taken by the writer.
-    taken: usize,
-    /// The writer stopped taking chunks (it finished or failed).
-    writer_done: bool,
+    taken: AtomicUsize,
+    /// Per chunk, the parsing thread's results until the writer takes them.
+    slots: Vec<Mutex<Option<ParsedChunk>>>,
+    /// The parsing thread sleeps until the writer catches up.
+    parser_waiting: AtomicBool,
+    /// The writer sleeps until the parsing thread finishes a chunk it claimed.
+    writer_waiting: AtomicBool,
+    /// The writer takes no more chunks (it finished or failed).
+    writer_done: AtomicBool,
     /// The parsing thread stopped; a chunk it claimed and did not finish never will be.
-    parser_gone: bool,
-    /// The parsing thread waits for the writer to catch up.
-    parser_waiting: bool,
-    /// The writer waits for a chunk the parsing thread is parsing.
-    writer_waiting: bool,
+    parser_gone: AtomicBool,
+    /// Held only to go to sleep and to wake a sleeper.
+    sleep: Mutex<()>,
+    wake: Condvar,
 }
 
-/// Chunks a waiting parsing thread lets the writer take before it resumes. Each wakeup can
-/// take the writer's core for a moment, so the parsing thread resumes once per half window,
-/// not once per chunk.
+/// Chunks a waiting parsing thread lets the writer take before it resumes, so that it is
+/// woken once per half window, not once per chunk.
 const RESUME_AFTER_CHUNKS: usize = PARSE_CHUNKS_AHEAD / 2;
 
 impl<'a, S: AsRef<str>> SharedParse<'a, S> {
     /// `lines` to parse, extracting identifiers under `ahead`.
     pub(crate) fn new(lines: &'a [S], ahead: &'a IdentityConfig) -> Self {
+        let chunks = lines.len().div_ceil(PARSE_CHUNK_LINES);
         SharedParse {
             lines,
             ahead,
-            chunks: lines.len().div_ceil(PARSE_CHUNK_LINES),
+            chunks,
             unclaimed: AtomicUsize::new(0),
-            handover: Mutex::new(Handover::default()),
-            changed: Condvar::new(),
+            taken: AtomicUsize::new(0),
+            slots: (0..chunks).map(|_| Mutex::new(None)).collect(),
+            parser_waiting: AtomicBool::new(false),
+            writer_waiting: AtomicBool::new(false),
+            writer_done: AtomicBool::new(false),
+            parser_gone: AtomicBool::new(false),
+            sleep: Mutex::new(()),
+            wake: Condvar::new(),
         }
     }
 
@@ -68,39 +73,39 @@ impl<'a, S: AsRef<str>> SharedParse<'a, S> {
     pub(crate) fn parse_ahead(&self) {
         let _gone = ParserGone(self);
         while self.wait_for_room() {
-            let chunk = self.unclaimed.fetch_add(1, Ordering::AcqRel);
+            let chunk = self.unclaimed.fetch_add(1, SeqCst);
             if chunk >= self.chunks {
                 return;
             }
             let parsed = self.parse(chunk);
-            let mut handover = self.handover.lock();
-            handover.ready.insert(chunk, parsed);
-            if handover.writer_waiting {
-                self.changed.notify_all();
+            *self.slots[chunk].lock() = Some(parsed);
+            // Either the writer sees the chunk, or this thread sees that it sleeps.
+            fence(SeqCst);
+            if self.writer_waiting.load(SeqCst) {
+                self.wake_the_other();
             }
         }
     }
 
     /// Waits while the parsing thread is far enough ahead; false once it should stop.
     fn wait_for_room(&self) -> bool {
-        let mut handover = self.handover.lock();
-        let claimed = self.unclaimed.load(Ordering::Acquire);
-        if claimed < handover.taken + PARSE_CHUNKS_AHEAD {
-            return !handover.writer_done;
+        if self.unclaimed.load(SeqCst) < self.taken.load(SeqCst) + PARSE_CHUNKS_AHEAD {
+            return !self.writer_done.load(SeqCst);
         }
-        loop {
-            let claimed = self.unclaimed.load(Ordering::Acquire);
-            if handover.writer_done || claimed >= self.chunks {
-                handover.parser_waiting = false;
-                return !handover.writer_done;
+        let mut asleep = self.sleep.lock();
+        self.parser_waiting.store(true, SeqCst);
+        let go_on = loop {
+            if self.writer_done.load(SeqCst) {
+                break false;
             }
-            if claimed <= handover.taken + RESUME_AFTER_CHUNKS {
-                handover.parser_waiting = false;
-                return true;
+            let claimed = self.unclaimed.load(SeqCst);
+            if claimed >= self.chunks || claimed <= self.taken.load(SeqCst) + RESUME_AFTER_CHUNKS {
+                break true;
             }
-            handover.parser_waiting = true;
-            self.changed.wait(&mut handover);
-        }
+            self.wake.wait(&mut asleep);
+        };
+        self.parser_waiting.store(false, SeqCst);
+        go_on
     }
 
     /// The parse results of every line, in order, for the writer.
@@ -117,33 +122,42 @@ impl<'a, S: AsRef<str>> SharedParse<'a, S> {
     fn take(&self, chunk: usize) -> ParsedChunk {
         let claimed_here = self
             .unclaimed
-            .compare_exchange(chunk, chunk + 1, Ordering::AcqRel, Ordering::Acquire)
+            .compare_exchange(chunk, chunk + 1, SeqCst, SeqCst)
             .is_ok();
         let parsed = if claimed_here {
             self.parse(chunk)
         } else {
-            let mut handover = self.handover.lock();
-            loop {
-                if let Some(parsed) = handover.ready.remove(&chunk) {
-                    handover.writer_waiting = false;
-                    break parsed;
-                }
-                if handover.parser_gone {
-                    handover.writer_waiting = false;
-                    drop(handover);
-                    break self.parse(chunk);
-                }
-                handover.writer_waiting = true;
-                self.changed.wait(&mut handover);
-            }
+            self.wait_for(chunk)
         };
-        let mut handover = self.handover.lock();
-        handover.taken = chunk + 1;
-        let claimed = self.unclaimed.load(Ordering::Acquire);
-        if handover.parser_waiting && claimed <= handover.taken + RESUME_AFTER_CHUNKS {
-            self.changed.notify_all();
+        self.taken.store(chunk + 1, SeqCst);
+        if self.parser_waiting.load(SeqCst)
+            && self.unclaimed.load(SeqCst) <= chunk + 1 + RESUME_AFTER_CHUNKS
+        {
+            self.wake_the_other();
         }
         parsed
+    }
+
+    /// The results of a chunk the parsing thread claimed, once it has finished them; parsed
+    /// here if that thread stopped first.
+    fn wait_for(&self, chunk: usize) -> ParsedChunk {
+        if let Some(parsed) = self.slots[chunk].lock().take() {
+            return parsed;
+        }
+        let mut asleep = self.sleep.lock();
+        self.writer_waiting.store(true, SeqCst);
+        let finished = loop {
+            if let Some(parsed) = self.slots[chunk].lock().take() {
+                break Some(parsed);
+            }
+            if self.parser_gone.load(SeqCst) {
+                break None;
+            }
+            self.wake.wait(&mut asleep);
+        };
+        self.writer_waiting.store(false, SeqCst);
+        drop(asleep);
+        finished.unwrap_or_else(|| self.parse(chunk))
     }
 
     fn parse(&self, chunk: usize) -> ParsedChunk {
@@ -157,9 +171,16 @@ impl<'a, S: AsRef<str>> SharedParse<'a, S> {
             .collect()
     }
 
-    fn mark(&self, note: impl FnOnce(&mut Handover)) {
-        note(&mut self.handover.lock());
-        self.changed.notify_all();
+    /// Wakes the other thread. The sleeper holds `sleep` from raising its flag until it
+    /// sleeps, so taking it here ensures the wakeup does not come before the sleep.
+    fn wake_the_other(&self) {
+        let _asleep = self.sleep.lock();
+        self.wake.notify_all();
+    }
+
+    fn mark(&self, flag: &AtomicBool) {
+        flag.store(true, SeqCst);
+        self.wake_the_other();
     }
 }
 
@@ -169,7 +190,7 @@ struct ParserGone<'s, 'a, S: AsRef<str>>(&'s SharedParse<'a, S>);
 
 impl<S: AsRef<str>> Drop for ParserGone<'_, '_, S> {
     fn drop(&mut self) {
-        self.0.mark(|handover| handover.parser_gone = true);
+        self.0.mark(&self.0.parser_gone);
     }
 }
 
@@ -200,7 +221,7 @@ impl<S: AsRef<str>> Iterator for InOrder<'_, '_, S> {
 impl<S: AsRef<str>> Drop for InOrder<'_, '_, S> {
     fn drop(&mut self) {
         // Finished or failed, the writer takes nothing more: the parsing thread may stop.
-        self.shared.mark(|handover| handover.writer_done = true);
+        self.shared.mark(&self.shared.writer_done);
     }
 }
 
@@ -233,6 +254,20 @@ mod tests {
 
     fn expected(n: usize) -> Vec<(usize, bool)> {
         (0..n).map(|i| (i, i % 97 != 5)).collect()
+    }
+
+    #[test]
+    fn racing_threads_hand_over_every_chunk_once_in_order() {
+        let config = IdentityConfig::default();
+        let lines = lines(12 * PARSE_CHUNK_LINES + 7);
+        for _ in 0..100 {
+            let shared = SharedParse::new(&lines, &config);
+            let items: Vec<_> = std::thread::scope(|scope| {
+                scope.spawn(|| shared.parse_ahead());
+                shared.in_order().collect()
+            });
+            assert_eq!(indices_and_failures(&items), expected(lines.len()));
+        }
     }
 
     #[test]
@@ -282,7 +317,7 @@ mod tests {
             let lines = lines(5 * PARSE_CHUNK_LINES);
             let shared = SharedParse::new(&lines, &config);
             // The parsing thread claimed chunk 0 and went away without finishing it.
-            shared.unclaimed.store(1, Ordering::Release);
+            shared.unclaimed.store(1, SeqCst);
             drop(ParserGone(&shared));
             let items: Vec<_> = shared.in_order().collect();
             assert_eq!(indices_and_failures(&items), expected(lines.len()));
@@ -302,7 +337,7 @@ mod tests {
                 drop(writer);
                 parser.join().expect("the parsing thread returns");
             });
-            assert!(shared.unclaimed.load(Ordering::Acquire) < 40);
+            assert!(shared.unclaimed.load(SeqCst) < 40);
         });
     }
 }
