@@ -275,26 +275,34 @@ impl IdentityGraph {
         if !self.state.uf.is_live_root(root) {
             return Vec::new();
         }
-        // (type code, last seen, value, node) of the best identifier of each type so far.
-        // Room for the usual user id, anonymous id, email and device id.
-        let mut best: Vec<(u16, i64, &str, u32)> = Vec::with_capacity(4);
+        // (type code, last seen, node) of the best identifier of each type so far. Room for
+        // the usual user id, anonymous id, email and device id. Values are read only to break
+        // a tie on last seen: a profile rarely has two of one type, and each read is likely a
+        // cache miss.
+        let mut best: Vec<(u16, i64, u32)> = Vec::with_capacity(4);
         let mut node = self.state.head.get(root as usize).copied().unwrap_or(NONE);
         while node != NONE {
             let code = self.interner.code(node);
             let last_seen = self.state.last_seen[node as usize];
-            let value = self.interner.value(node);
-            match best.iter_mut().find(|(c, _, _, _)| *c == code) {
+            match best.iter_mut().find(|(c, _, _)| *c == code) {
                 Some(current) => {
-                    if (current.1, current.2) < (last_seen, value) {
-                        *current = (code, last_seen, value, node);
+                    let later = match current.1.cmp(&last_seen) {
+                        std::cmp::Ordering::Less => true,
+                        std::cmp::Ordering::Greater => false,
+                        std::cmp::Ordering::Equal => {
+                            self.interner.value(current.2) < self.interner.value(node)
+                        }
+                    };
+                    if later {
+                        *current = (code, last_seen, node);
                     }
                 }
-                None => best.push((code, last_seen, value, node)),
+                None => best.push((code, last_seen, node)),
             }
             node = self.state.next[node as usize];
         }
         best.into_iter()
-            .map(|(code, _, _, node)| ShownNode { code, node })
+            .map(|(code, _, node)| ShownNode { code, node })
             .collect()
     }
 
