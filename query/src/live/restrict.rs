@@ -133,7 +133,10 @@ impl EventIndex {
             }
         }
         pairs.sort();
-        let rows = pairs.iter().map(|pair| (pair >> 32) as u32).collect();
+        let row_of = |pair: &u64| (pair >> 32) as u32;
+        // Each row has one owner, so the sorted rows are distinct: appended, not inserted.
+        let rows = RoaringBitmap::from_sorted_iter(pairs.iter().map(row_of))
+            .unwrap_or_else(|_| pairs.iter().map(row_of).collect());
         let owners = pairs
             .into_iter()
             .map(|pair| Value::Int64(i64::from(pair as u32)))
@@ -314,9 +317,11 @@ impl TableSource for RestrictedTable<'_> {
     ) -> Result<(RoaringBitmap, AccessPath), QueryError> {
         let path = AccessPath::Other(format!("live: {} rows checked", self.rows.len()));
         if let Some(verdicts) = self.verdicts.filter(|_| column != EVENT_PROFILE_COLUMN) {
+            // The untested rows are the newest events: the engine's scan tests them in place,
+            // without copying their values out.
             let rows = verdicts.matching(column, predicate, &self.rows, |untested| {
-                let values = self.base.fetch(column, untested)?;
-                matching_rows(untested, &values, |v| predicate.matches(v))
+                let (matching, _) = self.base.filter_within(column, predicate, untested)?;
+                Ok(matching)
             })?;
             return Ok((rows, path));
         }
