@@ -194,7 +194,9 @@ pub(crate) fn build<M: Borrow<Message>>(
     report.touched.extend(touched.iter().map(|(row, _)| *row));
     report.touched |= &absorbed_rows;
     // Trait upkeep needs only each event's row: it can start now, beside the rest.
-    let work = TraitWork::collect(&state.definitions.traits, &events, survivor_rows);
+    let mut work = resolved.trait_work;
+    // Slots are positions among the accepted messages, which `events` keeps.
+    work.assign_rows(|slot| events[slot as usize].0, survivor_rows);
     let work_here = match send_traits {
         Some(send) if work.len() >= MIN_DEFERRED_TRAIT_INPUTS => send(work, state, ctx).err(),
         _ => Some(work),
@@ -239,6 +241,9 @@ struct Resolved {
     changed_profiles: FxHashSet<u32>,
     /// Events columns the accepted messages' fitted event rows add, in order.
     event_columns: Vec<(String, ColumnType)>,
+    /// What the accepted events bring to computed traits, each event's row still to assign
+    /// (its slot is its position among the accepted messages).
+    trait_work: TraitWork,
 }
 
 /// Identifier columns whose stored values are known without reading them.
@@ -328,6 +333,7 @@ fn resolve_all<M: Borrow<Message>>(
     let mut changed_profiles = FxHashSet::default();
     let mut in_call = KeySet::default();
     let mut located = Vec::new();
+    let mut trait_work = TraitWork::default();
     for (index, message, event, extracted) in messages {
         let msg: &Message = message.borrow();
         let key = message_key(&msg.message_id);
@@ -337,7 +343,11 @@ fn resolve_all<M: Borrow<Message>>(
             continue;
         }
         let prepared = match fitter.prepare(msg, event, &is_profile_trait) {
-            Ok(prepared) => prepared,
+            Ok(prepared) => {
+                let slot = u32::try_from(accepted.len()).unwrap_or(u32::MAX);
+                trait_work.add_event(&state.definitions.traits, slot, &prepared.event);
+                prepared
+            }
             Err(reason) => {
                 in_call.remove(&key);
                 report.rejected.push(RejectedMessage {
@@ -397,6 +407,7 @@ fn resolve_all<M: Borrow<Message>>(
         identifiers_before,
         changed_profiles,
         event_columns: fitter.take_events_added(),
+        trait_work,
     }
 }
 

@@ -44,56 +44,58 @@ struct AddedEvent {
 }
 
 impl TraitWork {
-    /// What `events` (row, values) bring to the traits of `definitions`; every trait value
-    /// of the `recheck` rows is checked too (a merge changed their states).
-    pub fn collect(
+    /// Adds what one event brings to the traits of `definitions`. `slot` stands for the
+    /// event's row until [`TraitWork::assign_rows`]: the work is collected while a call is
+    /// resolved, each event read once while it is still in cache, before merges settle
+    /// which row each event ends on.
+    pub fn add_event(
+        &mut self,
         definitions: &[ComputedTrait],
-        events: &[(u32, super::columns::EventRow)],
-        recheck: impl IntoIterator<Item = u32>,
-    ) -> TraitWork {
-        if definitions.is_empty() {
-            return TraitWork::default();
+        slot: u32,
+        event: &super::columns::EventRow,
+    ) {
+        // The type, timestamp and message id are looked up once per event, not per trait.
+        if definitions.is_empty() || !is_behavioural(event) {
+            return;
         }
-        let mut inputs = Vec::new();
-        for (row, event) in events {
-            // The type, timestamp and message id are looked up once per event, not per trait.
-            if !is_behavioural(event) {
+        let Some(first) = definitions.iter().position(|d| d.filter_matches(event)) else {
+            return;
+        };
+        let Some((timestamp, message_id)) = event_stamp(event) else {
+            self.inputs.push(TraitInput {
+                row: slot,
+                added: None,
+            });
+            return;
+        };
+        for (index, definition) in definitions.iter().enumerate().skip(first) {
+            if index > first && !definition.filter_matches(event) {
                 continue;
             }
-            let Some(first) = definitions.iter().position(|d| d.filter_matches(event)) else {
-                continue;
+            let message_id = if definition.uses_message_ids() {
+                message_id.to_owned()
+            } else {
+                String::new()
             };
-            let Some((timestamp, message_id)) = event_stamp(event) else {
-                inputs.push(TraitInput {
-                    row: *row,
-                    added: None,
-                });
-                continue;
-            };
-            for (index, definition) in definitions.iter().enumerate().skip(first) {
-                if index > first && !definition.filter_matches(event) {
-                    continue;
-                }
-                let message_id = if definition.uses_message_ids() {
-                    message_id.to_owned()
-                } else {
-                    String::new()
-                };
-                inputs.push(TraitInput {
-                    row: *row,
-                    added: Some(AddedEvent {
-                        definition: index,
-                        timestamp,
-                        message_id,
-                        value: definition.input_of(event).cloned(),
-                    }),
-                });
-            }
+            self.inputs.push(TraitInput {
+                row: slot,
+                added: Some(AddedEvent {
+                    definition: index,
+                    timestamp,
+                    message_id,
+                    value: definition.input_of(event).cloned(),
+                }),
+            });
         }
-        TraitWork {
-            inputs,
-            recheck: recheck.into_iter().collect(),
+    }
+
+    /// Gives each input its event's row (`row_of` its slot), and names the rows whose every
+    /// trait value is checked too (a merge changed their states).
+    pub fn assign_rows(&mut self, row_of: impl Fn(u32) -> u32, recheck: Vec<u32>) {
+        for input in &mut self.inputs {
+            input.row = row_of(input.row);
         }
+        self.recheck = recheck;
     }
 
     /// How many (event, trait) pairs there are to add.
