@@ -17,7 +17,7 @@ use super::feed::{Change, Feed};
 use super::record::{Op, Record};
 use super::restrict::{EventIndex, RestrictedCatalog};
 use super::schedule::{next_edges, Schedule};
-use super::split::{evaluate_split, worth_splitting, Evaluated};
+use super::split::{worth_splitting, Evaluated, SplitRound};
 use crate::catalog::Catalog;
 use crate::engine_catalog::SnapshotCatalog;
 use crate::error::QueryError;
@@ -624,14 +624,14 @@ impl LiveSegments {
         if independent.is_empty() {
             return Ok(HashMap::new());
         }
-        evaluate_split(
-            &self.segments,
-            &independent,
+        let split = SplitRound {
+            segments: &self.segments,
+            names: &independent,
             snapshot,
-            &self.index,
-            &round.base,
-            round.at,
-        )
+            index: &self.index,
+            at: round.at,
+        };
+        split.evaluate(&round.base)
     }
 
     /// Logs `ops` as one record, then publishes their changes to the feed.

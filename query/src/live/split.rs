@@ -48,54 +48,55 @@ pub(crate) fn worth_splitting(profiles: &RoaringBitmap) -> bool {
         && std::thread::available_parallelism().is_ok_and(|threads| threads.get() >= 2)
 }
 
-/// Evaluates each of `names` for `profiles` at `at`, half of the profiles on a second thread.
-///
-/// The segments named must read no other segment.
-pub(crate) fn evaluate_split(
-    segments: &BTreeMap<String, SegmentState>,
-    names: &[&str],
-    snapshot: &Snapshot,
-    index: &EventIndex,
-    profiles: &RoaringBitmap,
-    at: i64,
-) -> Result<HashMap<String, Evaluated>, LiveError> {
-    let (lower, upper) = halves(profiles);
-    let evaluate_half =
-        |half: &RoaringBitmap| evaluate_all(segments, names, snapshot, index, half, at);
-    let (mine, theirs) = std::thread::scope(|scope| {
-        let other = scope.spawn(|| evaluate_half(&upper));
-        let mine = evaluate_half(&lower);
-        let theirs = other
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        (mine, theirs)
-    });
-    let mut found = mine?;
-    for (name, evaluated) in theirs? {
-        found.entry(name).or_default().absorb(evaluated);
-    }
-    Ok(found)
+/// What a split round evaluates: the segments named (which read no other segment), over a
+/// snapshot and its event index, at one instant.
+pub(crate) struct SplitRound<'a> {
+    pub(crate) segments: &'a BTreeMap<String, SegmentState>,
+    pub(crate) names: &'a [&'a str],
+    pub(crate) snapshot: &'a Snapshot,
+    pub(crate) index: &'a EventIndex,
+    pub(crate) at: i64,
 }
 
-/// Evaluates each of `names` for `profiles` through one restricted catalog.
-fn evaluate_all(
-    segments: &BTreeMap<String, SegmentState>,
-    names: &[&str],
-    snapshot: &Snapshot,
-    index: &EventIndex,
-    profiles: &RoaringBitmap,
-    at: i64,
-) -> Result<HashMap<String, Evaluated>, LiveError> {
-    let full = SnapshotCatalog::new(snapshot).with_now(at);
-    let catalog = RestrictedCatalog::new(&full, snapshot, index, profiles, at)?;
-    let mut found = HashMap::with_capacity(names.len());
-    for &name in names {
-        if let Some(state) = segments.get(name) {
-            let evaluated = evaluate_restricted(segments, state, &catalog, profiles, at)?;
-            found.insert(name.to_owned(), evaluated);
+impl SplitRound<'_> {
+    /// Evaluates each segment for `profiles`, half of the profiles on a second thread.
+    pub(crate) fn evaluate(
+        &self,
+        profiles: &RoaringBitmap,
+    ) -> Result<HashMap<String, Evaluated>, LiveError> {
+        let (lower, upper) = halves(profiles);
+        let (mine, theirs) = std::thread::scope(|scope| {
+            let other = scope.spawn(|| self.evaluate_half(&upper));
+            let mine = self.evaluate_half(&lower);
+            let theirs = other
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (mine, theirs)
+        });
+        let mut found = mine?;
+        for (name, evaluated) in theirs? {
+            found.entry(name).or_default().absorb(evaluated);
         }
+        Ok(found)
     }
-    Ok(found)
+
+    /// Evaluates each segment for `profiles` through one restricted catalog.
+    fn evaluate_half(
+        &self,
+        profiles: &RoaringBitmap,
+    ) -> Result<HashMap<String, Evaluated>, LiveError> {
+        let full = SnapshotCatalog::new(self.snapshot).with_now(self.at);
+        let catalog = RestrictedCatalog::new(&full, self.snapshot, self.index, profiles, self.at)?;
+        let mut found = HashMap::with_capacity(self.names.len());
+        for &name in self.names {
+            if let Some(state) = self.segments.get(name) {
+                let evaluated =
+                    evaluate_restricted(self.segments, state, &catalog, profiles, self.at)?;
+                found.insert(name.to_owned(), evaluated);
+            }
+        }
+        Ok(found)
+    }
 }
 
 /// `profiles` cut in two of nearly equal size, the lower ids first. Each half is a
