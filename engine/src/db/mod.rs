@@ -656,7 +656,9 @@ fn layers_with_builder(
 /// batches are published together at the end of the write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum SealBetween {
+    /// Seal the first batch before the follow-up runs (writes whose follow-up waits).
     Yes,
+    /// Leave the first batch in the builder (plain writes: the follow-up writes nothing).
     No,
 }
 

@@ -51,10 +51,15 @@ pub(crate) fn worth_splitting(profiles: &RoaringBitmap) -> bool {
 /// What a split round evaluates: the segments named (which read no other segment), over a
 /// snapshot and its event index, at one instant.
 pub(crate) struct SplitRound<'a> {
+    /// Every live segment (the definitions are read from here).
     pub(crate) segments: &'a BTreeMap<String, SegmentState>,
+    /// The segments to evaluate.
     pub(crate) names: &'a [&'a str],
+    /// The database as of the write.
     pub(crate) snapshot: &'a Snapshot,
+    /// Which event rows belong to which profile, caught up with `snapshot`.
     pub(crate) index: &'a EventIndex,
+    /// The instant of the round (µs since the epoch).
     pub(crate) at: i64,
 }
 
