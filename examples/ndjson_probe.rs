@@ -74,7 +74,7 @@ fn main() {
         let timed = (start.elapsed(), thread_cpu_seconds(), process_cpu_seconds());
         if let (Some(before), Some(after)) = (start_waits, thread_waits()) {
             println!(
-                "calling thread: {:.2} s ready but waiting for a CPU, {} times switched out",
+                "calling thread: {:.2} s ready but waiting for a CPU, over {} timeslices",
                 (after.0 - before.0) as f64 / 1e9,
                 after.1 - before.1
             );
@@ -141,8 +141,8 @@ fn thread_cpu_seconds() -> Option<f64> {
     cpu_seconds("/proc/thread-self/stat")
 }
 
-/// Nanoseconds the calling thread spent runnable but not running, and how many times it was
-/// switched out, from `/proc/thread-self/schedstat` (Linux only).
+/// Nanoseconds the calling thread spent runnable but not running, and how many timeslices
+/// it ran, from `/proc/thread-self/schedstat` (Linux only).
 fn thread_waits() -> Option<(u64, u64)> {
     let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
     let fields: Vec<u64> = stat

@@ -26,6 +26,7 @@ pub(crate) struct TraitWork {
 /// What one event brings to the computed traits of one row.
 #[derive(Debug)]
 struct TraitInput {
+    /// The event's row; while the call is resolved, its slot (see [`TraitWork::add_event`]).
     row: u32,
     /// `None` when the event has no timestamp: it only gives the row its trait states.
     added: Option<AddedEvent>,

@@ -285,10 +285,11 @@ impl Profiles {
         Ok(report)
     }
 
-    /// The large-call path of [`Profiles::ingest_lines`]: a second thread parses `lines` and
-    /// streams them to the writer, then frees the messages the writer hands back (freeing
-    /// on the allocating thread is cheap, and the writer is the bottleneck). Lines that do
-    /// not parse go to `unparsed`.
+    /// The large-call path of [`Profiles::ingest_lines`]: a second thread parses `lines` in
+    /// chunks ahead of the writer, which parses a chunk itself when that thread has not
+    /// started it (see [`shared_parse`]); the second thread then frees the messages the
+    /// writer hands back (freeing on the allocating thread is cheap, and the writer is the
+    /// bottleneck). Lines that do not parse go to `unparsed`.
     fn ingest_lines_parsed_beside<S: AsRef<str> + Sync>(
         &self,
         lines: &[S],
