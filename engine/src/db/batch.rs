@@ -75,7 +75,8 @@ impl WriteBatch {
 
     /// Appends an event whose values were fitted to the events schema under the writer
     /// lock; the columns such events add must be passed to the batch with
-    /// [`WriteBatch::set_fitted_event_columns`]. Saves checking every value twice.
+    /// [`WriteBatch::set_fitted_event_columns`]. Saves checking every value twice. A first
+    /// value named `profile_id` is a reserved place, set to `profile` where it stands.
     pub(crate) fn append_fitted_event(
         &mut self,
         profile: u32,

@@ -159,9 +159,13 @@ impl WriterState {
                     for (name, column_type) in fitted_columns.take().unwrap_or_default() {
                         self.note_fitted_column(&name, column_type, &mut new_columns);
                     }
-                    // Event rows are made with room to spare, so this rarely reallocates.
                     let mut values = attributes;
-                    values.insert(0, profile_cell(profile));
+                    match values.first_mut() {
+                        Some(first) if first.0 == EVENT_PROFILE_COLUMN => {
+                            *first = profile_cell(profile);
+                        }
+                        _ => values.insert(0, profile_cell(profile)),
+                    }
                     let row = take_event_row(&mut next_event)?;
                     event_rows.push(row);
                     mutations.push(event_upsert(row, values));

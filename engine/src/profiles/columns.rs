@@ -63,7 +63,8 @@ pub fn is_hidden_profile_column(name: &str) -> bool {
     name == IDENTITY_COLUMN || name.starts_with(TS_PREFIX) || name.starts_with(MSG_PREFIX)
 }
 
-/// A message's event row: column names and values, in the order the row lists them.
+/// A message's event row: column names and values, in the order the row lists them. The
+/// first cell is `profile_id`, NULL until the writer knows the profile.
 pub(crate) type EventRow = Vec<(ColumnName, Value)>;
 
 /// A message turned into column values, fitted to the schemas.
@@ -294,8 +295,10 @@ fn event_row(
     msg: &Message,
     properties: impl ExactSizeIterator<Item = (String, Value)>,
 ) -> EventRow {
-    let mut out = Vec::with_capacity(6 + properties.len() + msg.traits.len());
+    let mut out = Vec::with_capacity(7 + properties.len() + msg.traits.len());
     let text = |s: &str| Value::String(s.to_owned());
+    // The writer fills in the profile; reserving its place spares shifting every cell.
+    out.push((EVENT_PROFILE_COLUMN.into(), Value::Null));
     out.push((TYPE_COLUMN.into(), text(msg.kind.name())));
     if let Some(event) = &msg.event {
         out.push((EVENT_COLUMN.into(), text(event)));

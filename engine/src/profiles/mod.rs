@@ -80,7 +80,10 @@ const PARSE_CHUNK_LINES: usize = 256;
 const PARSE_CHUNKS_AHEAD: usize = 8;
 
 /// A parsed message with its unfitted event row and, when extracted ahead, its identifiers.
-type ParsedLine = (Message, columns::EventRow, Option<ingest::Extracted>);
+///
+/// The message is boxed: it is large, and it moves from the parsing thread through the
+/// writer and back to be freed; moving a pointer spares the writer copying cold bytes.
+type ParsedLine = (Box<Message>, columns::EventRow, Option<ingest::Extracted>);
 
 /// Parses one line and makes its event row (while the message is still in cache), and its
 /// identifiers under `ahead` when given.
@@ -88,7 +91,7 @@ fn parse_line(line: &str, ahead: ingest::Ahead<'_>) -> Result<ParsedLine, Messag
     parse_message_line(line).map(|mut message| {
         let extracted = ahead.and_then(|config| config.identifiers_without_graph(&message));
         let event = columns::take_event_values(&mut message);
-        (message, event, extracted)
+        (Box::new(message), event, extracted)
     })
 }
 
@@ -96,7 +99,7 @@ fn parse_line(line: &str, ahead: ingest::Ahead<'_>) -> Result<ParsedLine, Messag
 fn accept_parsed<'a>(
     parsed: impl Iterator<Item = (usize, Result<ParsedLine, MessageError>)> + 'a,
     unparsed: &'a mut Vec<RejectedMessage>,
-) -> impl Iterator<Item = ingest::Incoming<Message>> + 'a {
+) -> impl Iterator<Item = ingest::Incoming<Box<Message>>> + 'a {
     parsed.filter_map(move |(index, result)| match result {
         Ok((message, event, extracted)) => Some((index, message, event, extracted)),
         Err(error) => {
@@ -300,7 +303,7 @@ impl Profiles {
         let ahead = self.identity_config();
         let shared = shared_parse::SharedParse::new(lines, &ahead);
         std::thread::scope(|scope| {
-            let (spent_sender, spent_receiver) = std::sync::mpsc::channel::<Vec<Message>>();
+            let (spent_sender, spent_receiver) = std::sync::mpsc::channel::<Vec<Box<Message>>>();
             let parser = &shared;
             scope.spawn(move || {
                 parser.parse_ahead();
@@ -308,7 +311,7 @@ impl Profiles {
             });
             let messages = accept_parsed(shared.in_order(), unparsed);
             let mut spent = Vec::with_capacity(PARSE_CHUNK_LINES);
-            let mut give_back = |message: Message| {
+            let mut give_back = |message: Box<Message>| {
                 spent.push(message);
                 if spent.len() == PARSE_CHUNK_LINES {
                     let full = std::mem::replace(&mut spent, Vec::with_capacity(PARSE_CHUNK_LINES));
