@@ -96,6 +96,7 @@ pub fn crash_options(flush_threshold_bytes: usize, compaction_trigger_segments: 
         create_if_missing: true,
         flush_threshold_bytes,
         compaction_trigger_segments,
+        low_priority_maintenance: true,
     }
 }
 

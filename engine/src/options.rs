@@ -16,6 +16,9 @@ pub struct Options {
     /// Compact a table in the background once it has more segments than this (0: never),
     /// merging its newest run of segments of comparable total size.
     pub compaction_trigger_segments: usize,
+    /// Run flushes and compactions at the lowest CPU priority (on Linux), so they take the
+    /// time writers leave idle; a writer that gets far ahead flushes on its own time.
+    pub low_priority_maintenance: bool,
 }
 
 impl Default for Options {
@@ -26,6 +29,7 @@ impl Default for Options {
             create_if_missing: true,
             flush_threshold_bytes: 64 << 20,
             compaction_trigger_segments: 8,
+            low_priority_maintenance: true,
         }
     }
 }

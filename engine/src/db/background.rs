@@ -58,9 +58,15 @@ impl Worker {
         let doorbell = Arc::clone(&inner.doorbell);
         let weak = Arc::downgrade(inner);
         let ring = Arc::clone(&doorbell);
+        let low_priority = inner.options.low_priority_maintenance;
         let thread = std::thread::Builder::new()
             .name("profiledb-maintenance".into())
-            .spawn(move || run(&weak, &ring))
+            .spawn(move || {
+                if low_priority {
+                    yield_to_writers();
+                }
+                run(&weak, &ring);
+            })
             .ok();
         Worker { doorbell, thread }
     }
@@ -74,6 +80,25 @@ impl Worker {
         }
     }
 }
+
+/// Gives the calling thread the lowest CPU priority. Writers then rarely wait for a core
+/// while a flush runs; a flush that falls far behind is done by the writer itself
+/// (`Inner::request_flush_if_full`), so memory stays bounded.
+#[cfg(target_os = "linux")]
+fn yield_to_writers() {
+    // On Linux the nice value belongs to one thread, named by its thread id.
+    let thread = rustix::thread::gettid();
+    // Best effort: a worker left at normal priority only competes harder for a core.
+    let _ = rustix::process::setpriority_process(Some(thread), LOWEST_PRIORITY);
+}
+
+/// Elsewhere the nice value is shared by the whole process: left as it is.
+#[cfg(not(target_os = "linux"))]
+fn yield_to_writers() {}
+
+/// The nice value of the lowest CPU priority.
+#[cfg(target_os = "linux")]
+const LOWEST_PRIORITY: i32 = 19;
 
 fn run(inner: &Weak<Inner>, doorbell: &Doorbell) {
     while doorbell.wait() {
@@ -99,4 +124,45 @@ fn maintain(inner: &Inner) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use crate::profiles::test_support::TempDir;
+    use crate::{Database, Options};
+
+    /// The nice values of this process's maintenance threads, read from `/proc`.
+    fn maintenance_nice_values() -> Vec<i32> {
+        let mut values = Vec::new();
+        for task in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
+            let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
+                continue;
+            };
+            // `pid (name) state …`: the name may hold spaces, so fields count from the `)`.
+            let Some((head, fields)) = stat.rsplit_once(')') else {
+                continue;
+            };
+            if head.ends_with("(profiledb-maint") {
+                let nice = fields.split_whitespace().nth(16).unwrap();
+                values.push(nice.parse().unwrap());
+            }
+        }
+        values
+    }
+
+    #[test]
+    fn the_maintenance_thread_runs_at_the_lowest_priority() {
+        let dir = TempDir::new("maintenance-priority");
+        let db = Database::open(dir.path(), Options::default()).unwrap();
+        // The thread lowers its own priority as it starts.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !maintenance_nice_values().contains(&super::LOWEST_PRIORITY) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no low-priority worker"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        db.close().unwrap();
+    }
 }

@@ -18,6 +18,8 @@ mod followup_tests;
 mod identity_checkpoint;
 mod open;
 mod writer;
+#[cfg(test)]
+mod writer_flush_tests;
 
 pub(crate) use batch::WriteOp;
 pub use batch::{WriteBatch, WriteReceipt};
@@ -53,6 +55,10 @@ use writer::WriterState;
 /// neared the size of the one before kept fewer layers, but copied each cell three to four
 /// times as often during a bulk load.)
 const LAYERS_PER_MERGE: usize = 4;
+
+/// How many flush thresholds of memory writers may hold before one flushes on its own time
+/// rather than wait for the background worker.
+const WRITER_FLUSH_FACTOR: usize = 4;
 
 /// Shared state behind a [`Database`] handle and its background worker.
 pub(crate) struct Inner {
@@ -604,8 +610,19 @@ impl Inner {
         sealed + self.writer.lock().builder.approximate_bytes()
     }
 
+    /// Asks the background worker for a flush once memory holds a flush's worth; once it
+    /// holds [`WRITER_FLUSH_FACTOR`] times that, the worker is far behind (it runs at low
+    /// priority, and writers may keep every core busy), and this writer flushes on its own
+    /// time, which bounds memory. The write is already durable, so a failed flush is
+    /// reported like a background one: by the next write.
     fn request_flush_if_full(&self) {
-        if self.memory_bytes() >= self.options.flush_threshold_bytes {
+        let held = self.memory_bytes();
+        let threshold = self.options.flush_threshold_bytes;
+        if held >= threshold.saturating_mul(WRITER_FLUSH_FACTOR) {
+            if let Err(error) = flush::flush(self, flush::GraphSnapshot::WhenDue) {
+                *self.background_error.lock() = Some(error);
+            }
+        } else if held >= threshold {
             background::notify(self);
         }
     }
