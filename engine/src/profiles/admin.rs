@@ -56,7 +56,7 @@ impl Profiles {
         definitions.traits[index] = definition.clone();
         definitions.store(self.db.storage().as_ref(), self.db.dir())?;
         state.definitions = definitions;
-        for slots in state.computed.values_mut() {
+        for slots in state.computed.iter_mut().map(|(_, slots)| slots) {
             if let Some(slot) = slots.get_mut(index) {
                 slot.state = TraitState::new(&definition);
             }
@@ -77,7 +77,7 @@ impl Profiles {
             state.load_trait(ctx.snapshot, index, definition, now)?;
             let mut batch = WriteBatch::new();
             let mut fitter = Fitter::new(ctx.profiles_schema, ctx.events_schema);
-            let rows: Vec<u32> = state.computed.keys().copied().collect();
+            let rows: Vec<u32> = state.computed.rows();
             write_computed(state, rows, &mut batch, &mut fitter);
             Ok(plain(batch))
         })?;
@@ -183,11 +183,11 @@ impl Profiles {
         state.definitions = definitions;
         self.db.write_with(|_| {
             let mut batch = WriteBatch::new();
-            for (row, slots) in &mut state.computed {
+            for (row, slots) in state.computed.iter_mut() {
                 if index < slots.len() {
                     let slot = slots.remove(index);
                     if !slot.written.is_null() {
-                        batch.upsert_profile(*row, vec![(name.to_owned(), Value::Null)]);
+                        batch.upsert_profile(row, vec![(name.to_owned(), Value::Null)]);
                     }
                 }
             }
@@ -215,14 +215,14 @@ impl Profiles {
             return Ok(());
         }
         self.db.write_with(|ctx| {
-            for slots in state.computed.values_mut() {
+            for slots in state.computed.iter_mut().map(|(_, slots)| slots) {
                 for (slot, definition) in slots.iter_mut().zip(&traits) {
                     slot.state.age(definition, now);
                 }
             }
             let mut batch = WriteBatch::new();
             let mut fitter = Fitter::new(ctx.profiles_schema, ctx.events_schema);
-            let rows: Vec<u32> = state.computed.keys().copied().collect();
+            let rows: Vec<u32> = state.computed.rows();
             write_computed(&mut state, rows, &mut batch, &mut fitter);
             Ok(plain(batch))
         })?;

@@ -486,7 +486,7 @@ pub(crate) fn stored_traits_of_rows(
 
 /// Moves the computed-trait states of an absorbed row into its survivor's row.
 fn merge_computed(state: &mut State, absorbed_row: u32, row: u32) {
-    let Some(taken) = state.computed.remove(&absorbed_row) else {
+    let Some(taken) = state.computed.remove(absorbed_row) else {
         return;
     };
     let slots = state.slots_mut(row);

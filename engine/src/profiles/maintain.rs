@@ -3,10 +3,10 @@
 use super::columns::Fitter;
 use super::computed::{event_stamp, is_behavioural, ComputedTrait, TraitState};
 use super::state::{Slot, State};
+use super::trait_states::TraitStates;
 use crate::schema::TableKind;
 use crate::value::Value;
 use crate::WriteBatch;
-use rustc_hash::FxHashMap;
 
 /// Computed-trait values to upsert: per row, the changed (column, value) pairs.
 pub(crate) type TraitUpserts = Vec<(u32, Vec<(String, Value)>)>;
@@ -113,7 +113,7 @@ impl TraitWork {
     /// row's states are still in cache.
     pub fn run(
         mut self,
-        computed: &mut FxHashMap<u32, Vec<Slot>>,
+        computed: &mut TraitStates,
         definitions: &[ComputedTrait],
         now: i64,
         fitter: &mut Fitter<'_>,
@@ -142,7 +142,7 @@ impl TraitWork {
                     mask = mask.union(add_input(slots, definitions, input, now));
                 }
                 slots
-            } else if let Some(slots) = computed.get_mut(&row) {
+            } else if let Some(slots) = computed.get_mut(row) {
                 slots
             } else {
                 continue;
@@ -207,11 +207,11 @@ impl TraitMask {
 
 /// The slots of `row`, one per definition, created empty when missing.
 pub(crate) fn slots_of<'c>(
-    computed: &'c mut FxHashMap<u32, Vec<Slot>>,
+    computed: &'c mut TraitStates,
     definitions: &[ComputedTrait],
     row: u32,
 ) -> &'c mut Vec<Slot> {
-    let slots = computed.entry(row).or_default();
+    let slots = computed.entry(row);
     while slots.len() < definitions.len() {
         let definition = &definitions[slots.len()];
         slots.push(Slot {
@@ -225,7 +225,7 @@ pub(crate) fn slots_of<'c>(
 /// Per row of `rows` whose trait values (those its mask names) differ from the last
 /// written, the upsert of those values; each is then taken as written.
 fn changed_values(
-    computed: &mut FxHashMap<u32, Vec<Slot>>,
+    computed: &mut TraitStates,
     definitions: &[ComputedTrait],
     now: i64,
     rows: impl IntoIterator<Item = u32>,
@@ -236,7 +236,7 @@ fn changed_values(
         return upserts;
     }
     for row in rows {
-        let Some(slots) = computed.get_mut(&row) else {
+        let Some(slots) = computed.get_mut(row) else {
             continue;
         };
         let cells = changed_cells(slots, definitions, now, TraitMask::ALL, fitter);

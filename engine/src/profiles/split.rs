@@ -126,7 +126,7 @@ fn rebuild(
     for p in &report.retired {
         if let Some(row) = state.row(p.0) {
             state.set_row(p.0, NO_ROW);
-            state.computed.remove(&row);
+            state.computed.remove(row);
             dead_rows.push(row);
         }
     }
@@ -358,7 +358,7 @@ fn rebuild_computed(
         let rows = events_of.remove(&row).unwrap_or_default();
         let written: Vec<Value> = state
             .computed
-            .get(&row)
+            .get(row)
             .map(|slots| slots.iter().map(|s| s.written.clone()).collect())
             .unwrap_or_default();
         let mut slots = Vec::with_capacity(definitions.len());

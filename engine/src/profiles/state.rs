@@ -6,12 +6,12 @@ use super::columns::IDENTITY_COLUMN;
 use super::computed::{ComputedTrait, TraitState};
 use super::definitions::Definitions;
 use super::scratch::recompute_all;
+use super::trait_states::TraitStates;
 use crate::error::Result;
 use crate::identity::IdentityGraph;
 use crate::schema::TableKind;
 use crate::snapshot::Snapshot;
 use crate::value::Value;
-use rustc_hash::FxHashMap;
 use std::collections::{HashSet, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 
@@ -120,7 +120,7 @@ pub(crate) struct State {
     /// Computed-trait definitions and the clock.
     pub definitions: Definitions,
     /// Per profiles row: one slot per computed trait (same order as the definitions).
-    pub computed: FxHashMap<u32, Vec<Slot>>,
+    pub computed: TraitStates,
 }
 
 impl State {

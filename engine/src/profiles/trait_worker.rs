@@ -8,14 +8,11 @@
 use super::columns::Fitter;
 use super::computed::ComputedTrait;
 use super::maintain::{TraitUpserts, TraitWork};
-use super::state::Slot;
 use crate::schema::TableSchema;
-use rustc_hash::FxHashMap;
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::thread::JoinHandle;
 
-/// The computed-trait states of every profile row.
-pub(crate) type TraitStates = FxHashMap<u32, Vec<Slot>>;
+pub(crate) use super::trait_states::TraitStates;
 
 /// One call's trait upkeep, with everything it needs moved in.
 pub(crate) struct TraitJob {
