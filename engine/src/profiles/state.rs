@@ -64,6 +64,9 @@ pub(crate) fn message_key(message_id: &str) -> u128 {
     (u128::from(mix(a)) << 64) | u128::from(mix(b ^ a.rotate_left(17)))
 }
 
+/// The most message ids a window reserves room for when it is made.
+const MAX_RESERVED_IDS: usize = 1 << 22;
+
 /// The last `capacity` accepted message ids, as 128-bit keys.
 #[derive(Debug, Default)]
 pub(crate) struct Dedup {
@@ -73,11 +76,17 @@ pub(crate) struct Dedup {
 }
 
 impl Dedup {
-    /// An empty window of `capacity` ids.
+    /// An empty window of `capacity` ids, with room for all of them: a window that grew
+    /// as it filled would rehash every id and fault in fresh pages at each doubling. Pages
+    /// are only touched as ids arrive.
     pub fn new(capacity: usize) -> Dedup {
+        // One more: an insert adds before it evicts. A window set far larger than usual
+        // grows as it fills instead of reserving its whole size at once.
+        let room = capacity.saturating_add(1).min(MAX_RESERVED_IDS);
         Dedup {
             capacity,
-            ..Dedup::default()
+            set: KeySet::with_capacity_and_hasher(room, BuildHasherDefault::default()),
+            order: VecDeque::with_capacity(room),
         }
     }
 
