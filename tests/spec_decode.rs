@@ -91,6 +91,18 @@ impl<'a> Cursor<'a> {
             tag => panic!("value tag {tag}"),
         }
     }
+    /// LEB128: seven bits a byte, low bits first, high bit set on all but the last byte.
+    fn var_u32(&mut self) -> u32 {
+        let mut value = 0;
+        for shift in (0..35).step_by(7) {
+            let byte = self.u8();
+            value |= u32::from(byte & 0x7F) << shift;
+            if byte & 0x80 == 0 {
+                return value;
+            }
+        }
+        panic!("variable-length integer past 32 bits")
+    }
     fn done(&self) -> bool {
         self.at == self.bytes.len()
     }
@@ -771,7 +783,14 @@ enum MutationView {
 
 fn decode_batch(payload: &[u8]) -> Vec<MutationView> {
     let mut c = Cursor::new(payload);
-    assert_eq!(c.u8(), 1, "batch version");
+    assert_eq!(c.u8(), 2, "batch version");
+    let names_at = c.u32() as usize;
+    let mut table = Cursor::new(payload);
+    table.at = names_at;
+    let names: Vec<String> = (0..table.u32()).map(|_| table.str()).collect();
+    assert!(table.done(), "the name table ends the batch");
+    let mut c = Cursor::new(&payload[..names_at]);
+    c.at = 5;
     let count = c.u32();
     let out = (0..count)
         .map(|_| {
@@ -781,14 +800,17 @@ fn decode_batch(payload: &[u8]) -> Vec<MutationView> {
             match kind {
                 1 => {
                     let n = c.u32();
-                    MutationView::Upsert(table, row, (0..n).map(|_| (c.str(), c.value())).collect())
+                    let cells = (0..n)
+                        .map(|_| (names[c.var_u32() as usize].clone(), c.value()))
+                        .collect();
+                    MutationView::Upsert(table, row, cells)
                 }
                 2 => MutationView::Delete(table, row),
                 k => panic!("mutation kind {k}"),
             }
         })
         .collect();
-    assert!(c.done(), "no trailing bytes");
+    assert!(c.done(), "the mutations end where the name table starts");
     out
 }
 

@@ -91,6 +91,25 @@ impl ByteWriter {
         self.bytes.extend_from_slice(&v.to_le_bytes());
     }
 
+    /// Overwrites the little-endian u32 written at offset `at` (a field whose value is
+    /// known only once what follows it is written).
+    ///
+    /// # Panics
+    /// If fewer than four bytes were written from `at`.
+    pub fn set_u32_at(&mut self, at: usize, v: u32) {
+        self.bytes[at..at + 4].copy_from_slice(&v.to_le_bytes());
+    }
+
+    /// Writes a u32 in LEB128: seven bits a byte, low bits first, the high bit set on every
+    /// byte but the last; one byte below 128.
+    pub fn var_u32(&mut self, mut v: u32) {
+        while v >= 0x80 {
+            self.u8(v.to_le_bytes()[0] | 0x80);
+            v >>= 7;
+        }
+        self.u8(v.to_le_bytes()[0]);
+    }
+
     /// Writes raw bytes.
     pub fn raw(&mut self, v: &[u8]) {
         self.bytes.extend_from_slice(v);
@@ -157,6 +176,15 @@ impl<'a> ByteReader<'a> {
     #[must_use]
     pub fn new(bytes: &'a [u8]) -> Self {
         ByteReader { bytes, position: 0 }
+    }
+
+    /// A reader of `bytes` from offset `position`: errors name offsets from the start.
+    #[must_use]
+    pub fn starting_at(bytes: &'a [u8], position: usize) -> Self {
+        ByteReader {
+            bytes,
+            position: position.min(bytes.len()),
+        }
     }
 
     /// Current offset from the start.
@@ -239,6 +267,31 @@ impl<'a> ByteReader<'a> {
     /// At end of data.
     pub fn i64(&mut self) -> Result<i64, WireError> {
         Ok(i64::from_le_bytes(self.array()?))
+    }
+
+    /// Reads a u32 written by [`ByteWriter::var_u32`].
+    ///
+    /// # Errors
+    /// At end of data, or when the encoding runs past 32 bits.
+    pub fn var_u32(&mut self) -> Result<u32, WireError> {
+        let start = self.position;
+        let too_long = WireError {
+            offset: start,
+            reason: "variable-length integer exceeds 32 bits",
+        };
+        let mut value = 0u32;
+        for shift in [0, 7, 14, 21, 28] {
+            let byte = self.u8()?;
+            let bits = u32::from(byte & 0x7F);
+            if shift == 28 && bits > 0x0F {
+                return Err(too_long);
+            }
+            value |= bits << shift;
+            if byte & 0x80 == 0 {
+                return Ok(value);
+            }
+        }
+        Err(too_long)
     }
 
     /// Reads a u32 length then that many bytes.
@@ -348,6 +401,42 @@ mod tests {
             let mut r = ByteReader::new(&bytes[..len]);
             let outcome: Result<Vec<Value>, _> = (0..7).map(|_| r.value()).collect();
             assert!(outcome.is_err(), "prefix of {len} bytes decoded");
+        }
+    }
+
+    #[test]
+    fn variable_length_integers_round_trip_in_as_few_bytes_as_their_bits_need() {
+        let cases = [
+            (0, 1),
+            (127, 1),
+            (128, 2),
+            (16_383, 2),
+            (16_384, 3),
+            (1 << 28, 5),
+            (u32::MAX, 5),
+        ];
+        for (value, len) in cases {
+            let mut w = ByteWriter::new();
+            w.var_u32(value);
+            let bytes = w.into_bytes();
+            assert_eq!(bytes.len(), len, "{value}");
+            let mut r = ByteReader::new(&bytes);
+            assert_eq!(r.var_u32(), Ok(value));
+            assert_eq!(r.remaining(), 0);
+            for cut in 0..len {
+                assert!(ByteReader::new(&bytes[..cut]).var_u32().is_err());
+            }
+        }
+    }
+
+    #[test]
+    fn variable_length_integers_past_32_bits_are_rejected() {
+        for bytes in [
+            &[0xFF, 0xFF, 0xFF, 0xFF, 0x10][..],
+            &[0x80, 0x80, 0x80, 0x80, 0x80, 0x01][..],
+        ] {
+            let error = ByteReader::new(bytes).var_u32().unwrap_err();
+            assert_eq!(error.offset, 0);
         }
     }
 }
