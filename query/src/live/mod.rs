@@ -11,6 +11,7 @@ mod hash;
 mod manager;
 mod record;
 mod restrict;
+mod rows_by_profile;
 mod schedule;
 mod split;
 mod traits;

@@ -14,7 +14,7 @@ use profiledb_engine::{ColumnType, Snapshot, TableKind, Value, EVENT_PROFILE_COL
 use roaring::RoaringBitmap;
 
 use super::error::LiveError;
-use super::hash::IdMap;
+use super::rows_by_profile::RowsByProfile;
 use crate::catalog::{AccessPath, Catalog, TableSource};
 use crate::error::QueryError;
 use crate::predicate::LeafPredicate;
@@ -26,7 +26,7 @@ use crate::predicate::LeafPredicate;
 /// are found by re-reading the owner of the touched profiles' indexed rows.
 #[derive(Debug, Default)]
 pub(crate) struct EventIndex {
-    by_profile: IdMap<u32, Vec<u32>>,
+    by_profile: RowsByProfile,
     /// Highest event row indexed so far.
     watermark: Option<u32>,
     /// What leaf predicates said of event rows in earlier rounds.
@@ -125,7 +125,7 @@ impl EventIndex {
         // each profile's list is an ascending run, which the stable sort merges.
         let mut pairs: Vec<u64> = Vec::new();
         for profile in profiles {
-            if let Some(rows) = self.by_profile.get(&profile) {
+            if let Some(rows) = self.by_profile.get(profile) {
                 pairs.extend(
                     rows.iter()
                         .map(|&row| (u64::from(row) << 32) | u64::from(profile)),
@@ -172,7 +172,7 @@ impl EventIndex {
         let owners = snapshot.fetch(TableKind::Events, EVENT_PROFILE_COLUMN, &new)?;
         for (row, owner) in new.iter().zip(owners) {
             if let Some(owner) = owner_id(&owner) {
-                self.by_profile.entry(owner).or_default().push(row);
+                self.by_profile.push(owner, row);
                 touched.insert(owner);
             }
         }
@@ -197,7 +197,7 @@ impl EventIndex {
             alive.iter().zip(owners.iter().map(owner_id)).collect();
         let mut gained = Vec::new();
         for profile in profiles {
-            let Some(list) = self.by_profile.remove(&profile) else {
+            let Some(list) = self.by_profile.remove(profile) else {
                 continue;
             };
             let mut kept = Vec::with_capacity(list.len());
@@ -205,7 +205,7 @@ impl EventIndex {
                 match owner_of.get(&row).copied().flatten() {
                     Some(owner) if owner == profile => kept.push(row),
                     Some(owner) => {
-                        self.by_profile.entry(owner).or_default().push(row);
+                        self.by_profile.push(owner, row);
                         gained.push(owner);
                     }
                     None => {}
