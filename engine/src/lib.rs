@@ -8,6 +8,7 @@
 
 pub mod codec;
 mod db;
+pub mod dense_map;
 pub mod dump;
 pub mod error;
 pub mod identity;

@@ -202,7 +202,10 @@ impl Batch {
             BATCH_FORMAT_VERSION => {
                 let names_at = r.u32()? as usize;
                 // The table holds at least its count, after at least the mutation count.
-                if names_at < r.position() + 4 || names_at + 4 > bytes.len() {
+                let table_fits = names_at
+                    .checked_add(4)
+                    .is_some_and(|end| end <= bytes.len());
+                if names_at < r.position() + 4 || !table_fits {
                     return Err(WireError {
                         offset: 1,
                         reason: "name table offset outside the batch",

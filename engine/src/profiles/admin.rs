@@ -77,7 +77,7 @@ impl Profiles {
             state.load_trait(ctx.snapshot, index, definition, now)?;
             let mut batch = WriteBatch::new();
             let mut fitter = Fitter::new(ctx.profiles_schema, ctx.events_schema);
-            let rows: Vec<u32> = state.computed.rows();
+            let rows: Vec<u32> = state.computed.ids();
             write_computed(state, rows, &mut batch, &mut fitter);
             Ok(plain(batch))
         })?;
@@ -222,7 +222,7 @@ impl Profiles {
             }
             let mut batch = WriteBatch::new();
             let mut fitter = Fitter::new(ctx.profiles_schema, ctx.events_schema);
-            let rows: Vec<u32> = state.computed.rows();
+            let rows: Vec<u32> = state.computed.ids();
             write_computed(&mut state, rows, &mut batch, &mut fitter);
             Ok(plain(batch))
         })?;

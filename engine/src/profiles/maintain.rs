@@ -3,7 +3,7 @@
 use super::columns::Fitter;
 use super::computed::{event_stamp, is_behavioural, ComputedTrait, TraitState};
 use super::state::{Slot, State};
-use super::trait_states::TraitStates;
+use super::trait_worker::TraitStates;
 use crate::schema::TableKind;
 use crate::value::Value;
 use crate::WriteBatch;
@@ -211,7 +211,7 @@ pub(crate) fn slots_of<'c>(
     definitions: &[ComputedTrait],
     row: u32,
 ) -> &'c mut Vec<Slot> {
-    let slots = computed.entry(row);
+    let slots = computed.get_or_insert_with(row, Vec::new);
     while slots.len() < definitions.len() {
         let definition = &definitions[slots.len()];
         slots.push(Slot {

@@ -19,7 +19,6 @@ mod scratch;
 mod shared_parse;
 mod split;
 mod state;
-mod trait_states;
 mod trait_worker;
 mod view;
 
@@ -447,7 +446,7 @@ impl Profiles {
         self.db.write_with(|ctx| {
             let mut batch = crate::WriteBatch::new();
             let mut fitter = columns::Fitter::new(ctx.profiles_schema, ctx.events_schema);
-            let rows: Vec<u32> = state.computed.rows();
+            let rows: Vec<u32> = state.computed.ids();
             maintain::write_computed(&mut state, rows, &mut batch, &mut fitter);
             Ok(BuiltBatch {
                 batch,

@@ -6,7 +6,7 @@ use super::columns::IDENTITY_COLUMN;
 use super::computed::{ComputedTrait, TraitState};
 use super::definitions::Definitions;
 use super::scratch::recompute_all;
-use super::trait_states::TraitStates;
+use super::trait_worker::TraitStates;
 use crate::error::Result;
 use crate::identity::IdentityGraph;
 use crate::schema::TableKind;

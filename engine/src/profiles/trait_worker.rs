@@ -12,7 +12,12 @@ use crate::schema::TableSchema;
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::thread::JoinHandle;
 
-pub(crate) use super::trait_states::TraitStates;
+use super::state::Slot;
+use crate::dense_map::DenseMap;
+
+/// The computed-trait states of every profile row: one slot per trait, in the order of
+/// the definitions.
+pub(crate) type TraitStates = DenseMap<Vec<Slot>>;
 
 /// One call's trait upkeep, with everything it needs moved in.
 pub(crate) struct TraitJob {

@@ -11,7 +11,6 @@ mod hash;
 mod manager;
 mod record;
 mod restrict;
-mod rows_by_profile;
 mod schedule;
 mod split;
 mod traits;

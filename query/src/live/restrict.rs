@@ -14,10 +14,10 @@ use profiledb_engine::{ColumnType, Snapshot, TableKind, Value, EVENT_PROFILE_COL
 use roaring::RoaringBitmap;
 
 use super::error::LiveError;
-use super::rows_by_profile::RowsByProfile;
 use crate::catalog::{AccessPath, Catalog, TableSource};
 use crate::error::QueryError;
 use crate::predicate::LeafPredicate;
+use profiledb_engine::dense_map::DenseMap;
 
 /// Which event rows belong to which profile, kept current as writes arrive.
 ///
@@ -26,7 +26,7 @@ use crate::predicate::LeafPredicate;
 /// are found by re-reading the owner of the touched profiles' indexed rows.
 #[derive(Debug, Default)]
 pub(crate) struct EventIndex {
-    by_profile: RowsByProfile,
+    by_profile: DenseMap<Vec<u32>>,
     /// Highest event row indexed so far.
     watermark: Option<u32>,
     /// What leaf predicates said of event rows in earlier rounds.
@@ -172,7 +172,9 @@ impl EventIndex {
         let owners = snapshot.fetch(TableKind::Events, EVENT_PROFILE_COLUMN, &new)?;
         for (row, owner) in new.iter().zip(owners) {
             if let Some(owner) = owner_id(&owner) {
-                self.by_profile.push(owner, row);
+                self.by_profile
+                    .get_or_insert_with(owner, Vec::new)
+                    .push(row);
                 touched.insert(owner);
             }
         }
@@ -205,7 +207,9 @@ impl EventIndex {
                 match owner_of.get(&row).copied().flatten() {
                     Some(owner) if owner == profile => kept.push(row),
                     Some(owner) => {
-                        self.by_profile.push(owner, row);
+                        self.by_profile
+                            .get_or_insert_with(owner, Vec::new)
+                            .push(row);
                         gained.push(owner);
                     }
                     None => {}
