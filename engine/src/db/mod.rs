@@ -613,8 +613,9 @@ impl Inner {
     /// Asks the background worker for a flush once memory holds a flush's worth; once it
     /// holds [`WRITER_FLUSH_FACTOR`] times that, the worker is far behind (it runs at low
     /// priority, and writers may keep every core busy), and this writer flushes on its own
-    /// time, which bounds memory. The write is already durable, so a failed flush is
-    /// reported like a background one: by the next write.
+    /// time, which bounds memory (waiting first for a compaction in progress). The write is
+    /// already durable, so a failed flush is reported like a background one: by the next
+    /// write.
     fn request_flush_if_full(&self) {
         let held = self.memory_bytes();
         let threshold = self.options.flush_threshold_bytes;
